@@ -1,0 +1,90 @@
+// Data sets: loaders for Fashion-MNIST, IDX (raw or gzip), CSV and NPY, format detected from the
+// content; the per-column input transform; and the fused batch gather that converts the stored type
+// to the compute type. Data stays in its stored type (uint8 stays uint8) until a batch is gathered.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "fcnet/tensor.hpp"
+
+namespace fcnet {
+
+// Element type of stored features.
+enum class DType { u8, f32, f64 };
+const char* dtype_name(DType t);
+std::size_t dtype_size(DType t);
+
+// N examples of D features each, row-major in their stored type, with optional labels.
+struct Dataset {
+  int64_t n = 0;                 // examples
+  int64_t d = 0;                 // features per example
+  DType dtype = DType::f32;      // stored element type of `bytes`
+  std::vector<uint8_t> bytes;    // n*d elements of dtype, row-major
+  std::vector<int32_t> labels;   // n class indices in 0..C-1, or empty when unlabelled
+  std::vector<std::string> class_names;  // names of classes 0..C-1 when labels were names
+  std::vector<int64_t> image_shape;      // {H, W} for image data (IDX), else empty
+  std::string source;            // what was loaded, for messages ("train.csv", "fashion-mnist:test")
+
+  bool has_labels() const { return !labels.empty(); }
+  // Number of classes: max label + 1, or class_names.size() when names are known.
+  int64_t num_classes() const;
+  // Raw pointer to the first element of example i.
+  const uint8_t* row_bytes(int64_t i) const {
+    return bytes.data() + static_cast<std::size_t>(i * d) * dtype_size(dtype);
+  }
+  // Copy of the examples listed in idx (labels too), in that order.
+  Dataset subset(const std::vector<int64_t>& idx) const;
+};
+
+struct LoadOptions {
+  std::string labels_path;  // --labels: separate label file (IDX or NPY), when the format needs it
+  std::string label_col;    // --label-col NAME|INDEX for CSV; empty = column "label", else the first
+  bool require_labels = true;   // false for predict: CSV then may have no label column
+  // Which split the bare name "fashion-mnist" means: "train" or "test". "fashion-mnist:train" and
+  // "fashion-mnist:test" name one explicitly.
+  std::string default_split = "train";
+  // Class names already known (from a model): CSV names map to these indices, unknown names fail.
+  std::vector<std::string> known_classes;
+};
+
+// Directory of Debian's dataset-fashion-mnist (FCNET_FASHION_MNIST_DIR overrides it).
+std::string fashion_mnist_dir();
+// Fashion-MNIST's ten class names, in label order.
+const std::vector<std::string>& fashion_mnist_classes();
+
+// Loads `src`: "fashion-mnist[:train|:test]", or a path whose format (IDX raw/gzip, CSV, NPY) is
+// detected from its content. Throws fcnet::Error naming the file (and line) on malformed input.
+Dataset load_dataset(const std::string& src, const LoadOptions& opt = {});
+
+// Input transform x' = (x * scale - mean) / std applied per column, as stored in the model file.
+// Kept as a per-column affine map x' = x * mul + add, computed once.
+struct InputTransform {
+  double scale = 1.0;
+  std::vector<double> mean;  // D values, or empty (no centering)
+  std::vector<double> std;   // D values, or empty (no scaling)
+
+  bool identity() const { return scale == 1.0 && mean.empty() && std.empty(); }
+};
+
+// How the training data's transform is chosen (--normalize).
+enum class Normalize { automatic, none, scale, standardize };
+Normalize parse_normalize(const std::string& s);  // "auto" | "none" | "scale" | "standardize"
+
+// Fits the transform on `train`: auto → uint8 scaled by 1/255, other types standardized; scale →
+// 1/255 for uint8 and 1 otherwise; standardize → column mean/std of x*scale (std of a constant
+// column is taken as 1, so it maps to 0 rather than dividing by zero).
+InputTransform fit_transform(const Dataset& train, Normalize mode);
+
+// Gathers examples idx[0..count) of `data` into rows of `out` (count×D), converting the stored
+// type to T and applying `tf` in the same pass.
+template <class T>
+void gather_batch(MatrixView<T> out, const Dataset& data, const int64_t* idx, int64_t count,
+                  const InputTransform& tf);
+
+// Whole data set converted and transformed, N×D (for evaluation and prediction).
+template <class T>
+Matrix<T> to_matrix(const Dataset& data, const InputTransform& tf);
+
+}  // namespace fcnet
