@@ -18,14 +18,14 @@ std::size_t dtype_size(DType t);
 
 // N examples of D features each, row-major in their stored type, with optional labels.
 struct Dataset {
-  int64_t n = 0;                 // examples
-  int64_t d = 0;                 // features per example
-  DType dtype = DType::f32;      // stored element type of `bytes`
-  std::vector<uint8_t> bytes;    // n*d elements of dtype, row-major
-  std::vector<int32_t> labels;   // n class indices in 0..C-1, or empty when unlabelled
+  int64_t n = 0;                         // examples
+  int64_t d = 0;                         // features per example
+  DType dtype = DType::f32;              // stored element type of `bytes`
+  std::vector<uint8_t> bytes;            // n*d elements of dtype, row-major
+  std::vector<int32_t> labels;           // n class indices in 0..C-1, or empty when unlabelled
   std::vector<std::string> class_names;  // names of classes 0..C-1 when labels were names
   std::vector<int64_t> image_shape;      // {H, W} for image data (IDX), else empty
-  std::string source;            // what was loaded, for messages ("train.csv", "fashion-mnist:test")
+  std::string source;  // what was loaded, for messages ("train.csv", "fashion-mnist:test")
 
   bool has_labels() const { return !labels.empty(); }
   // Number of classes: max label + 1, or class_names.size() when names are known.
@@ -40,8 +40,8 @@ struct Dataset {
 
 struct LoadOptions {
   std::string labels_path;  // --labels: separate label file (IDX or NPY), when the format needs it
-  std::string label_col;    // --label-col NAME|INDEX for CSV; empty = column "label", else the first
-  bool require_labels = true;   // false for predict: CSV then may have no label column
+  std::string label_col;  // --label-col NAME|INDEX for CSV; empty = column "label", else the first
+  bool require_labels = true;  // false for predict: CSV then may have no label column
   // Which split the bare name "fashion-mnist" means: "train" or "test". "fashion-mnist:train" and
   // "fashion-mnist:test" name one explicitly.
   std::string default_split = "train";

@@ -23,7 +23,7 @@ std::string error_message(const std::string& where, const std::string& what,
 }  // namespace fcnet
 
 // Checks an invariant of the caller's input; throws fcnet::Error when it does not hold.
-#define FCNET_CHECK(cond, where, what, expected) \
-  do {                                           \
+#define FCNET_CHECK(cond, where, what, expected)       \
+  do {                                                 \
     if (!(cond)) ::fcnet::fail(where, what, expected); \
   } while (0)

@@ -84,18 +84,21 @@ class Matrix {
     if (r < 0 || c < 0) fail(what, "negative shape " + std::to_string(r) + "x" + std::to_string(c));
     const int64_t n = checked_count(r, c, what);
     if (n > capacity_) {
-      data_.reset(static_cast<T*>(aligned_alloc_checked(static_cast<std::size_t>(n), sizeof(T), what)));
+      data_.reset(
+          static_cast<T*>(aligned_alloc_checked(static_cast<std::size_t>(n), sizeof(T), what)));
       capacity_ = n;
     }
     rows_ = r;
     cols_ = c;
-    if (n > 0) std::memset(static_cast<void*>(data_.get()), 0, sizeof(T) * static_cast<std::size_t>(n));
+    if (n > 0)
+      std::memset(static_cast<void*>(data_.get()), 0, sizeof(T) * static_cast<std::size_t>(n));
   }
   // Like resize but leaves the contents unspecified (for buffers about to be overwritten).
   void reshape_uninit(int64_t r, int64_t c, const std::string& what = "matrix") {
     const int64_t n = checked_count(r, c, what);
     if (n > capacity_) {
-      data_.reset(static_cast<T*>(aligned_alloc_checked(static_cast<std::size_t>(n), sizeof(T), what)));
+      data_.reset(
+          static_cast<T*>(aligned_alloc_checked(static_cast<std::size_t>(n), sizeof(T), what)));
       capacity_ = n;
     }
     rows_ = r;

@@ -1,0 +1,111 @@
+// Kernels: GEMM (naive reference and oneDNN), elementwise activations, fused softmax–cross-entropy.
+//
+// Shape key (DESIGN.md): N batch, K inner dimension, M output columns, C classes.
+// Every fast kernel has a naive reference beside it in namespace fcnet::ref; the reference is the
+// test oracle and the double-precision path.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "fcnet/tensor.hpp"
+
+namespace fcnet {
+
+enum class Activation { identity, relu, leaky_relu, tanh, sigmoid, gelu };
+
+// Activation of the hidden layers with its parameter (leaky_relu's negative slope).
+struct ActivationFn {
+  Activation kind = Activation::relu;
+  double alpha = 0.01;
+};
+
+// "relu", "leaky_relu", "tanh", "sigmoid", "gelu", "identity"; throws fcnet::Error otherwise.
+Activation parse_activation(const std::string& name, const std::string& where = "activation");
+const char* activation_name(Activation a);
+
+// Whether the backward pass needs the pre-activation z (gelu; leaky_relu with alpha <= 0), rather
+// than the activation output a, to compute f'.
+bool backward_needs_z(ActivationFn f);
+
+// Scalar f(z), f'(z), and f' expressed through a = f(z) (valid when !backward_needs_z(f)).
+double activation_value(ActivationFn f, double z);
+double activation_grad_z(ActivationFn f, double z);
+double activation_grad_a(ActivationFn f, double a);
+
+// One GEMM: C = f(op(A)·op(B) + bias + beta·C), op = transpose when trans_* is set.
+// op(A) is N×K, op(B) is K×M, C is N×M, bias has M entries (or null), beta is 0 or 1.
+// The activation is applied only when `activate` is set (then beta must be 0).
+template <class T>
+struct GemmOp {
+  bool trans_a = false;
+  bool trans_b = false;
+  T beta = 0;
+  const T* bias = nullptr;
+  bool activate = false;
+  ActivationFn act{};
+};
+
+namespace ref {
+
+// Naive loops, accumulating in double: the specification and the test oracle.
+template <class T>
+void gemm(MatrixView<T> c, ConstView<T> a, ConstView<T> b, const GemmOp<T>& op);
+
+// a = f(z) elementwise. Shapes: z, a N×M.
+template <class T>
+void activation_forward(MatrixView<T> a, ConstView<T> z, ActivationFn f);
+
+// dz = da ⊙ f'(·) where `saved` is z when backward_needs_z(f), else a; when db is not null,
+// db[j] = Σ_i dz[i, j] (the bias gradient of the layer that produced z). dz may alias da.
+template <class T>
+void activation_backward(MatrixView<T> dz, ConstView<T> da, ConstView<T> saved, ActivationFn f,
+                         T* db);
+
+// Fused softmax–cross-entropy forward and backward on scores S (N×C) with labels y:
+// returns Σ_i −log softmax(S)[i, y_i] (not divided by N); overwrites S with
+// dscores = (softmax(S) − onehot(y)) · scale; db[c] = Σ_i dscores[i, c] when db is not null.
+template <class T>
+double softmax_xent_backward(MatrixView<T> scores, const int32_t* y, T scale, T* db);
+
+}  // namespace ref
+
+// Fast CPU kernels (OpenMP; the same results for the same thread count).
+template <class T>
+void activation_forward(MatrixView<T> a, ConstView<T> z, ActivationFn f);
+template <class T>
+void activation_backward(MatrixView<T> dz, ConstView<T> da, ConstView<T> saved, ActivationFn f,
+                         T* db);
+template <class T>
+double softmax_xent_backward(MatrixView<T> scores, const int32_t* y, T scale, T* db);
+
+// Softmax–cross-entropy forward only: probs (N×C, may alias scores) = softmax(S), and per-example
+// −log probs[i, y_i] into losses (N entries) when y and losses are not null. Returns their sum.
+template <class T>
+double softmax_xent_forward(MatrixView<T> probs, ConstView<T> scores, const int32_t* y,
+                            double* losses);
+
+// oneDNN matmul for float32, with bias and activation fused as post-ops. Primitives are created
+// once per shape and operation and reused; the context owns them. Not thread-safe: one per worker.
+class DnnlContext {
+ public:
+  DnnlContext();
+  ~DnnlContext();
+  DnnlContext(const DnnlContext&) = delete;
+  DnnlContext& operator=(const DnnlContext&) = delete;
+
+  void gemm(MatrixView<float> c, ConstView<float> a, ConstView<float> b, const GemmOp<float>& op);
+  // Number of distinct primitives created so far (each shape/operation once).
+  std::size_t primitives_created() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// GEMM on the fastest path available for T: oneDNN for float when ctx is given, else the reference.
+template <class T>
+void gemm(DnnlContext* ctx, MatrixView<T> c, ConstView<T> a, ConstView<T> b, const GemmOp<T>& op);
+
+}  // namespace fcnet

@@ -1,0 +1,76 @@
+// Files: atomic writes, generic safetensors reading/writing, and the model file of DESIGN.md.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "fcnet/data.hpp"
+#include "fcnet/network.hpp"
+
+namespace fcnet {
+
+// Writes `bytes` to `path` atomically: a temporary file in the same folder, flushed and fsynced,
+// then renamed over `path`. On any failure the temporary is removed and `path` is untouched.
+void write_file_atomic(const std::string& path, const std::string& bytes);
+// Throws fcnet::Error when a file could not be created in path's folder (checked before long work).
+void check_writable(const std::string& path);
+// Whole file into memory; throws naming the path.
+std::string read_file(const std::string& path);
+
+// One tensor of a safetensors file: dtype "F32", "F64", "I64", "I32", "U8", shape, raw LE bytes.
+struct StTensor {
+  std::string dtype;
+  std::vector<int64_t> shape;
+  std::string data;
+
+  int64_t numel() const;
+  // Values converted to double (F32/F64/I32/I64/U8); throws on other dtypes.
+  std::vector<double> to_double(const std::string& where) const;
+};
+
+struct SafeTensors {
+  std::map<std::string, StTensor> tensors;
+  std::map<std::string, std::string> metadata;
+};
+
+// Parses a safetensors file, validating header length vs file size, JSON, dtypes, shapes vs byte
+// ranges, offsets in range and not overlapping. `where` names the file in messages.
+SafeTensors parse_safetensors(const std::string& bytes, const std::string& where);
+SafeTensors read_safetensors(const std::string& path);
+std::string serialize_safetensors(const SafeTensors& st);
+
+template <class T>
+StTensor make_tensor(ConstView<T> m, bool as_vector = false);
+
+// A trained model: the network in the file's precision, its input transform and metadata.
+struct Model {
+  bool f64 = false;       // computed in double when the file stores F64
+  Network<float> net32;   // used when !f64
+  Network<double> net64;  // used when f64
+  InputTransform transform;
+  std::vector<std::string> class_names;  // empty when labels were indices
+  std::vector<int64_t> image_shape;      // {H, W} when trained on images
+  std::string training_json;             // metadata "training": hyperparameters, data, metrics
+
+  const std::vector<int64_t>& sizes() const { return f64 ? net64.sizes() : net32.sizes(); }
+  ActivationFn activation() const { return f64 ? net64.activation() : net32.activation(); }
+  int64_t input_dim() const { return sizes().front(); }
+  int64_t num_classes() const { return sizes().back(); }
+  int64_t num_params() const { return f64 ? net64.num_params() : net32.num_params(); }
+};
+
+// Reads a model file: W1…WL, b1…bL (all F32 or all F64, shapes that chain), optional
+// input_mean/input_std, metadata. A file with only W/b tensors is a relu model with no transform.
+Model load_model(const std::string& path);
+Model model_from_safetensors(const SafeTensors& st, const std::string& where);
+// Writes the model atomically.
+void save_model(const std::string& path, const Model& m);
+SafeTensors model_to_safetensors(const Model& m);
+
+// Gradients of a network under the parameters' own names (W1…WL, b1…bL).
+template <class T>
+SafeTensors gradients_to_safetensors(const Network<T>& net);
+
+}  // namespace fcnet

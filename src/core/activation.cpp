@@ -1,0 +1,102 @@
+#include <cmath>
+
+#include "fcnet/kernels.hpp"
+
+namespace fcnet {
+
+Activation parse_activation(const std::string& name, const std::string& where) {
+  if (name == "relu") return Activation::relu;
+  if (name == "leaky_relu") return Activation::leaky_relu;
+  if (name == "tanh") return Activation::tanh;
+  if (name == "sigmoid") return Activation::sigmoid;
+  if (name == "gelu") return Activation::gelu;
+  if (name == "identity") return Activation::identity;
+  fail(where, "unknown activation '" + name + "'",
+       "one of relu, leaky_relu, tanh, sigmoid, gelu, identity");
+}
+
+const char* activation_name(Activation a) {
+  switch (a) {
+    case Activation::identity:
+      return "identity";
+    case Activation::relu:
+      return "relu";
+    case Activation::leaky_relu:
+      return "leaky_relu";
+    case Activation::tanh:
+      return "tanh";
+    case Activation::sigmoid:
+      return "sigmoid";
+    case Activation::gelu:
+      return "gelu";
+  }
+  return "?";
+}
+
+bool backward_needs_z(ActivationFn f) {
+  return f.kind == Activation::gelu || (f.kind == Activation::leaky_relu && f.alpha <= 0.0);
+}
+
+double activation_value(ActivationFn f, double z) {
+  switch (f.kind) {
+    case Activation::identity:
+      return z;
+    case Activation::relu:
+      return z > 0 ? z : 0.0;
+    case Activation::leaky_relu:
+      return z > 0 ? z : f.alpha * z;
+    case Activation::tanh:
+      return std::tanh(z);
+    case Activation::sigmoid:
+      return 1.0 / (1.0 + std::exp(-z));
+    case Activation::gelu:
+      return 0.5 * z * (1.0 + std::erf(z * M_SQRT1_2));
+  }
+  return z;
+}
+
+double activation_grad_z(ActivationFn f, double z) {
+  switch (f.kind) {
+    case Activation::identity:
+      return 1.0;
+    case Activation::relu:
+      return z > 0 ? 1.0 : 0.0;
+    case Activation::leaky_relu:
+      return z > 0 ? 1.0 : f.alpha;
+    case Activation::tanh: {
+      const double t = std::tanh(z);
+      return 1.0 - t * t;
+    }
+    case Activation::sigmoid: {
+      const double s = 1.0 / (1.0 + std::exp(-z));
+      return s * (1.0 - s);
+    }
+    case Activation::gelu: {
+      // d/dz [z Φ(z)] = Φ(z) + z φ(z)
+      const double cdf = 0.5 * (1.0 + std::erf(z * M_SQRT1_2));
+      const double pdf = std::exp(-0.5 * z * z) * 0.3989422804014327;
+      return cdf + z * pdf;
+    }
+  }
+  return 1.0;
+}
+
+double activation_grad_a(ActivationFn f, double a) {
+  switch (f.kind) {
+    case Activation::identity:
+      return 1.0;
+    case Activation::relu:
+      return a > 0 ? 1.0 : 0.0;
+    case Activation::leaky_relu:
+      return a > 0 ? 1.0 : f.alpha;
+    case Activation::tanh:
+      return 1.0 - a * a;
+    case Activation::sigmoid:
+      return a * (1.0 - a);
+    case Activation::gelu:
+      break;  // needs z
+  }
+  return 1.0;
+}
+
+}  // namespace fcnet

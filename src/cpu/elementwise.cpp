@@ -1,0 +1,235 @@
+// Fast elementwise kernels. Work is split across OpenMP threads in fixed, static partitions so that
+// the same thread count gives bit-identical results; small inputs stay on one thread, where the
+// cost of waking the pool exceeds the work.
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <type_traits>
+
+#include "fcnet/kernels.hpp"
+
+namespace fcnet {
+
+namespace {
+
+constexpr int64_t kParallelMin = 1 << 15;  // elements below which one thread does the work
+
+int threads_for(int64_t work) {
+  return work < kParallelMin ? 1 : std::max(1, omp_get_max_threads());
+}
+
+// Column range [begin, end) of thread t of nt over m columns, in multiples of 16 floats.
+void column_range(int t, int nt, int64_t m, int64_t& begin, int64_t& end) {
+  const int64_t blocks = (m + 15) / 16;
+  begin = std::min(m, blocks * t / nt * 16);
+  end = std::min(m, blocks * (t + 1) / nt * 16);
+}
+
+template <class T>
+T grad_from_a(Activation kind, T alpha, T a) {
+  switch (kind) {
+    case Activation::relu:
+      return a > T(0) ? T(1) : T(0);
+    case Activation::leaky_relu:
+      return a > T(0) ? T(1) : alpha;
+    case Activation::tanh:
+      return T(1) - a * a;
+    case Activation::sigmoid:
+      return a * (T(1) - a);
+    default:
+      return T(1);
+  }
+}
+
+// dz = da ⊙ f'(saved) over columns [c0, c1), accumulating column sums into db.
+template <class T, Activation K>
+void backward_block(MatrixView<T> dz, ConstView<T> da, ConstView<T> saved, T alpha, T* db,
+                    int64_t c0, int64_t c1) {
+  if (db)
+    for (int64_t j = c0; j < c1; ++j) db[j] = T(0);
+  for (int64_t i = 0; i < da.rows; ++i) {
+    const T* __restrict dar = da.row(i);
+    const T* __restrict sr = saved.row(i);
+    T* dzr = dz.row(i);
+    if (db) {
+      T* __restrict dbr = db;
+#pragma omp simd
+      for (int64_t j = c0; j < c1; ++j) {
+        const T v = dar[j] * grad_from_a<T>(K, alpha, sr[j]);
+        dzr[j] = v;
+        dbr[j] += v;
+      }
+    } else {
+#pragma omp simd
+      for (int64_t j = c0; j < c1; ++j) dzr[j] = dar[j] * grad_from_a<T>(K, alpha, sr[j]);
+    }
+  }
+}
+
+template <class T>
+void backward_block_z(MatrixView<T> dz, ConstView<T> da, ConstView<T> z, ActivationFn f, T* db,
+                      int64_t c0, int64_t c1) {
+  if (db)
+    for (int64_t j = c0; j < c1; ++j) db[j] = T(0);
+  for (int64_t i = 0; i < da.rows; ++i)
+    for (int64_t j = c0; j < c1; ++j) {
+      const T v = da(i, j) * static_cast<T>(activation_grad_z(f, static_cast<double>(z(i, j))));
+      dz(i, j) = v;
+      if (db) db[j] += v;
+    }
+}
+
+}  // namespace
+
+template <class T>
+void activation_forward(MatrixView<T> a, ConstView<T> z, ActivationFn f) {
+  const int64_t n = z.rows, m = z.cols;
+  const T alpha = static_cast<T>(f.alpha);
+#pragma omp parallel for schedule(static) num_threads(threads_for(n* m))
+  for (int64_t i = 0; i < n; ++i) {
+    const T* zr = z.row(i);
+    T* ar = a.row(i);
+    switch (f.kind) {
+      case Activation::identity:
+        for (int64_t j = 0; j < m; ++j) ar[j] = zr[j];
+        break;
+      case Activation::relu:
+        for (int64_t j = 0; j < m; ++j) ar[j] = zr[j] > T(0) ? zr[j] : T(0);
+        break;
+      case Activation::leaky_relu:
+        for (int64_t j = 0; j < m; ++j) ar[j] = zr[j] > T(0) ? zr[j] : alpha * zr[j];
+        break;
+      case Activation::tanh:
+        for (int64_t j = 0; j < m; ++j) ar[j] = std::tanh(zr[j]);
+        break;
+      case Activation::sigmoid:
+        for (int64_t j = 0; j < m; ++j) ar[j] = T(1) / (T(1) + std::exp(-zr[j]));
+        break;
+      case Activation::gelu:
+        for (int64_t j = 0; j < m; ++j)
+          ar[j] = T(0.5) * zr[j] * (T(1) + std::erf(zr[j] * T(M_SQRT1_2)));
+        break;
+    }
+  }
+}
+
+template <class T>
+void activation_backward(MatrixView<T> dz, ConstView<T> da, ConstView<T> saved, ActivationFn f,
+                         T* db) {
+  const int64_t m = da.cols;
+  const int nt = threads_for(da.rows * m);
+  const T alpha = static_cast<T>(f.alpha);
+#pragma omp parallel num_threads(nt)
+  {
+    int64_t c0, c1;
+    column_range(omp_get_thread_num(), omp_get_num_threads(), m, c0, c1);
+    if (backward_needs_z(f)) {
+      backward_block_z(dz, da, saved, f, db, c0, c1);
+    } else {
+      switch (f.kind) {
+        case Activation::relu:
+          backward_block<T, Activation::relu>(dz, da, saved, alpha, db, c0, c1);
+          break;
+        case Activation::leaky_relu:
+          backward_block<T, Activation::leaky_relu>(dz, da, saved, alpha, db, c0, c1);
+          break;
+        case Activation::tanh:
+          backward_block<T, Activation::tanh>(dz, da, saved, alpha, db, c0, c1);
+          break;
+        case Activation::sigmoid:
+          backward_block<T, Activation::sigmoid>(dz, da, saved, alpha, db, c0, c1);
+          break;
+        default:
+          backward_block<T, Activation::identity>(dz, da, saved, alpha, db, c0, c1);
+          break;
+      }
+    }
+  }
+}
+
+template <class T>
+double softmax_xent_backward(MatrixView<T> scores, const int32_t* y, T scale, T* db) {
+  const int64_t n = scores.rows, c = scores.cols;
+  double total = 0.0;
+#pragma omp parallel for schedule(static) reduction(+ : total) num_threads(threads_for(n* c * 8))
+  for (int64_t i = 0; i < n; ++i) {
+    T* s = scores.row(i);
+    T mx = s[0];
+    for (int64_t j = 1; j < c; ++j) mx = std::max(mx, s[j]);
+    // −log p_y = log Σ exp(s − max) − (s_y − max): never log of a probability that underflowed.
+    const double margin = static_cast<double>(s[y[i]] - mx);
+    double sum = 0.0;
+    for (int64_t j = 0; j < c; ++j) {
+      const T e = std::exp(s[j] - mx);
+      sum += static_cast<double>(e);
+      s[j] = e;
+    }
+    total += std::log(sum) - margin;
+    const T inv_scaled = static_cast<T>(1.0 / sum) * scale;
+    for (int64_t j = 0; j < c; ++j) s[j] *= inv_scaled;
+    s[y[i]] -= scale;
+  }
+  if (db) {
+    for (int64_t j = 0; j < c; ++j) db[j] = T(0);
+    for (int64_t i = 0; i < n; ++i) {
+      const T* s = scores.row(i);
+      for (int64_t j = 0; j < c; ++j) db[j] += s[j];
+    }
+  }
+  return total;
+}
+
+template <class T>
+double softmax_xent_forward(MatrixView<T> probs, ConstView<T> scores, const int32_t* y,
+                            double* losses) {
+  const int64_t n = scores.rows, c = scores.cols;
+  double total = 0.0;
+#pragma omp parallel for schedule(static) reduction(+ : total) num_threads(threads_for(n* c * 8))
+  for (int64_t i = 0; i < n; ++i) {
+    const T* s = scores.row(i);
+    T* p = probs.row(i);
+    T mx = s[0];
+    for (int64_t j = 1; j < c; ++j) mx = std::max(mx, s[j]);
+    const double margin = y ? static_cast<double>(s[y[i]] - mx) : 0.0;
+    double sum = 0.0;
+    for (int64_t j = 0; j < c; ++j) {
+      const T e = std::exp(s[j] - mx);
+      sum += static_cast<double>(e);
+      p[j] = e;
+    }
+    const T inv = static_cast<T>(1.0 / sum);
+    for (int64_t j = 0; j < c; ++j) p[j] *= inv;
+    if (y) {
+      const double li = std::log(sum) - margin;
+      if (losses) losses[i] = li;
+      total += li;
+    }
+  }
+  return total;
+}
+
+template <class T>
+void gemm(DnnlContext* ctx, MatrixView<T> c, ConstView<T> a, ConstView<T> b, const GemmOp<T>& op) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (ctx) {
+      ctx->gemm(c, a, b, op);
+      return;
+    }
+  }
+  (void)ctx;
+  ref::gemm(c, a, b, op);
+}
+
+#define FCNET_INSTANTIATE(T)                                                                     \
+  template void activation_forward<T>(MatrixView<T>, ConstView<T>, ActivationFn);                \
+  template void activation_backward<T>(MatrixView<T>, ConstView<T>, ConstView<T>, ActivationFn,  \
+                                       T*);                                                      \
+  template double softmax_xent_backward<T>(MatrixView<T>, const int32_t*, T, T*);                \
+  template double softmax_xent_forward<T>(MatrixView<T>, ConstView<T>, const int32_t*, double*); \
+  template void gemm<T>(DnnlContext*, MatrixView<T>, ConstView<T>, ConstView<T>, const GemmOp<T>&);
+FCNET_INSTANTIATE(float)
+FCNET_INSTANTIATE(double)
+#undef FCNET_INSTANTIATE
+
+}  // namespace fcnet

@@ -1,0 +1,91 @@
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "fcnet/model_io.hpp"
+
+namespace fcnet {
+
+namespace {
+
+std::string dir_of(const std::string& path) {
+  const auto slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+// Creates a unique temporary file beside `path`; returns its name and open descriptor.
+int make_temp(const std::string& path, std::string& tmp) {
+  tmp = path + ".tmp-XXXXXX";
+  std::vector<char> buf(tmp.begin(), tmp.end());
+  buf.push_back('\0');
+  const int fd = ::mkstemp(buf.data());
+  tmp.assign(buf.data());
+  return fd;
+}
+
+}  // namespace
+
+void check_writable(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+    fail(path, "is a folder", "a file path to write");
+  std::string tmp;
+  const int fd = make_temp(path, tmp);
+  if (fd < 0)
+    fail(path,
+         std::string("cannot create a file in folder '") + dir_of(path) +
+             "': " + std::strerror(errno),
+         "a writable folder");
+  ::close(fd);
+  ::unlink(tmp.c_str());
+}
+
+void write_file_atomic(const std::string& path, const std::string& bytes) {
+  std::string tmp;
+  const int fd = make_temp(path, tmp);
+  if (fd < 0) fail(path, std::string("cannot write: ") + std::strerror(errno), "a writable folder");
+  const char* p = bytes.data();
+  std::size_t left = bytes.size();
+  while (left > 0) {
+    const ssize_t w = ::write(fd, p, left);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      const int e = errno;
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      fail(path, std::string("cannot write: ") + std::strerror(e),
+           "enough free space in '" + dir_of(path) + "'");
+    }
+    p += w;
+    left -= static_cast<std::size_t>(w);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    const int e = errno;
+    ::unlink(tmp.c_str());
+    fail(path, std::string("cannot write: ") + std::strerror(e), "");
+  }
+  ::chmod(tmp.c_str(), 0644);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int e = errno;
+    ::unlink(tmp.c_str());
+    fail(path, std::string("cannot replace: ") + std::strerror(e), "");
+  }
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) fail(path, std::string("cannot open: ") + std::strerror(errno), "a readable file");
+  std::ostringstream ss;
+  ss << f.rdbuf();
+  if (f.bad()) fail(path, "read error", "");
+  return ss.str();
+}
+
+}  // namespace fcnet
