@@ -118,6 +118,7 @@ struct LossParts {
   double data_loss = 0;
   double reg_loss = 0;
   double loss = 0;
+  int64_t correct = 0;  // examples whose highest score is at the label (forward_backward only)
 };
 
 // Inverted dropout on hidden activations: each unit is kept with probability 1 − p and scaled by

@@ -54,13 +54,18 @@ void activation_backward(MatrixView<T> dz, ConstView<T> da, ConstView<T> saved, 
 }
 
 template <class T>
-double softmax_xent_backward(MatrixView<T> scores, const int32_t* y, T scale, T* db) {
+double softmax_xent_backward(MatrixView<T> scores, const int32_t* y, T scale, T* db,
+                             int64_t* correct) {
   const int64_t n = scores.rows, c = scores.cols;
   double total = 0.0;
   std::vector<double> sums(static_cast<std::size_t>(c), 0.0);
+  int64_t hits = 0;
   for (int64_t i = 0; i < n; ++i) {
     double mx = -INFINITY;
-    for (int64_t j = 0; j < c; ++j) mx = std::max(mx, static_cast<double>(scores(i, j)));
+    int64_t arg = 0;
+    for (int64_t j = 0; j < c; ++j)
+      if (static_cast<double>(scores(i, j)) > mx) mx = static_cast<double>(scores(i, arg = j));
+    hits += arg == y[i];
     double sum = 0.0;
     for (int64_t j = 0; j < c; ++j) sum += std::exp(static_cast<double>(scores(i, j)) - mx);
     const double lse = mx + std::log(sum);
@@ -74,6 +79,7 @@ double softmax_xent_backward(MatrixView<T> scores, const int32_t* y, T scale, T*
   }
   if (db)
     for (int64_t j = 0; j < c; ++j) db[j] = static_cast<T>(sums[j]);
+  if (correct) *correct = hits;
   return total;
 }
 
@@ -82,7 +88,7 @@ double softmax_xent_backward(MatrixView<T> scores, const int32_t* y, T scale, T*
   template void activation_forward<T>(MatrixView<T>, ConstView<T>, ActivationFn);               \
   template void activation_backward<T>(MatrixView<T>, ConstView<T>, ConstView<T>, ActivationFn, \
                                        T*);                                                     \
-  template double softmax_xent_backward<T>(MatrixView<T>, const int32_t*, T, T*);
+  template double softmax_xent_backward<T>(MatrixView<T>, const int32_t*, T, T*, int64_t*);
 FCNET_INSTANTIATE(float)
 FCNET_INSTANTIATE(double)
 #undef FCNET_INSTANTIATE

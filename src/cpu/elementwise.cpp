@@ -149,14 +149,20 @@ void activation_backward(MatrixView<T> dz, ConstView<T> da, ConstView<T> saved, 
 }
 
 template <class T>
-double softmax_xent_backward(MatrixView<T> scores, const int32_t* y, T scale, T* db) {
+double softmax_xent_backward(MatrixView<T> scores, const int32_t* y, T scale, T* db,
+                             int64_t* correct) {
   const int64_t n = scores.rows, c = scores.cols;
   double total = 0.0;
-#pragma omp parallel for schedule(static) reduction(+ : total) num_threads(threads_for(n* c * 8))
+  int64_t hits = 0;
+#pragma omp parallel for schedule(static) reduction(+ : total, hits) \
+    num_threads(threads_for(n * c * 8))
   for (int64_t i = 0; i < n; ++i) {
     T* s = scores.row(i);
     T mx = s[0];
-    for (int64_t j = 1; j < c; ++j) mx = std::max(mx, s[j]);
+    int64_t arg = 0;
+    for (int64_t j = 1; j < c; ++j)
+      if (s[j] > mx) mx = s[arg = j];
+    hits += arg == y[i];
     // −log p_y = log Σ exp(s − max) − (s_y − max): never log of a probability that underflowed.
     const double margin = static_cast<double>(s[y[i]] - mx);
     double sum = 0.0;
@@ -177,6 +183,7 @@ double softmax_xent_backward(MatrixView<T> scores, const int32_t* y, T scale, T*
       for (int64_t j = 0; j < c; ++j) db[j] += s[j];
     }
   }
+  if (correct) *correct = hits;
   return total;
 }
 
@@ -225,7 +232,7 @@ void gemm(DnnlContext* ctx, MatrixView<T> c, ConstView<T> a, ConstView<T> b, con
   template void activation_forward<T>(MatrixView<T>, ConstView<T>, ActivationFn);                \
   template void activation_backward<T>(MatrixView<T>, ConstView<T>, ConstView<T>, ActivationFn,  \
                                        T*);                                                      \
-  template double softmax_xent_backward<T>(MatrixView<T>, const int32_t*, T, T*);                \
+  template double softmax_xent_backward<T>(MatrixView<T>, const int32_t*, T, T*, int64_t*);                \
   template double softmax_xent_forward<T>(MatrixView<T>, ConstView<T>, const int32_t*, double*); \
   template void gemm<T>(DnnlContext*, MatrixView<T>, ConstView<T>, ConstView<T>, const GemmOp<T>&);
 FCNET_INSTANTIATE(float)

@@ -252,7 +252,8 @@ LossParts forward_backward(Network<T>& net, std::type_identity_t<ConstView<T>> x
   LossParts lp;
   // dscores = (probs − onehot(y)) / N, in place over the scores (eq. 1.3, vectorised).
   lp.data_loss =
-      softmax_xent_backward<T>(scores, y, scale, net.db(L).data) * static_cast<double>(scale);
+      softmax_xent_backward<T>(scores, y, scale, net.db(L).data, &lp.correct) *
+      static_cast<double>(scale);
   MatrixView<T> d = scores;  // dz_L
 
   for (int l = L; l >= 1; --l) {

@@ -1,0 +1,158 @@
+#include "fcnet/optim.hpp"
+
+#include <cmath>
+
+#include "fcnet/error.hpp"
+
+namespace fcnet {
+
+OptimizerKind parse_optimizer(const std::string& name) {
+  if (name == "sgd") return OptimizerKind::sgd;
+  if (name == "momentum") return OptimizerKind::momentum;
+  if (name == "nesterov") return OptimizerKind::nesterov;
+  if (name == "adam") return OptimizerKind::adam;
+  if (name == "adamw") return OptimizerKind::adamw;
+  if (name == "rmsprop") return OptimizerKind::rmsprop;
+  fail("--optimizer", "unknown optimizer '" + name + "'",
+       "one of sgd, momentum, nesterov, adam, adamw, rmsprop");
+}
+
+const char* optimizer_name(OptimizerKind k) {
+  switch (k) {
+    case OptimizerKind::sgd: return "sgd";
+    case OptimizerKind::momentum: return "momentum";
+    case OptimizerKind::nesterov: return "nesterov";
+    case OptimizerKind::adam: return "adam";
+    case OptimizerKind::adamw: return "adamw";
+    case OptimizerKind::rmsprop: return "rmsprop";
+  }
+  return "?";
+}
+
+template <class T>
+Optimizer<T>::Optimizer(OptimizerConfig cfg, int64_t size, std::vector<ParamRange> ranges)
+    : cfg_(cfg), ranges_(std::move(ranges)) {
+  switch (cfg_.kind) {
+    case OptimizerKind::sgd: break;
+    case OptimizerKind::momentum:
+    case OptimizerKind::nesterov: m_.resize(1, size, "optimizer state"); break;
+    case OptimizerKind::adam:
+    case OptimizerKind::adamw:
+      m_.resize(1, size, "optimizer state");
+      v_.resize(1, size, "optimizer state");
+      break;
+    case OptimizerKind::rmsprop: v_.resize(1, size, "optimizer state"); break;
+  }
+}
+
+namespace {
+
+constexpr int64_t kParallelMin = 1 << 16;
+
+// The update of one contiguous range; K is fixed at compile time so each loop vectorises.
+template <class T, OptimizerKind K>
+void update(T* __restrict p, const T* __restrict g, T* __restrict m, T* __restrict v, int64_t n,
+            T lr, T l2, T mu, T b1, T b2, T eps, T step_size, T inv_bc2_sqrt, T decay) {
+#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
+  for (int64_t i = 0; i < n; ++i) {
+    const T gi = g[i] + l2 * p[i];
+    if constexpr (K == OptimizerKind::sgd) {
+      p[i] -= lr * gi;
+    } else if constexpr (K == OptimizerKind::momentum) {
+      m[i] = mu * m[i] + gi;
+      p[i] -= lr * m[i];
+    } else if constexpr (K == OptimizerKind::nesterov) {
+      m[i] = mu * m[i] + gi;
+      p[i] -= lr * (gi + mu * m[i]);
+    } else if constexpr (K == OptimizerKind::rmsprop) {
+      v[i] = b2 * v[i] + (T(1) - b2) * gi * gi;
+      p[i] -= lr * gi / (std::sqrt(v[i]) + eps);
+    } else {  // adam, adamw
+      if constexpr (K == OptimizerKind::adamw) p[i] *= decay;
+      m[i] = b1 * m[i] + (T(1) - b1) * gi;
+      v[i] = b2 * v[i] + (T(1) - b2) * gi * gi;
+      p[i] -= step_size * m[i] / (std::sqrt(v[i]) * inv_bc2_sqrt + eps);
+    }
+  }
+}
+
+}  // namespace
+
+template <class T>
+void Optimizer<T>::step(T* params, const T* grads, double lr, double l2) {
+  ++t_;
+  const double t = static_cast<double>(t_);
+  const double bc1 = 1.0 - std::pow(cfg_.beta1, t), bc2 = 1.0 - std::pow(cfg_.beta2, t);
+  const T step_size = static_cast<T>(lr / bc1);
+  const T inv_bc2_sqrt = static_cast<T>(1.0 / std::sqrt(bc2));
+  const T mu = static_cast<T>(cfg_.momentum);
+  const T b1 = static_cast<T>(cfg_.beta1);
+  const T b2 = static_cast<T>(cfg_.kind == OptimizerKind::rmsprop ? cfg_.alpha : cfg_.beta2);
+  const T eps = static_cast<T>(cfg_.eps);
+  for (const ParamRange& r : ranges_) {
+    const int64_t n = r.end - r.begin;
+    T* p = params + r.begin;
+    const T* g = grads + r.begin;
+    T* m = m_.size() ? m_.data() + r.begin : nullptr;
+    T* v = v_.size() ? v_.data() + r.begin : nullptr;
+    const T rl2 = r.weights ? static_cast<T>(l2) : T(0);
+    const T decay = static_cast<T>(r.weights ? 1.0 - lr * cfg_.weight_decay : 1.0);
+    const T tlr = static_cast<T>(lr);
+#define FCNET_CASE(K)                                                                         \
+  case K:                                                                                     \
+    update<T, K>(p, g, m, v, n, tlr, rl2, mu, b1, b2, eps, step_size, inv_bc2_sqrt, decay); \
+    break;
+    switch (cfg_.kind) {
+      FCNET_CASE(OptimizerKind::sgd)
+      FCNET_CASE(OptimizerKind::momentum)
+      FCNET_CASE(OptimizerKind::nesterov)
+      FCNET_CASE(OptimizerKind::adam)
+      FCNET_CASE(OptimizerKind::adamw)
+      FCNET_CASE(OptimizerKind::rmsprop)
+    }
+#undef FCNET_CASE
+  }
+}
+
+template class Optimizer<float>;
+template class Optimizer<double>;
+
+ScheduleKind parse_schedule(const std::string& name) {
+  if (name == "constant") return ScheduleKind::constant;
+  if (name == "step") return ScheduleKind::step;
+  if (name == "exponential" || name == "exp") return ScheduleKind::exponential;
+  if (name == "cosine") return ScheduleKind::cosine;
+  fail("--schedule", "unknown schedule '" + name + "'",
+       "one of constant, step, exponential, cosine");
+}
+
+const char* schedule_name(ScheduleKind k) {
+  switch (k) {
+    case ScheduleKind::constant: return "constant";
+    case ScheduleKind::step: return "step";
+    case ScheduleKind::exponential: return "exponential";
+    case ScheduleKind::cosine: return "cosine";
+  }
+  return "?";
+}
+
+double Schedule::at(int64_t step) const {
+  if (warmup_steps > 0 && step < warmup_steps)
+    return lr * static_cast<double>(step + 1) / static_cast<double>(warmup_steps);
+  const int64_t epoch = step / std::max<int64_t>(1, steps_per_epoch);
+  switch (kind) {
+    case ScheduleKind::constant: return lr;
+    case ScheduleKind::exponential: return lr * std::pow(decay, static_cast<double>(epoch));
+    case ScheduleKind::step:
+      return lr * std::pow(decay, static_cast<double>(epoch / std::max<int64_t>(1, step_epochs)));
+    case ScheduleKind::cosine: {
+      const double span = static_cast<double>(std::max<int64_t>(1, total_steps - warmup_steps));
+      const double progress =
+          std::min(1.0, static_cast<double>(step - warmup_steps) / span);
+      return min_lr + 0.5 * (lr - min_lr) * (1.0 + std::cos(M_PI * progress));
+    }
+  }
+  return lr;
+}
+
+}  // namespace fcnet
