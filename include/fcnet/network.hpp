@@ -110,7 +110,9 @@ class Workspace {
 
  private:
   std::unique_ptr<DnnlContext> dnnl_;
-  std::vector<int64_t> shape_key_;
+  std::vector<int64_t> sizes_;
+  bool dropout_ = false;
+  bool need_z_ = false;
 };
 
 // Loss split as the seed writes it: data loss = mean_i −log probs[i, y_i]; reg loss = reg·Σ‖W‖².

@@ -118,13 +118,13 @@ Workspace<T>& Workspace<T>::operator=(Workspace&&) noexcept = default;
 
 template <class T>
 void Workspace<T>::prepare(const Network<T>& net, int64_t n, bool dropout) {
-  std::vector<int64_t> key = net.sizes();
-  key.push_back(n);
-  key.push_back(dropout);
-  key.push_back(backward_needs_z(net.activation()));
-  if (key == shape_key_) return;
-  const int L = net.num_layers();
+  // Compared field by field: building a key here would allocate on every training step.
   const bool need_z = backward_needs_z(net.activation());
+  if (n == batch && dropout == dropout_ && need_z == need_z_ && net.sizes() == sizes_) return;
+  sizes_ = net.sizes();
+  dropout_ = dropout;
+  need_z_ = need_z;
+  const int L = net.num_layers();
   out.resize(L + 1);
   z.resize(L + 1);
   drop.resize(L + 1);
@@ -144,7 +144,6 @@ void Workspace<T>::prepare(const Network<T>& net, int64_t n, bool dropout) {
   }
   probs.reshape_uninit(n, net.num_classes(), "probabilities");
   batch = n;
-  shape_key_ = std::move(key);
 }
 
 namespace {

@@ -1,6 +1,47 @@
+// fcnet: train, evaluate and inspect fully-connected classifiers from the shell.
 #include <cstdio>
+#include <map>
 
-int main() {
-  std::fprintf(stderr, "fcnet: no commands yet\n");
+#include "cli.hpp"
+#include "fcnet/error.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"fcnet: fully-connected neural-network classifiers with exact, fast backprop"};
+  app.name("fcnet");
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "fcnet 0.1.0");
+  std::vector<fcnet::cli::Command> commands = {
+      fcnet::cli::add_train(app),   fcnet::cli::add_eval(app), fcnet::cli::add_predict(app),
+      fcnet::cli::add_info(app),    fcnet::cli::add_loss(app), fcnet::cli::add_gradcheck(app),
+  };
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "fcnet: error: %s\nRun 'fcnet --help' or 'fcnet <command> --help'.\n",
+                 e.what());
+    return 2;
+  }
+  try {
+    for (auto& c : commands)
+      if (c.app->parsed()) return c.run();
+  } catch (const CLI::ValidationError& e) {
+    std::fprintf(stderr, "fcnet: error: %s\n", e.what());
+    return 2;
+  } catch (const fcnet::Error& e) {
+    std::fprintf(stderr, "fcnet: error: %s\n", e.what());
+    return 1;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "fcnet: error: out of memory\n");
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "fcnet: error: %s\n", e.what());
+    return 1;
+  }
   return 2;
 }

@@ -1,0 +1,57 @@
+// Shared pieces of the command-line tool: command registration, option helpers, output.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "fcnet/data.hpp"
+#include "fcnet/model_io.hpp"
+#include "fcnet/trainer.hpp"
+
+namespace fcnet::cli {
+
+using json = nlohmann::json;
+
+// Each command adds its subcommand to the app and returns the function that runs it (called after
+// a successful parse when that subcommand was chosen). The function returns the exit code.
+using Runner = std::function<int()>;
+struct Command {
+  CLI::App* app;
+  Runner run;
+};
+
+Command add_train(CLI::App& app);
+Command add_eval(CLI::App& app);
+Command add_predict(CLI::App& app);
+Command add_info(CLI::App& app);
+Command add_loss(CLI::App& app);
+Command add_gradcheck(CLI::App& app);
+
+// Comma-separated positive integers ("512,256"); throws CLI::ValidationError naming the option.
+std::vector<int64_t> parse_sizes(const std::string& text, const std::string& option,
+                                 bool allow_empty);
+
+// Prints one JSON object on stdout (the only thing --json writes there).
+void print_json(const json& j);
+
+// Log line on stderr.
+void log(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+
+// Options shared by the commands that read a data source.
+struct DataOptions {
+  std::string data;
+  std::string labels;
+  std::string label_col;
+};
+void add_data_options(CLI::App* app, DataOptions& o, bool required, const std::string& data_help);
+Dataset load_data(const DataOptions& o, const std::string& default_split, bool require_labels,
+                  const std::vector<std::string>& known_classes = {});
+
+// Evaluation result as JSON, and as text on stderr.
+json eval_json(const EvalResult& r, const std::vector<std::string>& class_names);
+
+}  // namespace fcnet::cli

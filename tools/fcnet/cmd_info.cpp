@@ -1,0 +1,73 @@
+// fcnet info: what a model file holds.
+#include <memory>
+
+#include "cli.hpp"
+#include "fcnet/trainer.hpp"
+
+namespace fcnet::cli {
+
+namespace {
+struct Options {
+  std::string model;
+  bool json = false;
+};
+}  // namespace
+
+Command add_info(CLI::App& app) {
+  auto o = std::make_shared<Options>();
+  CLI::App* c = app.add_subcommand("info", "Describe a model file");
+  c->add_option("--model", o->model, "Model file (.safetensors)")->required();
+  c->add_flag("--json", o->json, "Print one JSON object on stdout");
+  return {c, [o] {
+            Model m = load_model(o->model);
+            std::string arch;
+            for (auto s : m.sizes()) arch += (arch.empty() ? "" : "-") + std::to_string(s);
+            const auto act = m.activation();
+            std::string transform = "none";
+            if (!m.transform.identity()) {
+              char b[64];
+              std::snprintf(b, sizeof b, "x * %.6g", m.transform.scale);
+              transform = b;
+              if (!m.transform.mean.empty()) transform = "(" + transform + " - input_mean)";
+              if (!m.transform.std.empty()) transform += " / input_std";
+            }
+            json training = json::object();
+            if (!m.training_json.empty()) {
+              try {
+                training = json::parse(m.training_json);
+              } catch (const json::exception&) {
+                training = m.training_json;
+              }
+            }
+            if (o->json) {
+              json j = {{"architecture", m.sizes()},
+                        {"activation", activation_name(act.kind)},
+                        {"parameters", m.num_params()},
+                        {"precision", m.f64 ? "f64" : "f32"},
+                        {"input_scale", m.transform.scale},
+                        {"standardized", !m.transform.mean.empty()},
+                        {"classes", m.class_names},
+                        {"training", training}};
+              print_json(j);
+              return 0;
+            }
+            std::printf("model        %s\n", o->model.c_str());
+            std::printf("architecture %s (%d linear layers)\n", arch.c_str(),
+                        static_cast<int>(m.sizes().size()) - 1);
+            std::printf("activation   %s", activation_name(act.kind));
+            if (act.kind == Activation::leaky_relu) std::printf(" (alpha %g)", act.alpha);
+            std::printf(" on hidden layers; softmax output\n");
+            std::printf("parameters   %lld (%s)\n", static_cast<long long>(m.num_params()),
+                        m.f64 ? "float64" : "float32");
+            std::printf("input        %s\n", transform.c_str());
+            if (!m.class_names.empty()) {
+              std::printf("classes     ");
+              for (const auto& n : m.class_names) std::printf(" %s", n.c_str());
+              std::printf("\n");
+            }
+            if (!training.empty()) std::printf("training     %s\n", training.dump().c_str());
+            return 0;
+          }};
+}
+
+}  // namespace fcnet::cli

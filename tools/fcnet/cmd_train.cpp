@@ -1,0 +1,293 @@
+// fcnet train: train a classifier and save it; evaluates on the test split when there is one.
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <memory>
+
+#include "cli.hpp"
+#include "fcnet/trainer.hpp"
+
+namespace fcnet::cli {
+
+namespace {
+
+struct Options {
+  DataOptions data{"fashion-mnist", "", ""};
+  std::string test_data;
+  std::string test_labels;
+  std::string hidden = "512,256";
+  std::string activation = "relu";
+  double leaky_alpha = 0.01;
+  std::string optimizer = "adam";
+  double lr = 1e-3;
+  std::string schedule = "cosine";
+  double lr_decay = 0.95;
+  int64_t step_epochs = 10;
+  double warmup = 0.0;
+  double momentum = 0.9;
+  double weight_decay = 0.01;
+  double reg = 0.0;
+  double dropout = 0.0;
+  int64_t batch = 128;
+  std::string epochs = "auto";
+  int64_t max_steps = 0;
+  double val_split = 0.0;
+  int64_t patience = 0;
+  std::string normalize = "auto";
+  std::string init = "he";
+  double init_std = 1e-2;
+  uint64_t seed = 0;
+  int threads = 0;
+  std::string precision = "f32";
+  std::string out = "fcnet-model.safetensors";
+  bool json = false;
+  bool quiet = false;
+};
+
+// Epochs when --epochs is auto: 15 passes over large data sets; on small ones enough passes for
+// about 2,000 optimizer steps (at most 500 epochs), since a few hundred rows give few steps each.
+int64_t auto_epochs(int64_t n, int64_t batch) {
+  const int64_t steps = (n + batch - 1) / std::max<int64_t>(1, batch);
+  if (n >= 20000) return 15;
+  return std::clamp<int64_t>((2000 + steps - 1) / std::max<int64_t>(1, steps), 15, 500);
+}
+
+class Progress {
+ public:
+  explicit Progress(bool quiet) : tty_(!quiet && ::isatty(STDERR_FILENO)), quiet_(quiet) {}
+  void step(const TrainProgress& p) {
+    if (!tty_) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (p.step != p.steps && now - last_ < std::chrono::milliseconds(100)) return;
+    last_ = now;
+    const int width = 28;
+    const int done = static_cast<int>(width * p.step / std::max<int64_t>(1, p.steps));
+    std::string bar(static_cast<std::size_t>(done), '#');
+    bar.resize(width, '.');
+    const double eta = p.seconds / std::max<int64_t>(1, p.step) * (p.steps - p.step);
+    std::fprintf(stderr, "\r\033[Kepoch %lld/%lld [%s] %3d%%  %.0f ex/s  loss %.4f  acc %.4f  ETA %.0fs",
+                 static_cast<long long>(p.epoch), static_cast<long long>(p.epochs), bar.c_str(),
+                 static_cast<int>(100 * p.step / std::max<int64_t>(1, p.steps)),
+                 p.examples_per_second, p.loss, p.accuracy, eta);
+  }
+  void epoch(const EpochRecord& r, int64_t epochs) {
+    if (quiet_) return;
+    if (tty_) std::fputs("\r\033[K", stderr);
+    std::string val;
+    if (std::isfinite(r.val_accuracy)) {
+      char b[96];
+      std::snprintf(b, sizeof b, "  val_loss %.4f  val_acc %.4f", r.val_loss, r.val_accuracy);
+      val = b;
+    }
+    log("epoch %lld/%lld  loss %.4f  acc %.4f%s  lr %.3g  %.2fs (%.0f ex/s)",
+        static_cast<long long>(r.epoch), static_cast<long long>(epochs), r.train_loss,
+        r.train_accuracy, val.c_str(), r.lr, r.seconds, r.examples / std::max(1e-9, r.seconds));
+  }
+
+ private:
+  bool tty_;
+  bool quiet_;
+  std::chrono::steady_clock::time_point last_{};
+};
+
+json epoch_json(const EpochRecord& r) {
+  json e = {{"epoch", r.epoch},         {"train_loss", r.train_loss},
+            {"train_accuracy", r.train_accuracy}, {"lr", r.lr},
+            {"seconds", r.seconds},     {"examples", r.examples}};
+  if (std::isfinite(r.val_accuracy)) {
+    e["val_loss"] = r.val_loss;
+    e["val_accuracy"] = r.val_accuracy;
+  }
+  return e;
+}
+
+}  // namespace
+
+Command add_train(CLI::App& app) {
+  auto o = std::make_shared<Options>();
+  CLI::App* c = app.add_subcommand("train", "Train a classifier (default: Fashion-MNIST)");
+  add_data_options(c, o->data, false,
+                   "Training data: fashion-mnist (default), IDX (raw/gzip), CSV or NPY");
+  c->add_option("--test-data", o->test_data,
+                "Test data evaluated after training (default: Fashion-MNIST's test split when "
+                "training on it; 'none' to skip)");
+  c->add_option("--test-labels", o->test_labels, "Label file for --test-data");
+  c->add_option("--hidden", o->hidden, "Hidden layer widths, e.g. 512,256 ('none': softmax regression)")
+      ->capture_default_str();
+  c->add_option("--activation", o->activation,
+                "relu, leaky_relu, tanh, sigmoid, gelu or identity")
+      ->capture_default_str();
+  c->add_option("--leaky-alpha", o->leaky_alpha, "leaky_relu's negative slope")->capture_default_str();
+  c->add_option("--optimizer", o->optimizer, "sgd, momentum, nesterov, adam, adamw or rmsprop")
+      ->capture_default_str();
+  c->add_option("--lr", o->lr, "Learning rate")->check(CLI::PositiveNumber)->capture_default_str();
+  c->add_option("--schedule", o->schedule, "constant, step, exponential or cosine")
+      ->capture_default_str();
+  c->add_option("--lr-decay", o->lr_decay, "Decay factor per epoch (exponential) or per --step-epochs (step)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  c->add_option("--step-epochs", o->step_epochs, "Epochs between decays of the step schedule")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  c->add_option("--warmup", o->warmup, "Linear warmup, in epochs (may be fractional)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  c->add_option("--momentum", o->momentum, "Momentum of momentum/nesterov")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  c->add_option("--weight-decay", o->weight_decay, "adamw's decoupled weight decay")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  c->add_option("--reg", o->reg, "L2 regularization reg·Σ‖W‖² (weights only)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  c->add_option("--dropout", o->dropout, "Drop probability on hidden units (inverted dropout)")
+      ->check(CLI::Range(0.0, 0.99))
+      ->capture_default_str();
+  c->add_option("--batch", o->batch, "Minibatch size")->check(CLI::PositiveNumber)->capture_default_str();
+  c->add_option("--epochs", o->epochs,
+                "Passes over the data, or auto (15 on large data; about 2,000 steps on small)")
+      ->capture_default_str();
+  c->add_option("--max-steps", o->max_steps, "Stop after this many optimizer steps")
+      ->check(CLI::NonNegativeNumber);
+  c->add_option("--val-split", o->val_split, "Fraction of the training data held out for validation")
+      ->check(CLI::Range(0.0, 0.99))
+      ->capture_default_str();
+  c->add_option("--patience", o->patience,
+                "Stop after this many epochs without a better validation accuracy (0: off); the "
+                "best weights are kept")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  c->add_option("--normalize", o->normalize,
+                "auto (uint8: /255, else standardize), none, scale or standardize")
+      ->capture_default_str();
+  c->add_option("--init", o->init, "Weight initialization: he, xavier or normal")->capture_default_str();
+  c->add_option("--init-std", o->init_std, "Standard deviation for --init normal")
+      ->check(CLI::PositiveNumber);
+  c->add_option("--seed", o->seed, "Random seed (initialization, shuffling, dropout)")->capture_default_str();
+  c->add_option("--threads", o->threads, "Threads (default: one per core)")->check(CLI::PositiveNumber);
+  c->add_option("--precision", o->precision, "f32 (fast) or f64 (double, reference kernels)")
+      ->check(CLI::IsMember({"f32", "f64"}))
+      ->capture_default_str();
+  c->add_option("--out", o->out, "Model file to write")->capture_default_str();
+  c->add_flag("--json", o->json, "Print one JSON object on stdout");
+  c->add_flag("--quiet,-q", o->quiet, "No progress output");
+
+  return {c, [o] {
+            TrainConfig cfg;
+            cfg.hidden = parse_sizes(o->hidden, "--hidden", true);
+            cfg.activation = {parse_activation(o->activation, "--activation"), o->leaky_alpha};
+            cfg.optimizer.kind = parse_optimizer(o->optimizer);
+            cfg.optimizer.momentum = o->momentum;
+            cfg.optimizer.weight_decay = o->weight_decay;
+            cfg.schedule.kind = parse_schedule(o->schedule);
+            cfg.schedule.lr = o->lr;
+            cfg.schedule.decay = o->lr_decay;
+            cfg.schedule.step_epochs = o->step_epochs;
+            cfg.warmup_epochs = o->warmup;
+            cfg.reg = o->reg;
+            cfg.dropout = o->dropout;
+            cfg.batch = o->batch;
+            cfg.max_steps = o->max_steps;
+            cfg.val_split = o->val_split;
+            cfg.patience = o->patience;
+            cfg.normalize = parse_normalize(o->normalize);
+            cfg.init = parse_init(o->init);
+            cfg.init_std = o->init_std;
+            cfg.seed = o->seed;
+            cfg.f64 = o->precision == "f64";
+            int64_t epochs = 0;
+            if (o->epochs != "auto") {
+              std::size_t used = 0;
+              try {
+                epochs = std::stoll(o->epochs, &used);
+              } catch (const std::exception&) {
+                used = 0;
+              }
+              if (used != o->epochs.size() || epochs <= 0)
+                throw CLI::ValidationError("--epochs", "'" + o->epochs +
+                                                           "' is not a positive integer or auto");
+            }
+            if (o->patience > 0 && o->val_split <= 0)
+              throw CLI::ValidationError("--patience", "needs a validation split (--val-split F)");
+            set_num_threads(o->threads);
+
+            // Everything checkable is checked before training starts.
+            check_writable(o->out);
+            Dataset train_data = load_data(o->data, "train", true);
+            std::string test_src = o->test_data;
+            const bool fmnist = o->data.data.rfind("fashion-mnist", 0) == 0;
+            if (test_src.empty() && fmnist) test_src = "fashion-mnist:test";
+            Dataset test_data;
+            const bool has_test = !test_src.empty() && test_src != "none";
+            if (has_test) {
+              DataOptions t{test_src, o->test_labels, o->data.label_col};
+              test_data = load_data(t, "test", true, train_data.class_names);
+              if (test_data.d != train_data.d)
+                throw Error(test_data.source + ": has " + std::to_string(test_data.d) +
+                            " features per example, expected " + std::to_string(train_data.d) +
+                            " like the training data");
+            }
+            const int64_t n_train =
+                train_data.n - static_cast<int64_t>(std::llround(o->val_split * train_data.n));
+            cfg.epochs = epochs > 0 ? epochs : auto_epochs(n_train, std::min(cfg.batch, n_train));
+
+            if (!o->quiet)
+              log("training %s on %s: %lld examples x %lld features, %lld epochs, batch %lld, %s, "
+                  "%d threads",
+                  o->hidden.c_str(), train_data.source.c_str(),
+                  static_cast<long long>(train_data.n), static_cast<long long>(train_data.d),
+                  static_cast<long long>(cfg.epochs), static_cast<long long>(cfg.batch),
+                  o->optimizer.c_str(), num_threads());
+            Progress progress(o->quiet);
+            TrainCallbacks cb;
+            cb.on_step = [&](const TrainProgress& p) { progress.step(p); };
+            cb.on_epoch = [&](const EpochRecord& r) { progress.epoch(r, cfg.epochs); };
+            TrainResult r = train(train_data, nullptr, cfg, cb);
+
+            json out;
+            json epochs_j = json::array();
+            for (const auto& e : r.epochs) epochs_j.push_back(epoch_json(e));
+            out["epochs"] = epochs_j;
+            out["seconds"] = r.seconds;
+            out["steps"] = r.steps;
+            out["train_examples"] = r.train_examples;
+            out["best_epoch"] = r.best_epoch;
+            out["stopped_early"] = r.stopped_early;
+            if (r.val_examples > 0) {
+              double best = 0;
+              for (const auto& e : r.epochs)
+                if (e.epoch == r.best_epoch) best = e.val_accuracy;
+              out["val_accuracy"] = best;
+              out["val_examples"] = r.val_examples;
+            }
+            if (has_test) {
+              const auto t0 = std::chrono::steady_clock::now();
+              EvalResult ev = evaluate(r.model, test_data);
+              const double secs =
+                  std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+              out["test_accuracy"] = ev.accuracy;
+              out["test_loss"] = ev.loss;
+              out["test_examples"] = ev.n;
+              out["test_seconds"] = secs;
+              auto tj = json::parse(r.model.training_json);
+              tj["test_accuracy"] = ev.accuracy;
+              tj["test_loss"] = ev.loss;
+              tj["test_data"] = test_data.source;
+              r.model.training_json = tj.dump();
+              if (!o->quiet)
+                log("test accuracy %.4f (loss %.4f) on %lld examples of %s", ev.accuracy, ev.loss,
+                    static_cast<long long>(ev.n), test_data.source.c_str());
+            }
+            save_model(o->out, r.model);
+            out["model"] = o->out;
+            if (!o->quiet)
+              log("trained in %.1fs (%lld steps); model saved to %s", r.seconds,
+                  static_cast<long long>(r.steps), o->out.c_str());
+            if (o->json) print_json(out);
+            return 0;
+          }};
+}
+
+}  // namespace fcnet::cli

@@ -1,0 +1,93 @@
+#include <cstdarg>
+#include <iostream>
+
+#include "cli.hpp"
+#include "fcnet/trainer.hpp"
+
+namespace fcnet::cli {
+
+std::vector<int64_t> parse_sizes(const std::string& text, const std::string& option,
+                                 bool allow_empty) {
+  std::vector<int64_t> out;
+  if (text.empty() || text == "none") {
+    if (allow_empty) return out;
+    throw CLI::ValidationError(option, "is empty; expected comma-separated positive sizes");
+  }
+  std::size_t pos = 0;
+  while (pos <= text.size()) {
+    const std::size_t comma = std::min(text.find(',', pos), text.size());
+    const std::string item = text.substr(pos, comma - pos);
+    std::size_t used = 0;
+    long long v = 0;
+    try {
+      v = std::stoll(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != item.size() || item.empty() || v <= 0)
+      throw CLI::ValidationError(option, "'" + item + "' in '" + text +
+                                             "' is not a positive integer; expected "
+                                             "comma-separated positive sizes such as 512,256");
+    out.push_back(v);
+    pos = comma + 1;
+  }
+  return out;
+}
+
+void print_json(const json& j) {
+  std::cout << j.dump(2) << std::endl;
+}
+
+void log(const char* fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  std::vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  std::fputc('\n', stderr);
+}
+
+void add_data_options(CLI::App* app, DataOptions& o, bool required, const std::string& data_help) {
+  auto* opt = app->add_option("--data", o.data, data_help);
+  if (required) opt->required();
+  app->add_option("--labels", o.labels, "Label file (IDX or NPY) when the data file has none");
+  app->add_option("--label-col", o.label_col,
+                  "CSV label column, by name or 0-based index (default: 'label', else the first)");
+}
+
+Dataset load_data(const DataOptions& o, const std::string& default_split, bool require_labels,
+                  const std::vector<std::string>& known_classes) {
+  LoadOptions lo;
+  lo.labels_path = o.labels;
+  lo.label_col = o.label_col;
+  lo.require_labels = require_labels;
+  lo.default_split = default_split;
+  lo.known_classes = known_classes;
+  return load_dataset(o.data, lo);
+}
+
+json eval_json(const EvalResult& r, const std::vector<std::string>& class_names) {
+  json j;
+  j["examples"] = r.n;
+  j["accuracy"] = r.accuracy;
+  j["loss"] = r.loss;
+  std::vector<std::vector<int64_t>> conf;
+  for (int64_t i = 0; i < r.classes; ++i)
+    conf.emplace_back(r.confusion.begin() + i * r.classes,
+                      r.confusion.begin() + (i + 1) * r.classes);
+  j["confusion"] = conf;
+  json pc = json::array();
+  for (int64_t k = 0; k < r.classes; ++k) {
+    json c;
+    c["class"] = k < static_cast<int64_t>(class_names.size()) ? json(class_names[k]) : json(k);
+    const double a = r.per_class_accuracy[k];
+    c["accuracy"] = std::isfinite(a) ? json(a) : json(nullptr);
+    int64_t support = 0;
+    for (int64_t p = 0; p < r.classes; ++p) support += r.confusion[k * r.classes + p];
+    c["support"] = support;
+    pc.push_back(c);
+  }
+  j["per_class"] = pc;
+  return j;
+}
+
+}  // namespace fcnet::cli
