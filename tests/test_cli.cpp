@@ -24,8 +24,8 @@ void write_npy_f64(const std::filesystem::path& p, const Matrix<double>& m) {
 }
 
 void write_npy_i64(const std::filesystem::path& p, const std::vector<int32_t>& y) {
-  std::string header = "{'descr': '<i8', 'fortran_order': False, 'shape': (" +
-                       std::to_string(y.size()) + ",), }";
+  std::string header =
+      "{'descr': '<i8', 'fortran_order': False, 'shape': (" + std::to_string(y.size()) + ",), }";
   while ((10 + header.size() + 1) % 64 != 0) header += ' ';
   header += '\n';
   std::ofstream f(p, std::ios::binary);
@@ -54,7 +54,8 @@ TEST(Cli, GradcheckSeedShapesPassesWithJson) {
 TEST(Cli, GradcheckEveryActivationWithReg) {
   auto dir = temp_dir("gradcheck-acts");
   for (auto a : {"relu", "leaky_relu", "tanh", "sigmoid", "gelu", "identity"}) {
-    auto r = run_cli(std::string("gradcheck --layers 6,8,7,3 --reg 0.01 --json --activation ") + a, dir);
+    auto r =
+        run_cli(std::string("gradcheck --layers 6,8,7,3 --reg 0.01 --json --activation ") + a, dir);
     ASSERT_EQ(r.code, 0) << a << r.err;
     EXPECT_LT(json::parse(r.out)["max_rel_error"].get<double>(), 1e-7) << a;
   }
@@ -128,7 +129,8 @@ TEST(ModelFile, SaveLoadRoundTripIsBitExact) {
     f.model.transform.mean.assign(f.model.input_dim(), 0.25);
     f.model.transform.std.assign(f.model.input_dim(), 2.0);
     f.model.class_names.clear();
-    for (int64_t k = 0; k < f.model.num_classes(); ++k) f.model.class_names.push_back("c" + std::to_string(k));
+    for (int64_t k = 0; k < f.model.num_classes(); ++k)
+      f.model.class_names.push_back("c" + std::to_string(k));
     const std::string p = (dir / "m.safetensors").string();
     save_model(p, f.model);
     Model back = load_model(p);
