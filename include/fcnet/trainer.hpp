@@ -81,6 +81,9 @@ struct TrainResult {
   int64_t steps = 0;
   int64_t train_examples = 0;  // after the validation split
   int64_t val_examples = 0;
+  // Rows of the training data held out by cfg.val_split (sorted), empty otherwise; the held-out
+  // split is train_data.subset(val_indices).
+  std::vector<int64_t> val_indices;
 };
 
 // Trains a new model on `train`; `val` (optional) is evaluated each epoch, else cfg.val_split

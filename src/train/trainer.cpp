@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 #include <numeric>
 
+#include "train/history.hpp"
+
 namespace fcnet {
 
 void set_num_threads(int n) {
@@ -309,6 +311,7 @@ nlohmann::json training_metadata(const TrainConfig& cfg, const TrainResult& r,
     j["final_train_accuracy"] = e.train_accuracy;
     if (std::isfinite(e.val_accuracy)) j["final_val_accuracy"] = e.val_accuracy;
   }
+  j["history"] = epochs_to_json(r.epochs);  // lets fcnet report redraw the curves
   return j;
 }
 
@@ -319,6 +322,7 @@ TrainResult train(const Dataset& train_data, const Dataset* val, const TrainConf
   validate(cfg, train_data);
   const Dataset* tr = &train_data;
   Dataset split_train, split_val;
+  std::vector<int64_t> val_indices;
   if (!val && cfg.val_split > 0) {
     std::vector<int64_t> idx(static_cast<std::size_t>(train_data.n));
     std::iota(idx.begin(), idx.end(), 0);
@@ -337,6 +341,7 @@ TrainResult train(const Dataset& train_data, const Dataset* val, const TrainConf
     split_train = train_data.subset(ti);
     tr = &split_train;
     val = &split_val;
+    val_indices = std::move(vi);
   }
   if (val && val->d != tr->d)
     fail(val->source, "has " + std::to_string(val->d) + " features",
@@ -345,6 +350,7 @@ TrainResult train(const Dataset& train_data, const Dataset* val, const TrainConf
                           : train_impl<float>(*tr, val, cfg, callbacks);
   r.train_examples = tr->n;
   r.val_examples = val ? val->n : 0;
+  r.val_indices = std::move(val_indices);
   r.model.training_json = training_metadata(cfg, r, train_data).dump();
   return r;
 }
