@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Reports written by the real CLI, rendered in headless Chromium by report_browser_test.sh.
+# Reports written by the real CLI, rendered in headless Chromium by report_browser_test.sh, and
+# the page of `fcnet explain --html`.
 #
 # Usage: report_cli_browser_test.sh FCNET OUT_DIR
 set -euo pipefail
@@ -34,4 +35,18 @@ rows=$(grep -o 'id="epoch-table".*' "$out/report.html" | grep -o '<tr><td class=
 
 bash "$here/report_browser_test.sh" --html "$out/train.html" "$out/train-browser"
 bash "$here/report_browser_test.sh" --html "$out/report.html" "$out/report-browser"
+# fcnet explain --html: the page of tables also loads with no console output at all.
+"$fcnet" explain --html "$out/explain.html" || fail "fcnet explain --html failed"
+chromium=${FCNET_CHROMIUM:-$(command -v chromium || echo /usr/bin/chromium)}
+profile=$(mktemp -d "$out/profile.XXXXXX")
+timeout 120 "$chromium" --headless --no-sandbox --disable-gpu --no-first-run \
+  "--host-resolver-rules=MAP * ~NOTFOUND" --enable-logging=stderr --v=0 \
+  "--user-data-dir=$profile" --dump-dom "file://$(realpath "$out/explain.html")" \
+  >"$out/explain-dom.html" 2>"$out/explain.log" || fail "chromium could not load explain.html"
+rm -rf "$profile"
+if grep -E 'CONSOLE|Refused to|Uncaught' "$out/explain.log" >&2; then
+  fail "console messages while loading explain.html"
+fi
+grep -q 'id="dW2"' "$out/explain-dom.html" || fail "explain.html has no dW2 table when rendered"
+
 echo "report_cli_browser_test: ok"

@@ -446,11 +446,14 @@ std::string explain_html(const SeedExample& ex, int digits) {
        "style-src 'unsafe-inline'\">\n<meta name=\"generator\" content=\"fcnet\">\n"
        "<title>The seed's worked example, computed by fcnet</title>\n<style>" +
        std::string(kExplainStyle) + "</style>\n</head>\n<body>\n<main>\n";
+  std::string draws_html = html_escape(draws_text(ex));
+  for (auto at = draws_html.find('\n'); at != std::string::npos; at = draws_html.find('\n', at))
+    draws_html.replace(at, 1, "<br>");
   h += "<h1>The seed's worked example, computed by fcnet</h1>\n<p class=\"muted\">" +
        html_escape(kIntro) +
        "</p>\n<p>Inputs, drawn as the course's Python code draws them "
        "(NumPy's legacy generator):<br><code>" +
-       html_escape(draws_text(ex)) + "</code></p>\n";
+       draws_html + "</code></p>\n";
 
   h += "<section id=\"forward\"><h2>1. Forward pass</h2><div class=\"grid\">";
   h += matrix_html({"X", &ex.X, "i", "j", "one example per row"}, digits);
