@@ -1,10 +1,13 @@
 // The training report from the command line: `fcnet train --report` on images the test writes as
 // IDX files, and `fcnet report` on a CSV data set. The numbers on the page are checked against
-// what `fcnet train --json`, `fcnet eval --json` and `fcnet info --json` report independently.
+// what `fcnet train --json`, `fcnet eval --json` and `fcnet info --json` report independently, and
+// the report data of a PyTorch fixture network against its softmax probabilities.
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "fcnet/random.hpp"
+#include "fcnet/training_report.hpp"
 #include "test_util.hpp"
 
 using namespace fcnet;
@@ -261,4 +264,60 @@ TEST(ReportCli, UnwritableReportFailsBeforeTraining) {
   EXPECT_TRUE(has(r.err, "missing")) << r.err;
   EXPECT_FALSE(has(r.err, "epoch 1/")) << "trained before failing: " << r.err;
   EXPECT_FALSE(std::filesystem::exists(model));
+}
+
+TEST(ReportData, ConfusionAndMisclassifiedFollowPyTorchProbabilities) {
+  // A float64 model and batch from the PyTorch fixtures; the model has no training metadata, so
+  // the report has no epochs but still evaluates.
+  const NetFixture f = load_net_fixture("net_tanh_4_10_3.safetensors");
+  Dataset data;
+  data.n = f.x.rows();
+  data.d = f.x.cols();
+  data.dtype = DType::f64;
+  data.bytes.resize(static_cast<std::size_t>(f.x.size()) * 8);
+  std::memcpy(data.bytes.data(), f.x.data(), data.bytes.size());
+  data.labels = f.y;
+  data.source = "fixture";
+  ReportInputs in;
+  in.model = &f.model;
+  in.eval = &data;
+  in.eval_split = "fixture";
+  const ReportData d = make_report_data(in);
+  EXPECT_TRUE(d.epochs.empty());
+  EXPECT_EQ(d.confusion_split, "fixture");
+  ASSERT_EQ(d.confusion.size(), 3u);
+
+  const auto probs = f.tensor("probs");  // N x 3, from torch.softmax in float64
+  std::vector<std::vector<int64_t>> want(3, std::vector<int64_t>(3, 0));
+  std::vector<int64_t> wrong;
+  for (int64_t i = 0; i < data.n; ++i) {
+    const double* p = probs.data() + i * 3;
+    const auto pred = std::max_element(p, p + 3) - p;
+    want[static_cast<std::size_t>(f.y[static_cast<std::size_t>(i)])]
+        [static_cast<std::size_t>(pred)]++;
+    if (pred != f.y[static_cast<std::size_t>(i)]) wrong.push_back(i);
+  }
+  EXPECT_EQ(d.confusion, want);
+  ASSERT_EQ(d.misclassified.size(), wrong.size());
+  ASSERT_FALSE(wrong.empty());  // the fixture's random network gets some wrong
+  for (std::size_t k = 0; k < wrong.size(); ++k) {
+    const auto& ex = d.misclassified[k];
+    EXPECT_EQ(ex.index, wrong[k]);
+    EXPECT_EQ(ex.true_label, f.y[static_cast<std::size_t>(wrong[k])]);
+    EXPECT_NEAR(ex.confidence, probs[static_cast<std::size_t>(wrong[k] * 3 + ex.predicted_label)],
+                1e-12);
+    EXPECT_TRUE(ex.pixels.empty());  // 4 features are not an image
+  }
+  // W1 (4 x 10) as the first layer, row-major.
+  ASSERT_EQ(d.first_layer_weights.size(), 40u);
+  const auto w1 = f.tensor("W1");
+  for (std::size_t i = 0; i < 40; ++i)
+    EXPECT_EQ(d.first_layer_weights[i], static_cast<float>(w1[i]));
+  EXPECT_NO_THROW(render_report_html(d));
+
+  // A shape for the 4 inputs draws them; one that does not fit is an error.
+  in.image_shape = {2, 2};
+  EXPECT_EQ(make_report_data(in).misclassified[0].pixels.size(), 4u);
+  in.image_shape = {3, 2};
+  EXPECT_THROW(make_report_data(in), Error);
 }

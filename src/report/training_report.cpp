@@ -115,10 +115,10 @@ std::vector<std::pair<std::string, std::string>> summary_lines(const ReportInput
       if (act.kind == Activation::leaky_relu) v += " (\u03b1 " + format_general(act.alpha, 3) + ")";
       v += " hidden layers";
     } else {
-      v += " (softmax regression, no hidden layer)";
+      v += " (softmax regression: no hidden layer)";
     }
-    v += ", softmax output\n" + with_commas(m.num_params()) + " parameters, " +
-         (m.f64 ? "float64" : "float32");
+    v += std::string(m.sizes().size() > 2 ? ", softmax output" : "") + "\n" +
+         with_commas(m.num_params()) + " parameters, " + (m.f64 ? "float64" : "float32");
     lines.emplace_back("Network", v);
     lines.emplace_back("Input transform", describe_transform(m.transform));
   }
