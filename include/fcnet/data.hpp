@@ -39,7 +39,7 @@ struct Dataset {
 };
 
 struct LoadOptions {
-  std::string labels_path;  // --labels: separate label file (IDX or NPY), when the format needs it
+  std::string labels_path;  // --labels: separate label file (IDX, NPY or one-column CSV)
   std::string label_col;  // --label-col NAME|INDEX for CSV; empty = column "label", else the first
   bool require_labels = true;  // false for predict: CSV then may have no label column
   // Which split the bare name "fashion-mnist" means: "train" or "test". "fashion-mnist:train" and
@@ -55,7 +55,14 @@ std::string fashion_mnist_dir();
 const std::vector<std::string>& fashion_mnist_classes();
 
 // Loads `src`: "fashion-mnist[:train|:test]", or a path whose format (IDX raw/gzip, CSV, NPY) is
-// detected from its content. Throws fcnet::Error naming the file (and line) on malformed input.
+// detected from its content (any of them may also be gzip-compressed). Throws fcnet::Error naming
+// the file (and line) on malformed input.
+//  - IDX: N×rows×cols (image_shape {rows, cols}) or N×D, elements u8, f32 or f64; labels from
+//    opt.labels_path (1-D IDX or NPY, or a one-column CSV).
+//  - NPY: X 2-D float32/float64/uint8, little-endian, C order; labels from opt.labels_path, 1-D
+//    (or N×1) of any integer type, or floats holding whole numbers.
+//  - CSV: features stored as f32 when every value is exactly a float (integers up to 2^24, pixel
+//    values), else as f64, so no precision of the text is lost.
 Dataset load_dataset(const std::string& src, const LoadOptions& opt = {});
 
 // Input transform x' = (x * scale - mean) / std applied per column, as stored in the model file.
@@ -68,17 +75,37 @@ struct InputTransform {
   bool identity() const { return scale == 1.0 && mean.empty() && std.empty(); }
 };
 
+// An InputTransform for D columns folded into x' = x * mul[j] + add[j], in both precisions, so the
+// batch gather does one multiply-add per element. Prepare once per data set, not per batch.
+struct PreparedTransform {
+  enum class Kind { identity, scale, affine };
+  int64_t d = 0;
+  Kind kind = Kind::identity;        // identity: x' = x; scale: x' = x * scale; affine: per column
+  double scale = 1.0;                // for Kind::scale
+  std::vector<float> mul_f, add_f;   // D values each for Kind::affine
+  std::vector<double> mul_d, add_d;  // the same in double
+};
+// Checks that mean/std have 0 or D values and every std is finite and positive (throws
+// fcnet::Error naming "input transform" otherwise).
+PreparedTransform prepare_transform(const InputTransform& tf, int64_t d);
+
 // How the training data's transform is chosen (--normalize).
 enum class Normalize { automatic, none, scale, standardize };
 Normalize parse_normalize(const std::string& s);  // "auto" | "none" | "scale" | "standardize"
 
 // Fits the transform on `train`: auto → uint8 scaled by 1/255, other types standardized; scale →
-// 1/255 for uint8 and 1 otherwise; standardize → column mean/std of x*scale (std of a constant
-// column is taken as 1, so it maps to 0 rather than dividing by zero).
+// 1/255 for uint8 and 1 otherwise; standardize → column mean/std of x*scale with scale as in
+// `scale` mode (population std, accumulated in double; the std of a constant column is taken as 1,
+// so it maps to 0 rather than dividing by zero).
 InputTransform fit_transform(const Dataset& train, Normalize mode);
 
-// Gathers examples idx[0..count) of `data` into rows of `out` (count×D), converting the stored
-// type to T and applying `tf` in the same pass.
+// Gathers examples idx[0..count) of `data` into rows of `out` (count×D, any ld ≥ D), converting
+// the stored type to T and applying the transform in the same pass. Throws fcnet::Error on a
+// shape mismatch or an index outside 0..N-1. Rows are split over OpenMP threads when the batch is
+// large enough to pay for it. The PreparedTransform form is the one for the training loop.
+template <class T>
+void gather_batch(MatrixView<T> out, const Dataset& data, const int64_t* idx, int64_t count,
+                  const PreparedTransform& tf);
 template <class T>
 void gather_batch(MatrixView<T> out, const Dataset& data, const int64_t* idx, int64_t count,
                   const InputTransform& tf);

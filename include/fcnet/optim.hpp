@@ -79,12 +79,12 @@ const char* schedule_name(ScheduleKind k);
 struct Schedule {
   ScheduleKind kind = ScheduleKind::constant;
   double lr = 1e-3;
-  double decay = 0.95;         // step and exponential
-  int64_t step_epochs = 10;    // step
-  double min_lr = 0.0;         // cosine floor
+  double decay = 0.95;       // step and exponential
+  int64_t step_epochs = 10;  // step
+  double min_lr = 0.0;       // cosine floor
   int64_t warmup_steps = 0;
   int64_t steps_per_epoch = 1;
-  int64_t total_steps = 1;     // cosine horizon
+  int64_t total_steps = 1;  // cosine horizon
 
   // Learning rate for optimizer step `step` (0-based).
   double at(int64_t step) const;

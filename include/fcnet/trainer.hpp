@@ -28,10 +28,10 @@ struct TrainConfig {
   Init init = Init::he;
   double init_std = 1e-2;  // for Init::normal
   OptimizerConfig optimizer{};
-  Schedule schedule{};     // schedule.lr is the base learning rate; step counts are filled in
+  Schedule schedule{};  // schedule.lr is the base learning rate; step counts are filled in
   double warmup_epochs = 0;
-  double reg = 0.0;        // L2: reg·Σ‖W‖²
-  double dropout = 0.0;    // drop probability on hidden units
+  double reg = 0.0;      // L2: reg·Σ‖W‖²
+  double dropout = 0.0;  // drop probability on hidden units
   int64_t batch = 128;
   int64_t epochs = 10;
   int64_t max_steps = 0;   // stop after this many optimizer steps (0 = no limit)
@@ -39,7 +39,7 @@ struct TrainConfig {
   int64_t patience = 0;    // early stopping: epochs without a better val accuracy (0 = off)
   Normalize normalize = Normalize::automatic;
   uint64_t seed = 0;
-  bool f64 = false;        // compute in double (reference kernels)
+  bool f64 = false;  // compute in double (reference kernels)
 };
 
 struct EpochRecord {
@@ -48,9 +48,9 @@ struct EpochRecord {
   double train_accuracy = 0;
   double val_loss = std::numeric_limits<double>::quiet_NaN();
   double val_accuracy = std::numeric_limits<double>::quiet_NaN();
-  double lr = 0;             // learning rate at the epoch's first step
-  double seconds = 0;        // training time of the epoch (evaluation excluded)
-  int64_t examples = 0;      // examples processed in the epoch
+  double lr = 0;         // learning rate at the epoch's first step
+  double seconds = 0;    // training time of the epoch (evaluation excluded)
+  int64_t examples = 0;  // examples processed in the epoch
   int64_t steps = 0;
   std::vector<double> weight_norms;  // ‖W_l‖ per layer at the end of the epoch
   std::vector<double> grad_norms;    // ‖dW_l‖ per layer at the epoch's last step
@@ -62,7 +62,7 @@ struct TrainProgress {
   double loss = 0;              // running mean data loss of the epoch
   double accuracy = 0;
   double examples_per_second = 0;
-  double seconds = 0;           // since the epoch started
+  double seconds = 0;  // since the epoch started
 };
 
 struct TrainCallbacks {
@@ -74,10 +74,10 @@ struct TrainCallbacks {
 struct TrainResult {
   Model model;
   std::vector<EpochRecord> epochs;
-  double seconds = 0;          // total training time (evaluation excluded)
-  int64_t best_epoch = 0;      // epoch whose weights the model holds when early stopping restored
+  double seconds = 0;      // total training time (evaluation excluded)
+  int64_t best_epoch = 0;  // epoch whose weights the model holds when early stopping restored
   bool stopped_early = false;
-  bool interrupted = false;    // callbacks.stop was set
+  bool interrupted = false;  // callbacks.stop was set
   int64_t steps = 0;
   int64_t train_examples = 0;  // after the validation split
   int64_t val_examples = 0;
@@ -91,10 +91,10 @@ TrainResult train(const Dataset& train, const Dataset* val, const TrainConfig& c
 
 struct EvalResult {
   int64_t n = 0;
-  double loss = 0;      // mean −log p[y] (no regularisation)
+  double loss = 0;  // mean −log p[y] (no regularisation)
   double accuracy = 0;
   int64_t classes = 0;
-  std::vector<int64_t> confusion;  // classes×classes, row = true label, column = predicted
+  std::vector<int64_t> confusion;          // classes×classes, row = true label, column = predicted
   std::vector<double> per_class_accuracy;  // recall per class (NaN for classes absent from data)
 };
 

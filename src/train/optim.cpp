@@ -19,12 +19,18 @@ OptimizerKind parse_optimizer(const std::string& name) {
 
 const char* optimizer_name(OptimizerKind k) {
   switch (k) {
-    case OptimizerKind::sgd: return "sgd";
-    case OptimizerKind::momentum: return "momentum";
-    case OptimizerKind::nesterov: return "nesterov";
-    case OptimizerKind::adam: return "adam";
-    case OptimizerKind::adamw: return "adamw";
-    case OptimizerKind::rmsprop: return "rmsprop";
+    case OptimizerKind::sgd:
+      return "sgd";
+    case OptimizerKind::momentum:
+      return "momentum";
+    case OptimizerKind::nesterov:
+      return "nesterov";
+    case OptimizerKind::adam:
+      return "adam";
+    case OptimizerKind::adamw:
+      return "adamw";
+    case OptimizerKind::rmsprop:
+      return "rmsprop";
   }
   return "?";
 }
@@ -33,15 +39,20 @@ template <class T>
 Optimizer<T>::Optimizer(OptimizerConfig cfg, int64_t size, std::vector<ParamRange> ranges)
     : cfg_(cfg), ranges_(std::move(ranges)) {
   switch (cfg_.kind) {
-    case OptimizerKind::sgd: break;
+    case OptimizerKind::sgd:
+      break;
     case OptimizerKind::momentum:
-    case OptimizerKind::nesterov: m_.resize(1, size, "optimizer state"); break;
+    case OptimizerKind::nesterov:
+      m_.resize(1, size, "optimizer state");
+      break;
     case OptimizerKind::adam:
     case OptimizerKind::adamw:
       m_.resize(1, size, "optimizer state");
       v_.resize(1, size, "optimizer state");
       break;
-    case OptimizerKind::rmsprop: v_.resize(1, size, "optimizer state"); break;
+    case OptimizerKind::rmsprop:
+      v_.resize(1, size, "optimizer state");
+      break;
   }
 }
 
@@ -98,8 +109,8 @@ void Optimizer<T>::step(T* params, const T* grads, double lr, double l2) {
     const T rl2 = r.weights ? static_cast<T>(l2) : T(0);
     const T decay = static_cast<T>(r.weights ? 1.0 - lr * cfg_.weight_decay : 1.0);
     const T tlr = static_cast<T>(lr);
-#define FCNET_CASE(K)                                                                         \
-  case K:                                                                                     \
+#define FCNET_CASE(K)                                                                       \
+  case K:                                                                                   \
     update<T, K>(p, g, m, v, n, tlr, rl2, mu, b1, b2, eps, step_size, inv_bc2_sqrt, decay); \
     break;
     switch (cfg_.kind) {
@@ -128,10 +139,14 @@ ScheduleKind parse_schedule(const std::string& name) {
 
 const char* schedule_name(ScheduleKind k) {
   switch (k) {
-    case ScheduleKind::constant: return "constant";
-    case ScheduleKind::step: return "step";
-    case ScheduleKind::exponential: return "exponential";
-    case ScheduleKind::cosine: return "cosine";
+    case ScheduleKind::constant:
+      return "constant";
+    case ScheduleKind::step:
+      return "step";
+    case ScheduleKind::exponential:
+      return "exponential";
+    case ScheduleKind::cosine:
+      return "cosine";
   }
   return "?";
 }
@@ -141,14 +156,15 @@ double Schedule::at(int64_t step) const {
     return lr * static_cast<double>(step + 1) / static_cast<double>(warmup_steps);
   const int64_t epoch = step / std::max<int64_t>(1, steps_per_epoch);
   switch (kind) {
-    case ScheduleKind::constant: return lr;
-    case ScheduleKind::exponential: return lr * std::pow(decay, static_cast<double>(epoch));
+    case ScheduleKind::constant:
+      return lr;
+    case ScheduleKind::exponential:
+      return lr * std::pow(decay, static_cast<double>(epoch));
     case ScheduleKind::step:
       return lr * std::pow(decay, static_cast<double>(epoch / std::max<int64_t>(1, step_epochs)));
     case ScheduleKind::cosine: {
       const double span = static_cast<double>(std::max<int64_t>(1, total_steps - warmup_steps));
-      const double progress =
-          std::min(1.0, static_cast<double>(step - warmup_steps) / span);
+      const double progress = std::min(1.0, static_cast<double>(step - warmup_steps) / span);
       return min_lr + 0.5 * (lr - min_lr) * (1.0 + std::cos(M_PI * progress));
     }
   }

@@ -13,7 +13,9 @@ namespace fcnet {
 void set_num_threads(int n) {
   omp_set_num_threads(n > 0 ? n : omp_get_num_procs());
 }
-int num_threads() { return omp_get_max_threads(); }
+int num_threads() {
+  return omp_get_max_threads();
+}
 
 namespace {
 
@@ -71,13 +73,17 @@ int first_bad_layer(const Network<T>& net) {
 
 template <class T>
 Network<T>& net_of(Model& m) {
-  if constexpr (std::is_same_v<T, double>) return m.net64;
-  else return m.net32;
+  if constexpr (std::is_same_v<T, double>)
+    return m.net64;
+  else
+    return m.net32;
 }
 template <class T>
 const Network<T>& net_of(const Model& m) {
-  if constexpr (std::is_same_v<T, double>) return m.net64;
-  else return m.net32;
+  if constexpr (std::is_same_v<T, double>)
+    return m.net64;
+  else
+    return m.net32;
 }
 
 template <class T>
@@ -94,12 +100,13 @@ EvalResult evaluate_impl(const Network<T>& net, const InputTransform& tf, const 
   Matrix<T> pb(batch, c, "probabilities");
   std::vector<int64_t> idx(static_cast<std::size_t>(batch));
   std::vector<double> losses(static_cast<std::size_t>(batch));
+  const PreparedTransform ptf = prepare_transform(tf, data.d);
   double total = 0;
   int64_t correct = 0;
   for (int64_t s = 0; s < n; s += batch) {
     const int64_t b = std::min(batch, n - s);
     std::iota(idx.begin(), idx.begin() + b, s);
-    gather_batch<T>(xb.view().rows_range(0, b), data, idx.data(), b, tf);
+    gather_batch<T>(xb.view().rows_range(0, b), data, idx.data(), b, ptf);
     ConstView<T> scores = forward_scores(net, xb.view().rows_range(0, b), ws);
     const int32_t* y = data.has_labels() ? data.labels.data() + s : nullptr;
     MatrixView<T> p = pb.view().rows_range(0, b);
@@ -165,6 +172,7 @@ TrainResult train_impl(const Dataset& train, const Dataset* val, const TrainConf
   Optimizer<T> opt(cfg.optimizer, net.buffer_size(), param_ranges(net));
 
   Matrix<T> xb(batch, d, "input batch");
+  const PreparedTransform tf = prepare_transform(model.transform, d);
   std::vector<int32_t> yb(static_cast<std::size_t>(batch));
   std::vector<int64_t> order(static_cast<std::size_t>(n));
   std::iota(order.begin(), order.end(), 0);
@@ -190,7 +198,7 @@ TrainResult train_impl(const Dataset& train, const Dataset* val, const TrainConf
       const int64_t b = std::min(batch, n - s * batch);
       const int64_t* idx = order.data() + s * batch;
       MatrixView<T> x = xb.view().rows_range(0, b);
-      gather_batch<T>(x, train, idx, b, model.transform);
+      gather_batch<T>(x, train, idx, b, tf);
       for (int64_t i = 0; i < b; ++i) yb[i] = train.labels[idx[i]];
       const double lr = sched.at(step);
       LossParts lp = forward_backward<T>(net, x, yb.data(), 0.0, ws,
@@ -198,12 +206,12 @@ TrainResult train_impl(const Dataset& train, const Dataset* val, const TrainConf
       if (!std::isfinite(lp.data_loss)) {
         std::copy(epoch_start.begin(), epoch_start.end(), net.params());
         const int bad = first_bad_layer(net);
-        fail("training", "the loss became " + std::to_string(lp.data_loss) + " at epoch " +
-                             std::to_string(epoch) + ", step " + std::to_string(s + 1) +
-                             (bad ? " (first non-finite gradient in layer " +
-                                        std::to_string(bad) + ")"
-                                  : std::string()) +
-                             "; training diverged",
+        fail("training",
+             "the loss became " + std::to_string(lp.data_loss) + " at epoch " +
+                 std::to_string(epoch) + ", step " + std::to_string(s + 1) +
+                 (bad ? " (first non-finite gradient in layer " + std::to_string(bad) + ")"
+                      : std::string()) +
+                 "; training diverged",
              "a finite loss: try a lower learning rate (--lr " + std::to_string(lr / 10) + ")");
       }
       opt.step(net.params(), net.grads(), lr, 2.0 * cfg.reg);
@@ -318,8 +326,9 @@ TrainResult train(const Dataset& train_data, const Dataset* val, const TrainConf
     rng.shuffle(idx);
     const int64_t nv = static_cast<int64_t>(std::llround(cfg.val_split * train_data.n));
     if (nv < 1 || nv >= train_data.n)
-      fail("--val-split", "leaves " + std::to_string(train_data.n - nv) + " training and " +
-                              std::to_string(nv) + " validation examples",
+      fail("--val-split",
+           "leaves " + std::to_string(train_data.n - nv) + " training and " + std::to_string(nv) +
+               " validation examples",
            "at least one of each");
     std::vector<int64_t> vi(idx.end() - nv, idx.end()), ti(idx.begin(), idx.end() - nv);
     std::sort(vi.begin(), vi.end());
@@ -346,8 +355,9 @@ void check_compatible(const Model& model, const Dataset& data) {
          std::to_string(model.input_dim()) + " (the model's input width)");
   for (int64_t i = 0; i < static_cast<int64_t>(data.labels.size()); ++i)
     if (data.labels[i] >= model.num_classes())
-      fail(data.source, "label " + std::to_string(data.labels[i]) + " of example " +
-                            std::to_string(i + 1) + " is not a class of the model",
+      fail(data.source,
+           "label " + std::to_string(data.labels[i]) + " of example " + std::to_string(i + 1) +
+               " is not a class of the model",
            "labels in 0.." + std::to_string(model.num_classes() - 1));
 }
 
@@ -362,8 +372,10 @@ Matrix<double> predict(const Model& model, const Dataset& data, bool probs, int6
   check_compatible(model, data);
   Matrix<double> out(data.n, model.num_classes(), "predictions");
   if (data.n == 0) return out;
-  if (model.f64) evaluate_impl<double>(model.net64, model.transform, data, batch, &out, probs);
-  else evaluate_impl<float>(model.net32, model.transform, data, batch, &out, probs);
+  if (model.f64)
+    evaluate_impl<double>(model.net64, model.transform, data, batch, &out, probs);
+  else
+    evaluate_impl<float>(model.net32, model.transform, data, batch, &out, probs);
   return out;
 }
 

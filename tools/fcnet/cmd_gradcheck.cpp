@@ -52,7 +52,8 @@ Command add_gradcheck(CLI::App& app) {
             Matrix<double> x(o->batch, sizes.front(), "input batch");
             for (int64_t i = 0; i < x.size(); ++i) x[i] = rng.normal();
             std::vector<int32_t> y(static_cast<std::size_t>(o->batch));
-            for (auto& v : y) v = static_cast<int32_t>(rng.below(static_cast<uint64_t>(sizes.back())));
+            for (auto& v : y)
+              v = static_cast<int32_t>(rng.below(static_cast<uint64_t>(sizes.back())));
             GradCheckResult r = gradcheck(net, x.view(), y.data(), o->reg);
             const bool ok = r.max_rel_error <= o->tol;
             if (o->json) {
@@ -65,10 +66,11 @@ Command add_gradcheck(CLI::App& app) {
               j["ok"] = ok;
               print_json(j);
             } else {
-              for (auto& [name, e] : r.params) std::printf("%-4s max relative error %.3e\n", name.c_str(), e);
-              std::printf("overall max relative error %.3e over %lld parameters: %s (tolerance %.0e)\n",
-                          r.max_rel_error, static_cast<long long>(r.checked), ok ? "ok" : "FAILED",
-                          o->tol);
+              for (auto& [name, e] : r.params)
+                std::printf("%-4s max relative error %.3e\n", name.c_str(), e);
+              std::printf(
+                  "overall max relative error %.3e over %lld parameters: %s (tolerance %.0e)\n",
+                  r.max_rel_error, static_cast<long long>(r.checked), ok ? "ok" : "FAILED", o->tol);
             }
             return ok ? 0 : 1;
           }};

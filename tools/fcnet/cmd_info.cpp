@@ -40,14 +40,11 @@ Command add_info(CLI::App& app) {
               }
             }
             if (o->json) {
-              json j = {{"architecture", m.sizes()},
-                        {"activation", activation_name(act.kind)},
-                        {"parameters", m.num_params()},
-                        {"precision", m.f64 ? "f64" : "f32"},
-                        {"input_scale", m.transform.scale},
-                        {"standardized", !m.transform.mean.empty()},
-                        {"classes", m.class_names},
-                        {"training", training}};
+              json j = {
+                  {"architecture", m.sizes()},        {"activation", activation_name(act.kind)},
+                  {"parameters", m.num_params()},     {"precision", m.f64 ? "f64" : "f32"},
+                  {"input_scale", m.transform.scale}, {"standardized", !m.transform.mean.empty()},
+                  {"classes", m.class_names},         {"training", training}};
               print_json(j);
               return 0;
             }

@@ -29,7 +29,8 @@ Command add_predict(CLI::App& app) {
       ->capture_default_str();
   c->add_option("--out", o->out, "Write to this file (atomically) instead of stdout");
   c->add_option("--batch", o->batch, "Examples per forward pass")->check(CLI::PositiveNumber);
-  c->add_option("--threads", o->threads, "Threads (default: one per core)")->check(CLI::PositiveNumber);
+  c->add_option("--threads", o->threads, "Threads (default: one per core)")
+      ->check(CLI::PositiveNumber);
   return {c, [o] {
             set_num_threads(o->threads);
             if (!o->out.empty()) check_writable(o->out);
@@ -47,7 +48,7 @@ Command add_predict(CLI::App& app) {
                 for (int64_t j = 1; j < p.cols(); ++j)
                   if (p(i, j) > p(i, best)) best = j;
                 text += best < static_cast<int64_t>(m.class_names.size()) ? m.class_names[best]
-                                                                         : std::to_string(best);
+                                                                          : std::to_string(best);
               } else {
                 for (int64_t j = 0; j < p.cols(); ++j) {
                   std::snprintf(buf, sizeof buf, j ? ",%.6g" : "%.6g", p(i, j));
@@ -56,8 +57,10 @@ Command add_predict(CLI::App& app) {
               }
               text += '\n';
             }
-            if (o->out.empty()) std::fwrite(text.data(), 1, text.size(), stdout);
-            else write_file_atomic(o->out, text);
+            if (o->out.empty())
+              std::fwrite(text.data(), 1, text.size(), stdout);
+            else
+              write_file_atomic(o->out, text);
             return 0;
           }};
 }

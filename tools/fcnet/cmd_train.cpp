@@ -66,7 +66,8 @@ class Progress {
     std::string bar(static_cast<std::size_t>(done), '#');
     bar.resize(width, '.');
     const double eta = p.seconds / std::max<int64_t>(1, p.step) * (p.steps - p.step);
-    std::fprintf(stderr, "\r\033[Kepoch %lld/%lld [%s] %3d%%  %.0f ex/s  loss %.4f  acc %.4f  ETA %.0fs",
+    std::fprintf(stderr,
+                 "\r\033[Kepoch %lld/%lld [%s] %3d%%  %.0f ex/s  loss %.4f  acc %.4f  ETA %.0fs",
                  static_cast<long long>(p.epoch), static_cast<long long>(p.epochs), bar.c_str(),
                  static_cast<int>(100 * p.step / std::max<int64_t>(1, p.steps)),
                  p.examples_per_second, p.loss, p.accuracy, eta);
@@ -92,9 +93,8 @@ class Progress {
 };
 
 json epoch_json(const EpochRecord& r) {
-  json e = {{"epoch", r.epoch},         {"train_loss", r.train_loss},
-            {"train_accuracy", r.train_accuracy}, {"lr", r.lr},
-            {"seconds", r.seconds},     {"examples", r.examples}};
+  json e = {{"epoch", r.epoch}, {"train_loss", r.train_loss}, {"train_accuracy", r.train_accuracy},
+            {"lr", r.lr},       {"seconds", r.seconds},       {"examples", r.examples}};
   if (std::isfinite(r.val_accuracy)) {
     e["val_loss"] = r.val_loss;
     e["val_accuracy"] = r.val_accuracy;
@@ -113,18 +113,20 @@ Command add_train(CLI::App& app) {
                 "Test data evaluated after training (default: Fashion-MNIST's test split when "
                 "training on it; 'none' to skip)");
   c->add_option("--test-labels", o->test_labels, "Label file for --test-data");
-  c->add_option("--hidden", o->hidden, "Hidden layer widths, e.g. 512,256 ('none': softmax regression)")
+  c->add_option("--hidden", o->hidden,
+                "Hidden layer widths, e.g. 512,256 ('none': softmax regression)")
       ->capture_default_str();
-  c->add_option("--activation", o->activation,
-                "relu, leaky_relu, tanh, sigmoid, gelu or identity")
+  c->add_option("--activation", o->activation, "relu, leaky_relu, tanh, sigmoid, gelu or identity")
       ->capture_default_str();
-  c->add_option("--leaky-alpha", o->leaky_alpha, "leaky_relu's negative slope")->capture_default_str();
+  c->add_option("--leaky-alpha", o->leaky_alpha, "leaky_relu's negative slope")
+      ->capture_default_str();
   c->add_option("--optimizer", o->optimizer, "sgd, momentum, nesterov, adam, adamw or rmsprop")
       ->capture_default_str();
   c->add_option("--lr", o->lr, "Learning rate")->check(CLI::PositiveNumber)->capture_default_str();
   c->add_option("--schedule", o->schedule, "constant, step, exponential or cosine")
       ->capture_default_str();
-  c->add_option("--lr-decay", o->lr_decay, "Decay factor per epoch (exponential) or per --step-epochs (step)")
+  c->add_option("--lr-decay", o->lr_decay,
+                "Decay factor per epoch (exponential) or per --step-epochs (step)")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   c->add_option("--step-epochs", o->step_epochs, "Epochs between decays of the step schedule")
@@ -145,13 +147,16 @@ Command add_train(CLI::App& app) {
   c->add_option("--dropout", o->dropout, "Drop probability on hidden units (inverted dropout)")
       ->check(CLI::Range(0.0, 0.99))
       ->capture_default_str();
-  c->add_option("--batch", o->batch, "Minibatch size")->check(CLI::PositiveNumber)->capture_default_str();
+  c->add_option("--batch", o->batch, "Minibatch size")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   c->add_option("--epochs", o->epochs,
                 "Passes over the data, or auto (15 on large data; about 2,000 steps on small)")
       ->capture_default_str();
   c->add_option("--max-steps", o->max_steps, "Stop after this many optimizer steps")
       ->check(CLI::NonNegativeNumber);
-  c->add_option("--val-split", o->val_split, "Fraction of the training data held out for validation")
+  c->add_option("--val-split", o->val_split,
+                "Fraction of the training data held out for validation")
       ->check(CLI::Range(0.0, 0.99))
       ->capture_default_str();
   c->add_option("--patience", o->patience,
@@ -162,11 +167,14 @@ Command add_train(CLI::App& app) {
   c->add_option("--normalize", o->normalize,
                 "auto (uint8: /255, else standardize), none, scale or standardize")
       ->capture_default_str();
-  c->add_option("--init", o->init, "Weight initialization: he, xavier or normal")->capture_default_str();
+  c->add_option("--init", o->init, "Weight initialization: he, xavier or normal")
+      ->capture_default_str();
   c->add_option("--init-std", o->init_std, "Standard deviation for --init normal")
       ->check(CLI::PositiveNumber);
-  c->add_option("--seed", o->seed, "Random seed (initialization, shuffling, dropout)")->capture_default_str();
-  c->add_option("--threads", o->threads, "Threads (default: one per core)")->check(CLI::PositiveNumber);
+  c->add_option("--seed", o->seed, "Random seed (initialization, shuffling, dropout)")
+      ->capture_default_str();
+  c->add_option("--threads", o->threads, "Threads (default: one per core)")
+      ->check(CLI::PositiveNumber);
   c->add_option("--precision", o->precision, "f32 (fast) or f64 (double, reference kernels)")
       ->check(CLI::IsMember({"f32", "f64"}))
       ->capture_default_str();
@@ -206,8 +214,8 @@ Command add_train(CLI::App& app) {
                 used = 0;
               }
               if (used != o->epochs.size() || epochs <= 0)
-                throw CLI::ValidationError("--epochs", "'" + o->epochs +
-                                                           "' is not a positive integer or auto");
+                throw CLI::ValidationError("--epochs",
+                                           "'" + o->epochs + "' is not a positive integer or auto");
             }
             if (o->patience > 0 && o->val_split <= 0)
               throw CLI::ValidationError("--patience", "needs a validation split (--val-split F)");

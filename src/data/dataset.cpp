@@ -1,0 +1,269 @@
+// Dataset basics and load_dataset: picks the loader from the file's content and attaches labels.
+#include <algorithm>
+#include <charconv>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+
+#include "data/formats.hpp"
+#include "fcnet/data.hpp"
+#include "fcnet/error.hpp"
+
+namespace fcnet {
+
+const char* dtype_name(DType t) {
+  switch (t) {
+    case DType::u8:
+      return "uint8";
+    case DType::f32:
+      return "float32";
+    case DType::f64:
+      return "float64";
+  }
+  return "unknown";
+}
+
+std::size_t dtype_size(DType t) {
+  switch (t) {
+    case DType::u8:
+      return 1;
+    case DType::f32:
+      return 4;
+    case DType::f64:
+      return 8;
+  }
+  return 1;
+}
+
+int64_t Dataset::num_classes() const {
+  if (!class_names.empty()) return static_cast<int64_t>(class_names.size());
+  if (labels.empty()) return 0;
+  return static_cast<int64_t>(*std::max_element(labels.begin(), labels.end())) + 1;
+}
+
+Dataset Dataset::subset(const std::vector<int64_t>& idx) const {
+  Dataset out;
+  out.n = static_cast<int64_t>(idx.size());
+  out.d = d;
+  out.dtype = dtype;
+  out.class_names = class_names;
+  out.image_shape = image_shape;
+  out.source = source;
+  const std::size_t row = static_cast<std::size_t>(d) * dtype_size(dtype);
+  out.bytes.resize(row * idx.size());
+  if (has_labels()) out.labels.resize(idx.size());
+  for (std::size_t k = 0; k < idx.size(); ++k) {
+    const int64_t i = idx[k];
+    if (i < 0 || i >= n)
+      fail(source, "subset index " + std::to_string(i) + " is out of range",
+           "an index in 0.." + std::to_string(n - 1));
+    if (row > 0) std::memcpy(out.bytes.data() + k * row, row_bytes(i), row);
+    if (has_labels()) out.labels[k] = labels[static_cast<std::size_t>(i)];
+  }
+  return out;
+}
+
+std::string fashion_mnist_dir() {
+  const char* env = std::getenv("FCNET_FASHION_MNIST_DIR");
+  if (env != nullptr && *env != '\0') return env;
+  return "/usr/share/datasets/fashion-mnist";
+}
+
+const std::vector<std::string>& fashion_mnist_classes() {
+  static const std::vector<std::string> names = {"T-shirt/top", "Trouser",   "Pullover", "Dress",
+                                                 "Coat",        "Sandal",    "Shirt",    "Sneaker",
+                                                 "Bag",         "Ankle boot"};
+  return names;
+}
+
+namespace data_detail {
+
+std::string number_text(double v) {
+  char buf[64];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, r.ptr);
+}
+
+std::string join_list(const std::vector<std::string>& items, std::size_t limit) {
+  std::string s;
+  for (std::size_t i = 0; i < items.size() && i < limit; ++i) {
+    if (i) s += ", ";
+    s += items[i];
+  }
+  if (items.size() > limit) s += ", ... (" + std::to_string(items.size()) + " in all)";
+  return s;
+}
+
+namespace {
+
+bool known_idx_type(uint8_t t) {
+  return t == 0x08 || t == 0x09 || t == 0x0B || t == 0x0C || t == 0x0D || t == 0x0E;
+}
+
+// File name without a trailing ".gz", lower-cased (the MNIST files have no dot extension:
+// "train-images-idx3-ubyte").
+std::string lower_name(const std::string& path) {
+  std::string name = std::filesystem::path(path).filename().string();
+  std::transform(name.begin(), name.end(), name.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (name.size() > 3 && name.ends_with(".gz")) name.resize(name.size() - 3);
+  return name;
+}
+
+}  // namespace
+
+Format sniff_format(InputFile& in, const std::string& path) {
+  const std::string_view head = in.peek(8);
+  if (head.substr(0, 6) == "\x93NUMPY") return Format::npy;
+  if (head.size() >= 4 && head[0] == 0 && head[1] == 0 &&
+      known_idx_type(static_cast<uint8_t>(head[2])) && head[3] >= 1 && head[3] <= 16)
+    return Format::idx;
+  const std::string_view text = in.peek(4096);
+  if (text.find('\0') == std::string_view::npos) return Format::csv;
+  // Binary content that matches no magic: let the extension pick the parser that explains it.
+  const std::string name = lower_name(path);
+  if (name.ends_with(".npy")) return Format::npy;
+  if (name.ends_with(".idx") || name.ends_with("ubyte") || name.find("-idx") != std::string::npos)
+    return Format::idx;
+  if (name.ends_with(".csv") || name.ends_with(".txt")) return Format::csv;
+  return Format::unknown;
+}
+
+LabelFile load_label_file(const std::string& path, const LoadOptions& opt) {
+  InputFile in(path);
+  switch (sniff_format(in, path)) {
+    case Format::idx:
+      return load_idx_labels(in);
+    case Format::npy:
+      return load_npy_labels(in);
+    case Format::csv:
+      return load_csv_labels(in, opt);
+    case Format::unknown:
+      break;
+  }
+  fail(path, "unrecognized label file format",
+       "a 1-D IDX file (00 00 08 01 ...), a 1-D NPY array or a one-column CSV");
+}
+
+namespace {
+
+// "--labels train-labels-idx1-ubyte.gz" when such a sibling of an images file exists.
+std::string labels_hint(const std::string& path) {
+  const std::string hint = "a label file given with --labels";
+  std::string guess = path;
+  const auto pos = guess.rfind("images-idx3");
+  if (pos == std::string::npos) return hint;
+  guess.replace(pos, 11, "labels-idx1");
+  std::error_code ec;
+  if (std::filesystem::exists(guess, ec)) return hint + " (here probably " + guess + ")";
+  return hint;
+}
+
+void attach_labels(Dataset& ds, const std::string& where, const LoadOptions& opt) {
+  if (opt.labels_path.empty()) {
+    if (opt.require_labels) fail(where, "the file holds no labels", labels_hint(where));
+    return;
+  }
+  LabelFile lf = load_label_file(opt.labels_path, opt);
+  if (static_cast<int64_t>(lf.labels.size()) != ds.n)
+    fail(opt.labels_path,
+         "holds " + std::to_string(lf.labels.size()) + " labels but " + where + " holds " +
+             std::to_string(ds.n) + " examples",
+         "one label per example");
+  ds.labels = std::move(lf.labels);
+  ds.class_names = std::move(lf.class_names);
+}
+
+Dataset load_fashion_mnist(const std::string& src, const LoadOptions& opt) {
+  std::string split = opt.default_split;
+  if (src.size() > 13) split = src.substr(14);
+  if (split != "train" && split != "test")
+    fail(src, "unknown Fashion-MNIST split '" + split + "'",
+         "fashion-mnist, fashion-mnist:train or fashion-mnist:test");
+  const std::string dir = fashion_mnist_dir();
+  const std::string prefix = split == "train" ? "train" : "t10k";
+  auto find = [&](const std::string& name) {
+    std::error_code ec;
+    const std::string gz = dir + "/" + name + ".gz";
+    if (std::filesystem::exists(gz, ec)) return gz;
+    const std::string raw = dir + "/" + name;
+    if (std::filesystem::exists(raw, ec)) return raw;
+    fail(gz, "Fashion-MNIST file not found",
+         "the Debian package dataset-fashion-mnist installed, or FCNET_FASHION_MNIST_DIR naming a "
+         "folder with the four *-ubyte.gz files");
+  };
+  const std::string images = find(prefix + "-images-idx3-ubyte");
+  const std::string labels = find(prefix + "-labels-idx1-ubyte");
+  Dataset ds;
+  {
+    InputFile in(images);
+    ds = load_idx(in);
+  }
+  InputFile lin(labels);
+  LabelFile lf = load_idx_labels(lin);
+  if (static_cast<int64_t>(lf.labels.size()) != ds.n)
+    fail(labels,
+         "holds " + std::to_string(lf.labels.size()) + " labels but " + images + " holds " +
+             std::to_string(ds.n) + " images",
+         "one label per image");
+  ds.labels = std::move(lf.labels);
+  const int64_t classes = static_cast<int64_t>(fashion_mnist_classes().size());
+  for (std::size_t i = 0; i < ds.labels.size(); ++i)
+    if (ds.labels[i] >= classes)
+      fail(labels, "label " + std::to_string(ds.labels[i]) + " at index " + std::to_string(i),
+           "Fashion-MNIST classes 0..9");
+  ds.class_names = fashion_mnist_classes();
+  return ds;
+}
+
+}  // namespace
+}  // namespace data_detail
+
+Dataset load_dataset(const std::string& src, const LoadOptions& opt) {
+  using namespace data_detail;
+  Dataset ds;
+  if (src == "fashion-mnist" || src.rfind("fashion-mnist:", 0) == 0) {
+    ds = load_fashion_mnist(src, opt);
+  } else {
+    InputFile in(src);
+    switch (sniff_format(in, src)) {
+      case Format::idx:
+        ds = load_idx(in);
+        attach_labels(ds, src, opt);
+        break;
+      case Format::npy:
+        ds = load_npy(in);
+        attach_labels(ds, src, opt);
+        break;
+      case Format::csv:
+        ds = load_csv(in, opt);
+        if (!opt.labels_path.empty()) attach_labels(ds, src, opt);
+        break;
+      case Format::unknown: {
+        const std::string_view head = in.peek(4);
+        std::string hex;
+        for (char c : head) {
+          static const char* digits = "0123456789abcdef";
+          if (!hex.empty()) hex += ' ';
+          hex += digits[static_cast<uint8_t>(c) >> 4];
+          hex += digits[static_cast<uint8_t>(c) & 15];
+        }
+        fail(src, "unrecognized binary format (first bytes " + hex + ")",
+             "IDX (00 00 08 03 ...), NPY (\\x93NUMPY ...) or CSV text, optionally gzip-compressed");
+      }
+    }
+  }
+  if (!opt.known_classes.empty() && ds.has_labels()) {
+    const int64_t k = static_cast<int64_t>(opt.known_classes.size());
+    const auto top = *std::max_element(ds.labels.begin(), ds.labels.end());
+    if (top >= k)
+      fail(src,
+           "label " + std::to_string(top) + " but the model has " + std::to_string(k) + " classes",
+           "labels below " + std::to_string(k));
+    if (ds.class_names.empty()) ds.class_names = opt.known_classes;
+  }
+  ds.source = src;
+  return ds;
+}
+
+}  // namespace fcnet

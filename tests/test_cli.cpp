@@ -1,0 +1,154 @@
+// End-to-end runs of the fcnet command line: exit codes, JSON output and files written.
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "test_util.hpp"
+
+using namespace fcnet;
+using namespace fcnet::test;
+using json = nlohmann::json;
+
+namespace {
+
+void write_npy_f64(const std::filesystem::path& p, const Matrix<double>& m) {
+  std::string header = "{'descr': '<f8', 'fortran_order': False, 'shape': (" +
+                       std::to_string(m.rows()) + ", " + std::to_string(m.cols()) + "), }";
+  while ((10 + header.size() + 1) % 64 != 0) header += ' ';
+  header += '\n';
+  std::ofstream f(p, std::ios::binary);
+  f.write("\x93NUMPY\x01\x00", 8);
+  const uint16_t len = static_cast<uint16_t>(header.size());
+  f.write(reinterpret_cast<const char*>(&len), 2);
+  f << header;
+  f.write(reinterpret_cast<const char*>(m.data()), m.size() * 8);
+}
+
+void write_npy_i64(const std::filesystem::path& p, const std::vector<int32_t>& y) {
+  std::string header =
+      "{'descr': '<i8', 'fortran_order': False, 'shape': (" + std::to_string(y.size()) + ",), }";
+  while ((10 + header.size() + 1) % 64 != 0) header += ' ';
+  header += '\n';
+  std::ofstream f(p, std::ios::binary);
+  f.write("\x93NUMPY\x01\x00", 8);
+  const uint16_t len = static_cast<uint16_t>(header.size());
+  f.write(reinterpret_cast<const char*>(&len), 2);
+  f << header;
+  for (int32_t v : y) {
+    const int64_t w = v;
+    f.write(reinterpret_cast<const char*>(&w), 8);
+  }
+}
+
+}  // namespace
+
+TEST(Cli, GradcheckSeedShapesPassesWithJson) {
+  auto dir = temp_dir("gradcheck");
+  auto r = run_cli("gradcheck --layers 4,10,3 --json", dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto j = json::parse(r.out);
+  EXPECT_LT(j["max_rel_error"].get<double>(), 1e-7);
+  EXPECT_TRUE(j["ok"].get<bool>());
+  for (auto p : {"W1", "b1", "W2", "b2"}) EXPECT_LT(j["params"][p].get<double>(), 1e-7) << p;
+}
+
+TEST(Cli, GradcheckEveryActivationWithReg) {
+  auto dir = temp_dir("gradcheck-acts");
+  for (auto a : {"relu", "leaky_relu", "tanh", "sigmoid", "gelu", "identity"}) {
+    auto r =
+        run_cli(std::string("gradcheck --layers 6,8,7,3 --reg 0.01 --json --activation ") + a, dir);
+    ASSERT_EQ(r.code, 0) << a << r.err;
+    EXPECT_LT(json::parse(r.out)["max_rel_error"].get<double>(), 1e-7) << a;
+  }
+}
+
+TEST(Cli, GradcheckFailsWhenToleranceIsImpossible) {
+  auto dir = temp_dir("gradcheck-fail");
+  auto r = run_cli("gradcheck --layers 4,10,3 --tolerance 1e-30 --json", dir);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_FALSE(json::parse(r.out)["ok"].get<bool>());
+}
+
+TEST(Cli, UsageErrorsExitTwo) {
+  auto dir = temp_dir("usage");
+  for (auto args : {"train --epochs -1", "train --lr abc", "train --hidden 0", "train --batch 0",
+                    "nosuchcommand", "gradcheck --layers 4,x,3"}) {
+    auto r = run_cli(args, dir);
+    EXPECT_EQ(r.code, 2) << args << ": " << r.err;
+    EXPECT_NE(r.err.find("fcnet: error:"), std::string::npos) << args;
+  }
+}
+
+// fcnet loss on a float64 model against PyTorch float64 autograd (fixture), gradients included.
+TEST(Cli, LossOnFloat64ModelMatchesPyTorch) {
+  auto dir = temp_dir("loss");
+  auto f = load_net_fixture("net_relu_20_16_8_6_3.safetensors");
+  save_model((dir / "m.safetensors").string(), f.model);
+  write_npy_f64(dir / "x.npy", f.x);
+  write_npy_i64(dir / "y.npy", f.y);
+  auto r = run_cli("loss --model " + (dir / "m.safetensors").string() + " --data " +
+                       (dir / "x.npy").string() + " --labels " + (dir / "y.npy").string() +
+                       " --reg " + f.st.metadata.at("reg") + " --json --grads-out " +
+                       (dir / "g.safetensors").string(),
+                   dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto j = json::parse(r.out);
+  EXPECT_NEAR(j["loss"].get<double>(), f.meta("loss"), 1e-12 * f.meta("loss"));
+  EXPECT_NEAR(j["data_loss"].get<double>(), f.meta("data_loss"), 1e-12 * f.meta("data_loss"));
+  EXPECT_NEAR(j["reg_loss"].get<double>(), f.meta("reg_loss"), 1e-12 * f.meta("reg_loss"));
+  auto g = read_safetensors((dir / "g.safetensors").string());
+  for (int l = 1; l <= 4; ++l)
+    for (auto p : {"W", "b"}) {
+      const std::string name = p + std::to_string(l);
+      auto got = g.tensors.at(name).to_double(name);
+      auto want = f.tensor("grad_" + name);
+      ASSERT_EQ(got.size(), want.size());
+      ASSERT_EQ(g.tensors.at(name).dtype, "F64");
+      for (std::size_t i = 0; i < got.size(); ++i)
+        ASSERT_NEAR(got[i], want[i], 1e-12 * (1e-3 + std::fabs(want[i]))) << name << i;
+    }
+}
+
+TEST(Cli, InfoDescribesModel) {
+  auto dir = temp_dir("info");
+  auto f = load_net_fixture("net_tanh_4_10_3.safetensors");
+  save_model((dir / "m.safetensors").string(), f.model);
+  auto r = run_cli("info --json --model " + (dir / "m.safetensors").string(), dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto j = json::parse(r.out);
+  EXPECT_EQ(j["architecture"], json({4, 10, 3}));
+  EXPECT_EQ(j["parameters"].get<int64_t>(), 4 * 10 + 10 + 10 * 3 + 3);
+  EXPECT_EQ(j["activation"], "tanh");
+  EXPECT_EQ(j["precision"], "f64");
+}
+
+TEST(ModelFile, SaveLoadRoundTripIsBitExact) {
+  auto dir = temp_dir("roundtrip");
+  for (auto name : {"net_gelu_4_10_3.safetensors", "net_f32_relu.safetensors"}) {
+    auto f = load_net_fixture(name);
+    f.model.transform.scale = 1.0 / 255;
+    f.model.transform.mean.assign(f.model.input_dim(), 0.25);
+    f.model.transform.std.assign(f.model.input_dim(), 2.0);
+    f.model.class_names.clear();
+    for (int64_t k = 0; k < f.model.num_classes(); ++k)
+      f.model.class_names.push_back("c" + std::to_string(k));
+    const std::string p = (dir / "m.safetensors").string();
+    save_model(p, f.model);
+    Model back = load_model(p);
+    EXPECT_EQ(back.f64, f.model.f64);
+    EXPECT_EQ(back.sizes(), f.model.sizes());
+    EXPECT_EQ(back.activation().kind, f.model.activation().kind);
+    EXPECT_EQ(back.class_names, f.model.class_names);
+    EXPECT_EQ(back.transform.scale, f.model.transform.scale);
+    EXPECT_EQ(back.transform.mean, f.model.transform.mean);
+    if (back.f64) {
+      for (int64_t i = 0; i < back.net64.buffer_size(); ++i)
+        ASSERT_EQ(back.net64.params()[i], f.model.net64.params()[i]);
+    } else {
+      for (int64_t i = 0; i < back.net32.buffer_size(); ++i)
+        ASSERT_EQ(back.net32.params()[i], f.model.net32.params()[i]);
+    }
+    // And saving again reproduces the file byte for byte.
+    save_model((dir / "m2.safetensors").string(), back);
+    EXPECT_EQ(read_file(p), read_file((dir / "m2.safetensors").string()));
+  }
+}

@@ -1,0 +1,907 @@
+// Data loaders, input transform and batch gather. Every file is written here by the test itself
+// (byte by byte, from the format specifications), so the expected values are independent of the
+// loaders; the Fashion-MNIST test cross-checks against the package's files read with plain zlib.
+#include <gtest/gtest.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <initializer_list>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "fcnet/data.hpp"
+
+namespace fs = std::filesystem;
+using fcnet::Dataset;
+using fcnet::DType;
+using fcnet::LoadOptions;
+
+namespace {
+
+class DataFiles : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    dir_ = fs::temp_directory_path() /
+           ("fcnet_test_data_" + std::to_string(::getpid()) + "_" + info->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+
+  std::string write(const std::string& name, const std::string& bytes) const {
+    const std::string p = path(name);
+    std::ofstream f(p, std::ios::binary);
+    f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    return p;
+  }
+
+  std::string write_gz(const std::string& name, const std::string& bytes) const {
+    const std::string p = path(name);
+    gzFile f = gzopen(p.c_str(), "wb");
+    EXPECT_NE(f, nullptr);
+    EXPECT_EQ(gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size())),
+              static_cast<int>(bytes.size()));
+    gzclose(f);
+    return p;
+  }
+
+  fs::path dir_;
+};
+
+// Runs fn, expects fcnet::Error whose message contains every one of `parts`.
+void expect_error(const std::function<void()>& fn, std::initializer_list<std::string> parts) {
+  try {
+    fn();
+    ADD_FAILURE() << "no fcnet::Error thrown; expected one mentioning " << *parts.begin();
+  } catch (const fcnet::Error& e) {
+    const std::string msg = e.what();
+    for (const auto& p : parts)
+      EXPECT_NE(msg.find(p), std::string::npos) << "message: " << msg << "\nlacks: " << p;
+  }
+}
+
+std::string be32(uint32_t v) {
+  std::string s(4, '\0');
+  for (int i = 0; i < 4; ++i) s[i] = static_cast<char>((v >> (24 - 8 * i)) & 0xFF);
+  return s;
+}
+
+std::string idx_file(uint8_t type, std::vector<uint32_t> dims, const std::string& payload) {
+  std::string s{'\0', '\0', static_cast<char>(type), static_cast<char>(dims.size())};
+  for (uint32_t d : dims) s += be32(d);
+  return s + payload;
+}
+
+template <class U>
+std::string big_endian_payload(const std::vector<U>& v) {
+  std::string s;
+  for (U x : v) {
+    char b[sizeof(U)];
+    std::memcpy(b, &x, sizeof(U));
+    for (int i = static_cast<int>(sizeof(U)) - 1; i >= 0; --i) s += b[i];
+  }
+  return s;
+}
+
+template <class U>
+std::string raw_payload(const std::vector<U>& v) {
+  std::string s(v.size() * sizeof(U), '\0');
+  if (!v.empty()) std::memcpy(s.data(), v.data(), s.size());
+  return s;
+}
+
+// NPY as numpy writes it: magic, version, little-endian header length, dict padded with spaces
+// and a final newline so that the data starts on a 64-byte boundary.
+std::string npy_file(const std::string& descr, const std::string& shape, const std::string& payload,
+                     int version = 1, const std::string& fortran = "False") {
+  std::string dict =
+      "{'descr': '" + descr + "', 'fortran_order': " + fortran + ", 'shape': " + shape + ", }";
+  const std::size_t pre = version == 1 ? 10 : 12;
+  while ((pre + dict.size() + 1) % 64 != 0) dict += ' ';
+  dict += '\n';
+  std::string s = "\x93NUMPY";
+  s += static_cast<char>(version);
+  s += '\0';
+  const auto len = static_cast<uint32_t>(dict.size());
+  s += static_cast<char>(len & 0xFF);
+  s += static_cast<char>((len >> 8) & 0xFF);
+  if (version != 1) {
+    s += static_cast<char>((len >> 16) & 0xFF);
+    s += static_cast<char>((len >> 24) & 0xFF);
+  }
+  return s + dict + payload;
+}
+
+template <class U>
+std::vector<U> stored(const Dataset& ds) {
+  EXPECT_EQ(ds.bytes.size(), static_cast<std::size_t>(ds.n * ds.d) * sizeof(U));
+  std::vector<U> v(ds.bytes.size() / sizeof(U));
+  if (!v.empty()) std::memcpy(v.data(), ds.bytes.data(), ds.bytes.size());
+  return v;
+}
+
+// Three 2×4 images with distinct non-zero pixels, and their labels.
+std::string three_images() {
+  std::string px;
+  for (int i = 0; i < 24; ++i) px += static_cast<char>((i * 37 + 11) % 256);
+  return idx_file(0x08, {3, 2, 4}, px);
+}
+const std::string kThreeLabels = idx_file(0x08, {3}, std::string{2, 0, 1});
+
+LoadOptions with_labels(const std::string& p) {
+  LoadOptions o;
+  o.labels_path = p;
+  return o;
+}
+
+LoadOptions unlabeled() {
+  LoadOptions o;
+  o.require_labels = false;
+  return o;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// IDX
+
+TEST_F(DataFiles, IdxRawImagesWithLabels) {
+  const auto img = write("img-idx3-ubyte", three_images());
+  const auto lab = write("lab-idx1-ubyte", kThreeLabels);
+  const Dataset ds = fcnet::load_dataset(img, with_labels(lab));
+  EXPECT_EQ(ds.n, 3);
+  EXPECT_EQ(ds.d, 8);
+  EXPECT_EQ(ds.dtype, DType::u8);
+  EXPECT_EQ(ds.image_shape, (std::vector<int64_t>{2, 4}));
+  EXPECT_EQ(ds.labels, (std::vector<int32_t>{2, 0, 1}));
+  EXPECT_EQ(ds.num_classes(), 3);
+  EXPECT_EQ(ds.source, img);
+  ASSERT_EQ(ds.bytes.size(), 24u);
+  for (int i = 0; i < 24; ++i) EXPECT_EQ(ds.bytes[i], (i * 37 + 11) % 256) << i;
+  EXPECT_EQ(ds.row_bytes(2)[3], (19 * 37 + 11) % 256);
+}
+
+TEST_F(DataFiles, IdxGzipImagesWithGzipLabels) {
+  const auto img = write_gz("img.idx3.gz", three_images());
+  const auto lab = write_gz("lab.gz", kThreeLabels);
+  const Dataset ds = fcnet::load_dataset(img, with_labels(lab));
+  EXPECT_EQ(ds.n, 3);
+  EXPECT_EQ(ds.d, 8);
+  EXPECT_EQ(ds.labels, (std::vector<int32_t>{2, 0, 1}));
+  for (int i = 0; i < 24; ++i) EXPECT_EQ(ds.bytes[i], (i * 37 + 11) % 256) << i;
+}
+
+TEST_F(DataFiles, IdxFloatTypesAreByteSwapped) {
+  const std::vector<float> f = {1.5f, -2.25f, 3e10f, 0.1f, 7.0f, -1e-3f};
+  const auto a = write("f32.idx", idx_file(0x0D, {3, 2}, big_endian_payload(f)));
+  const Dataset ds = fcnet::load_dataset(a, unlabeled());
+  EXPECT_EQ(ds.dtype, DType::f32);
+  EXPECT_EQ(ds.n, 3);
+  EXPECT_EQ(ds.d, 2);
+  EXPECT_TRUE(ds.image_shape.empty());
+  EXPECT_FALSE(ds.has_labels());
+  EXPECT_EQ(stored<float>(ds), f);
+
+  const std::vector<double> g = {0.1, -1e300, 2.5, 4.0};
+  const auto b = write("f64.idx", idx_file(0x0E, {1, 2, 2}, big_endian_payload(g)));
+  const Dataset ds2 = fcnet::load_dataset(b, unlabeled());
+  EXPECT_EQ(ds2.dtype, DType::f64);
+  EXPECT_EQ(ds2.image_shape, (std::vector<int64_t>{2, 2}));
+  EXPECT_EQ(stored<double>(ds2), g);
+}
+
+TEST_F(DataFiles, IdxWideLabelTypes) {
+  const auto img = write("img-idx3-ubyte", three_images());
+  const auto l16 = write("l16.idx", idx_file(0x0B, {3}, big_endian_payload<int16_t>({300, 0, 7})));
+  EXPECT_EQ(fcnet::load_dataset(img, with_labels(l16)).labels, (std::vector<int32_t>{300, 0, 7}));
+  const auto l32 =
+      write("l32.idx", idx_file(0x0C, {3}, big_endian_payload<int32_t>({5, 70000, 1})));
+  EXPECT_EQ(fcnet::load_dataset(img, with_labels(l32)).labels, (std::vector<int32_t>{5, 70000, 1}));
+}
+
+TEST_F(DataFiles, IdxMissingLabelsNamesTheSiblingFile) {
+  const auto img = write("train-images-idx3-ubyte", three_images());
+  write("train-labels-idx1-ubyte", kThreeLabels);
+  expect_error([&] { fcnet::load_dataset(img); },
+               {img, "no labels", "--labels", "train-labels-idx1-ubyte"});
+  const Dataset ds = fcnet::load_dataset(img, unlabeled());
+  EXPECT_FALSE(ds.has_labels());
+  EXPECT_EQ(ds.num_classes(), 0);
+}
+
+TEST_F(DataFiles, IdxMalformedFilesNameTheFileAndTheProblem) {
+  const auto lab = write("lab-idx1-ubyte", kThreeLabels);
+  std::string px(24, '\x05');
+  // Magic: first byte not zero (detected through the name hint, then rejected by the IDX parser).
+  std::string bad = three_images();
+  bad[0] = 1;
+  const auto m = write("bad-images-idx3-ubyte", bad);
+  expect_error([&] { fcnet::load_dataset(m, with_labels(lab)); }, {m, "bad IDX magic 01 00 08 03"});
+  // Unknown element type and zero dimensions.
+  const auto t = write("type-idx3-ubyte", idx_file(0x07, {3, 2, 4}, px));
+  expect_error([&] { fcnet::load_dataset(t, with_labels(lab)); }, {t, "bad IDX magic 00 00 07 03"});
+  const auto z = write("zero-idx3-ubyte", std::string{'\0', '\0', '\x08', '\0'});
+  expect_error([&] { fcnet::load_dataset(z, with_labels(lab)); }, {z, "bad IDX magic"});
+  // Size vs file length, both ways.
+  const auto tr = write("short.idx", idx_file(0x08, {3, 2, 4}, px.substr(0, 20)));
+  expect_error([&] { fcnet::load_dataset(tr, with_labels(lab)); },
+               {tr, "truncated", "24 bytes", "holds 20"});
+  const auto tl = write("long.idx", idx_file(0x08, {3, 2, 4}, px + "xx"));
+  expect_error([&] { fcnet::load_dataset(tl, with_labels(lab)); }, {tl, "trailing bytes"});
+  // Dimension product overflows 64 bits.
+  const auto ov = write("ovf.idx", idx_file(0x08, {0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF}, px));
+  expect_error([&] { fcnet::load_dataset(ov, with_labels(lab)); }, {ov, "overflow"});
+  // Header cut inside the dimension list.
+  const auto hd = write("hdr.idx", idx_file(0x08, {3, 2, 4}, "").substr(0, 9));
+  expect_error([&] { fcnet::load_dataset(hd, with_labels(lab)); }, {hd, "truncated", "dimension"});
+  // Images vs labels count.
+  const auto l2 = write("two-idx1-ubyte", idx_file(0x08, {2}, std::string{1, 1}));
+  const auto img = write("img-idx3-ubyte", three_images());
+  expect_error([&] { fcnet::load_dataset(img, with_labels(l2)); },
+               {l2, "holds 2 labels", "holds 3 examples"});
+  // A label file given as data, and an image file given as labels.
+  expect_error([&] { fcnet::load_dataset(lab, unlabeled()); }, {lab, "1-D"});
+  expect_error([&] { fcnet::load_dataset(img, with_labels(img)); }, {img, "dimensions 3x2x4"});
+  // Labels of a non-integer type, and negative labels.
+  const auto lf = write("lf.idx", idx_file(0x0D, {3}, big_endian_payload<float>({1, 2, 3})));
+  expect_error([&] { fcnet::load_dataset(img, with_labels(lf)); }, {lf, "float32"});
+  const auto ln = write("ln.idx", idx_file(0x09, {3}, std::string{1, '\xff', 0}));
+  expect_error([&] { fcnet::load_dataset(img, with_labels(ln)); }, {ln, "label -1 at index 1"});
+  // Features of an integer type other than uint8.
+  const auto i16 = write("i16.idx", idx_file(0x0B, {1, 2}, std::string(4, '\1')));
+  expect_error([&] { fcnet::load_dataset(i16, unlabeled()); }, {i16, "int16"});
+  // Missing file.
+  expect_error([&] { fcnet::load_dataset(path("nope.idx")); }, {path("nope.idx"), "cannot open"});
+}
+
+TEST_F(DataFiles, IdxGzipDamageIsReported) {
+  const auto lab = write("lab-idx1-ubyte", kThreeLabels);
+  // Header declares more images than the (complete) gzip stream holds.
+  const auto few = write_gz("few.idx.gz", idx_file(0x08, {5, 2, 4}, std::string(24, '\x07')));
+  expect_error([&] { fcnet::load_dataset(few, with_labels(lab)); }, {few, "truncated"});
+  // Data after the declared payload inside the gzip stream.
+  const auto more = write_gz("more.idx.gz", three_images() + "abc");
+  expect_error([&] { fcnet::load_dataset(more, with_labels(lab)); }, {more, "trailing bytes"});
+  // The gzip file itself cut in half.
+  std::string px;
+  std::mt19937 rng(7);
+  for (int i = 0; i < 3000; ++i) px += static_cast<char>(rng() & 0xFF);
+  const auto whole = write_gz("whole.gz", idx_file(0x08, {3, 40, 25}, px));
+  std::ifstream in(whole, std::ios::binary);
+  const std::string gz((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto cut = write("cut.idx.gz", gz.substr(0, gz.size() / 2));
+  expect_error([&] { fcnet::load_dataset(cut, with_labels(lab)); }, {cut, "gzip"});
+  // Header declares far more than any gzip of this size can inflate to: rejected before allocating.
+  const auto huge = write_gz("huge.idx.gz", idx_file(0x08, {2000000000, 100, 100}, px));
+  expect_error([&] { fcnet::load_dataset(huge, with_labels(lab)); },
+               {huge, "more than the file can hold"});
+}
+
+// ---------------------------------------------------------------------------------------------
+// CSV
+
+TEST_F(DataFiles, CsvHeaderWithLabelColumnInTheMiddle) {
+  const auto p = write("a.csv", "x1,label,x2\n1.5,2,3\n-4,0,5e-1\n");
+  const Dataset ds = fcnet::load_dataset(p);
+  EXPECT_EQ(ds.n, 2);
+  EXPECT_EQ(ds.d, 2);
+  EXPECT_EQ(ds.dtype, DType::f32);  // every value is exactly a float
+  EXPECT_EQ(stored<float>(ds), (std::vector<float>{1.5f, 3.f, -4.f, 0.5f}));
+  EXPECT_EQ(ds.labels, (std::vector<int32_t>{2, 0}));
+  EXPECT_TRUE(ds.class_names.empty());
+  EXPECT_EQ(ds.num_classes(), 3);
+}
+
+TEST_F(DataFiles, CsvWithoutHeaderTakesTheFirstColumn) {
+  const auto p = write("b.csv", "3,1,2\n0,4,+5\n\n1, 7 ,8\n");
+  const Dataset ds = fcnet::load_dataset(p);
+  EXPECT_EQ(ds.n, 3);
+  EXPECT_EQ(ds.d, 2);
+  EXPECT_EQ(ds.labels, (std::vector<int32_t>{3, 0, 1}));
+  EXPECT_EQ(stored<float>(ds), (std::vector<float>{1, 2, 4, 5, 7, 8}));
+}
+
+TEST_F(DataFiles, CsvHeaderDetectedFromTheLabelCellAlone) {
+  // Every feature name is numeric, the label column's is not, and the next row's label is a number.
+  const auto p = write("c.csv", "y,0,1\n1,0.25,2\n0,4,5\n");
+  const Dataset ds = fcnet::load_dataset(p);
+  EXPECT_EQ(ds.n, 2);
+  EXPECT_EQ(ds.labels, (std::vector<int32_t>{1, 0}));
+  EXPECT_EQ(stored<float>(ds), (std::vector<float>{0.25f, 2, 4, 5}));
+}
+
+TEST_F(DataFiles, CsvClassNamesSortedAndStored) {
+  const auto p = write("names.csv", "label,a\ncat,1\ndog,2\nbird,3\ncat,4\n");
+  const Dataset ds = fcnet::load_dataset(p);
+  EXPECT_EQ(ds.class_names, (std::vector<std::string>{"bird", "cat", "dog"}));
+  EXPECT_EQ(ds.labels, (std::vector<int32_t>{1, 2, 0, 1}));
+  EXPECT_EQ(ds.num_classes(), 3);
+  // With the model's classes known, names map to those indices and unknown names fail.
+  LoadOptions o;
+  o.known_classes = {"dog", "cat", "bird", "fish"};
+  const Dataset k = fcnet::load_dataset(p, o);
+  EXPECT_EQ(k.labels, (std::vector<int32_t>{1, 0, 2, 1}));
+  EXPECT_EQ(k.class_names, o.known_classes);
+  EXPECT_EQ(k.num_classes(), 4);
+  o.known_classes = {"dog", "cat"};
+  expect_error([&] { fcnet::load_dataset(p, o); }, {p + ":4", "unknown class 'bird'", "dog, cat"});
+}
+
+TEST_F(DataFiles, CsvQuotesCrlfAndBom) {
+  const auto p = write("q.csv",
+                       "\xEF\xBB\xBFname,\"x,1\",x2\r\n"
+                       "\"a,b\",1,2\r\n"
+                       "\"say \"\"hi\"\"\",3,\"4\"\r\n"
+                       "\"two\nlines\", 5 ,6\r\n"
+                       "\"a,b\",7,8");
+  LoadOptions o;
+  o.label_col = "name";
+  const Dataset ds = fcnet::load_dataset(p, o);
+  EXPECT_EQ(ds.n, 4);
+  EXPECT_EQ(ds.d, 2);
+  EXPECT_EQ(ds.class_names, (std::vector<std::string>{"a,b", "say \"hi\"", "two\nlines"}));
+  EXPECT_EQ(ds.labels, (std::vector<int32_t>{0, 1, 2, 0}));
+  EXPECT_EQ(stored<float>(ds), (std::vector<float>{1, 2, 3, 4, 5, 6, 7, 8}));
+  // The quoted header cell "x,1" is one column; a bad cell after the two-line record is on line 4.
+  const auto bad = write("qbad.csv", "name,\"x,1\"\r\n\"two\nlines\",5\r\nz,oops\r\n");
+  expect_error([&] { fcnet::load_dataset(bad, o); }, {bad + ":4", "column 'x,1'", "'oops'"});
+}
+
+TEST_F(DataFiles, CsvLabelColumnByNameAndIndex) {
+  const auto p = write("t.csv", "a,b,target\n1,2,0\n3,4,1\n");
+  LoadOptions o;
+  o.label_col = "target";
+  Dataset ds = fcnet::load_dataset(p, o);
+  EXPECT_EQ(ds.labels, (std::vector<int32_t>{0, 1}));
+  EXPECT_EQ(stored<float>(ds), (std::vector<float>{1, 2, 3, 4}));
+  o.label_col = "1";
+  ds = fcnet::load_dataset(p, o);
+  EXPECT_EQ(ds.labels, (std::vector<int32_t>{2, 4}));
+  EXPECT_EQ(stored<float>(ds), (std::vector<float>{1, 0, 3, 1}));
+  const auto nh = write("nh.csv", "1,2,0\n3,4,1\n");
+  o.label_col = "2";
+  ds = fcnet::load_dataset(nh, o);
+  EXPECT_EQ(ds.n, 2);
+  EXPECT_EQ(ds.labels, (std::vector<int32_t>{0, 1}));
+  o.label_col = "3";
+  expect_error([&] { fcnet::load_dataset(nh, o); }, {nh + ":1", "past the last column"});
+  o.label_col = "target";
+  expect_error([&] { fcnet::load_dataset(nh, o); }, {nh + ":1", "no column named 'target'"});
+  const auto other = write("o.csv", "a,b,c\n1,2,0\n");
+  expect_error([&] { fcnet::load_dataset(other, o); },
+               {other + ":1", "no column named 'target'", "a, b, c"});
+}
+
+TEST_F(DataFiles, CsvWithoutLabelsForPrediction) {
+  const auto h = write("p.csv", "a,b,c\n1,2,3\n4,5,6\n");
+  Dataset ds = fcnet::load_dataset(h, unlabeled());
+  EXPECT_EQ(ds.n, 2);
+  EXPECT_EQ(ds.d, 3);
+  EXPECT_FALSE(ds.has_labels());
+  EXPECT_EQ(stored<float>(ds), (std::vector<float>{1, 2, 3, 4, 5, 6}));
+  const auto nh = write("pn.csv", "1,2,3\n4,5,6\n");
+  ds = fcnet::load_dataset(nh, unlabeled());
+  EXPECT_EQ(ds.d, 3);
+  EXPECT_EQ(ds.n, 2);
+  // A column named label still counts as labels.
+  const auto l = write("pl.csv", "a,label\n1.25,1\n");
+  ds = fcnet::load_dataset(l, unlabeled());
+  EXPECT_EQ(ds.d, 1);
+  EXPECT_EQ(ds.labels, (std::vector<int32_t>{1}));
+}
+
+TEST_F(DataFiles, CsvValuesThatAreNotFloatsAreKeptAsDouble) {
+  const auto p = write("d.csv", "label,x\n0,0.1\n1,16777217\n");
+  const Dataset ds = fcnet::load_dataset(p);
+  EXPECT_EQ(ds.dtype, DType::f64);
+  EXPECT_EQ(stored<double>(ds), (std::vector<double>{0.1, 16777217.0}));
+}
+
+TEST_F(DataFiles, CsvMalformedFilesNameFileAndLine) {
+  auto bad = [&](const std::string& name, const std::string& text,
+                 std::initializer_list<std::string> parts, LoadOptions o = {}) {
+    const auto p = write(name, text);
+    SCOPED_TRACE(name);
+    std::vector<std::string> all(parts);
+    try {
+      fcnet::load_dataset(p, o);
+      ADD_FAILURE() << "no error for " << name;
+    } catch (const fcnet::Error& e) {
+      const std::string msg = e.what();
+      for (const auto& s : all) EXPECT_NE(msg.find(s), std::string::npos) << msg << " lacks " << s;
+      EXPECT_EQ(msg.rfind(p, 0), 0u) << msg;
+    }
+  };
+  bad("ragged.csv", "label,a,b\n0,1,2\n1,2\n", {":3:", "2 fields", "expected 3"});
+  bad("text.csv", "label,a,b\n0,1,2\n1,abc,2\n", {":3:", "column 'a'", "'abc'", "a number"});
+  bad("text_nh.csv", "0,1,2\n1,2,x\n", {":2:", "column 2 (0-based)", "'x'"});
+  bad("empty_cell.csv", "0,1,2\n1,,2\n", {":2:", "empty cell"});
+  bad("nan.csv", "label,a\n0,1\n1,nan\n", {":3:", "NaN or infinite"});
+  bad("inf.csv", "label,a\n0,-inf\n", {":2:", "NaN or infinite"});
+  bad("huge.csv", "label,a\n0,1e999\n", {":2:", "NaN or infinite"});
+  bad("empty.csv", "", {"empty file"});
+  bad("blank.csv", "\n  \n\r\n", {"empty file"});
+  bad("header_only.csv", "label,a,b\n", {"header only"});
+  bad("no_label.csv", "a,b\n1,2\n", {":1:", "no column named 'y'"}, [] {
+    LoadOptions o;
+    o.label_col = "y";
+    return o;
+  }());
+  bad("neg.csv", "label,a\n0,1\n-1,2\n", {":3:", "negative label '-1'"});
+  bad("frac.csv", "label,a\n0,1\n\n1.5,2\n", {":4:", "fractional label '1.5'"});
+  bad("mixed.csv", "label,a\n0,1\ncat,2\n", {":3:", "'cat' is a name", "line 2 is a number"});
+  bad("unclosed.csv", "label,a\n0,1\n1,\"2\n3,4\n", {":3:", "never closed"});
+  bad("after_quote.csv", "label,a\n0,\"1\"x\n", {":2:", "after the closing quote"});
+  bad("only_label.csv", "label\n1\n", {":1:", "no feature columns"});
+  bad("model_classes.csv", "label,a\n0,1\n2,1\n", {":3:", "model has 2 classes"}, [] {
+    LoadOptions o;
+    o.known_classes = {"a", "b"};
+    return o;
+  }());
+}
+
+// ---------------------------------------------------------------------------------------------
+// NPY
+
+TEST_F(DataFiles, NpyFeaturesOfEachDtypeAndLabelsOfEachIntegerType) {
+  const std::vector<float> xf = {0.5f, -1.f, 2.f, 1e-3f, 3.f, -7.25f};
+  const std::vector<double> xd = {0.1, -1e200, 2, 3, 4, 5};
+  const std::vector<uint8_t> xu = {0, 255, 17, 3, 99, 128};
+  const auto f = write("xf.npy", npy_file("<f4", "(3, 2)", raw_payload(xf)));
+  const auto d = write("xd.npy", npy_file("<f8", "(3, 2)", raw_payload(xd), 2));
+  const auto u = write("xu.npy", npy_file("|u1", "(3, 2)", raw_payload(xu), 3));
+  const std::vector<int32_t> want = {2, 0, 1};
+  const std::vector<std::string> labels = {
+      write("i32.npy", npy_file("<i4", "(3,)", raw_payload<int32_t>({2, 0, 1}))),
+      write("i64.npy", npy_file("<i8", "(3,)", raw_payload<int64_t>({2, 0, 1}))),
+      write("u8.npy", npy_file("|u1", "(3,)", raw_payload<uint8_t>({2, 0, 1}))),
+      write("i16.npy", npy_file("<i2", "(3,)", raw_payload<int16_t>({2, 0, 1}))),
+      write("u16.npy", npy_file("<u2", "(3,)", raw_payload<uint16_t>({2, 0, 1}))),
+      write("col.npy", npy_file("<i8", "(3, 1)", raw_payload<int64_t>({2, 0, 1}))),
+      write("f8.npy", npy_file("<f8", "(3,)", raw_payload<double>({2, 0, 1}))),
+      write("lab.csv", "y\n2\n0\n1\n"),
+  };
+  for (const auto& l : labels) {
+    SCOPED_TRACE(l);
+    const Dataset a = fcnet::load_dataset(f, with_labels(l));
+    EXPECT_EQ(a.labels, want);
+    EXPECT_EQ(a.dtype, DType::f32);
+    EXPECT_EQ(a.n, 3);
+    EXPECT_EQ(a.d, 2);
+    EXPECT_EQ(stored<float>(a), xf);
+  }
+  const Dataset b = fcnet::load_dataset(d, with_labels(labels[0]));
+  EXPECT_EQ(b.dtype, DType::f64);
+  EXPECT_EQ(stored<double>(b), xd);
+  const Dataset c = fcnet::load_dataset(u, with_labels(labels[0]));
+  EXPECT_EQ(c.dtype, DType::u8);
+  EXPECT_EQ(stored<uint8_t>(c), xu);
+  // gzip-compressed NPY works the same.
+  const auto gz = write_gz("xf.npy.gz", npy_file("<f4", "(3, 2)", raw_payload(xf)));
+  EXPECT_EQ(stored<float>(fcnet::load_dataset(gz, with_labels(labels[1]))), xf);
+  // A class-name label file.
+  const auto names = write("names.csv", "\"b\"\na\nb\n");
+  const Dataset e = fcnet::load_dataset(f, with_labels(names));
+  EXPECT_EQ(e.class_names, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(e.labels, (std::vector<int32_t>{1, 0, 1}));
+}
+
+TEST_F(DataFiles, NpyMalformedFilesAreRejected) {
+  const std::vector<float> xf = {0.5f, -1.f, 2.f, 1e-3f, 3.f, -7.25f};
+  const auto lab = write("lab.npy", npy_file("<i8", "(3,)", raw_payload<int64_t>({2, 0, 1})));
+  auto bad = [&](const std::string& name, const std::string& bytes,
+                 std::initializer_list<std::string> parts) {
+    const auto p = write(name, bytes);
+    SCOPED_TRACE(name);
+    std::vector<std::string> all(parts);
+    all.push_back(p);
+    try {
+      fcnet::load_dataset(p, with_labels(lab));
+      ADD_FAILURE() << "no error for " << name;
+    } catch (const fcnet::Error& e) {
+      for (const auto& s : all)
+        EXPECT_NE(std::string(e.what()).find(s), std::string::npos) << e.what() << " lacks " << s;
+    }
+  };
+  bad("fortran.npy", npy_file("<f4", "(3, 2)", raw_payload(xf), 1, "True"), {"Fortran"});
+  bad("big.npy", npy_file(">f4", "(3, 2)", raw_payload(xf)), {"big-endian"});
+  bad("magic.npy", std::string("\x93NUMPX\x01\x00", 8) + std::string(40, '\0'), {"bad NPY magic"});
+  bad("onedim.npy", npy_file("<f4", "(6,)", raw_payload(xf)), {"shape (6,)", "2-D"});
+  bad("short.npy", npy_file("<f4", "(4, 2)", raw_payload(xf)), {"truncated", "32", "holds 24"});
+  bad("long.npy", npy_file("<f4", "(2, 2)", raw_payload(xf)), {"trailing bytes"});
+  bad("int.npy", npy_file("<i4", "(3, 2)", raw_payload(xf)), {"'<i4'", "float32"});
+  bad("struct.npy", npy_file("<f4", "(3, 2)", raw_payload(xf)).replace(20, 5, "[('a'"),
+      {"bad NPY header"});
+  bad("syntax.npy", npy_file("<f4", "[3, 2]", raw_payload(xf)), {"bad NPY header"});
+  bad("version.npy", npy_file("<f4", "(3, 2)", raw_payload(xf), 9), {"version 9"});
+  bad("ovf.npy", npy_file("<f4", "(99999999999, 99999999999)", raw_payload(xf)), {"overflow"});
+  bad("hugehdr.npy", std::string("\x93NUMPY\x02\x00\xff\xff\xff\x7f", 12), {"header length"});
+
+  // Labels: negative, fractional, wrong count, wrong shape.
+  const auto x = write("x.npy", npy_file("<f4", "(3, 2)", raw_payload(xf)));
+  auto bad_labels = [&](const std::string& name, const std::string& bytes,
+                        std::initializer_list<std::string> parts) {
+    const auto p = write(name, bytes);
+    SCOPED_TRACE(name);
+    std::vector<std::string> all(parts);
+    all.push_back(p);
+    try {
+      fcnet::load_dataset(x, with_labels(p));
+      ADD_FAILURE() << "no error for " << name;
+    } catch (const fcnet::Error& e) {
+      for (const auto& s : all)
+        EXPECT_NE(std::string(e.what()).find(s), std::string::npos) << e.what() << " lacks " << s;
+    }
+  };
+  bad_labels("neg.npy", npy_file("<i4", "(3,)", raw_payload<int32_t>({0, -2, 1})),
+             {"label -2 at index 1"});
+  bad_labels("frac.npy", npy_file("<f8", "(3,)", raw_payload<double>({0, 1.5, 1})),
+             {"label 1.5 at index 1"});
+  bad_labels("count.npy", npy_file("<i4", "(2,)", raw_payload<int32_t>({0, 1})),
+             {"holds 2 labels", "holds 3 examples"});
+  bad_labels("shape.npy", npy_file("<i4", "(1, 2)", raw_payload<int32_t>({0, 1})),
+             {"shape (1, 2)"});
+  bad_labels("bool.npy", npy_file("|b1", "(3,)", std::string(3, '\1')), {"'|b1'"});
+  // Labels required but not given.
+  expect_error([&] { fcnet::load_dataset(x); }, {x, "--labels"});
+}
+
+TEST_F(DataFiles, UnrecognizedBinaryIsReported) {
+  const auto p = write("blob.bin", std::string("\x01\x02\x00\x04zzzz", 8));
+  expect_error([&] { fcnet::load_dataset(p); }, {p, "unrecognized", "01 02 00 04"});
+}
+
+// ---------------------------------------------------------------------------------------------
+// Transform
+
+namespace {
+Dataset make_f32(int64_t n, int64_t d, const std::vector<float>& v) {
+  Dataset ds;
+  ds.n = n;
+  ds.d = d;
+  ds.dtype = DType::f32;
+  ds.bytes.resize(v.size() * 4);
+  std::memcpy(ds.bytes.data(), v.data(), ds.bytes.size());
+  return ds;
+}
+}  // namespace
+
+TEST(DataTransform, ParseNormalize) {
+  EXPECT_EQ(fcnet::parse_normalize("auto"), fcnet::Normalize::automatic);
+  EXPECT_EQ(fcnet::parse_normalize("none"), fcnet::Normalize::none);
+  EXPECT_EQ(fcnet::parse_normalize("scale"), fcnet::Normalize::scale);
+  EXPECT_EQ(fcnet::parse_normalize("standardize"), fcnet::Normalize::standardize);
+  expect_error([] { fcnet::parse_normalize("zscore"); },
+               {"--normalize", "'zscore'", "standardize"});
+}
+
+TEST(DataTransform, FitModes) {
+  Dataset u8;
+  u8.n = 2;
+  u8.d = 2;
+  u8.dtype = DType::u8;
+  u8.bytes = {0, 10, 255, 10};
+  auto a = fcnet::fit_transform(u8, fcnet::Normalize::automatic);
+  EXPECT_DOUBLE_EQ(a.scale, 1.0 / 255.0);
+  EXPECT_TRUE(a.mean.empty());
+  EXPECT_TRUE(a.std.empty());
+  EXPECT_TRUE(fcnet::fit_transform(u8, fcnet::Normalize::none).identity());
+  EXPECT_DOUBLE_EQ(fcnet::fit_transform(u8, fcnet::Normalize::scale).scale, 1.0 / 255.0);
+  // Standardized uint8: column 0 holds {0, 255} → scaled {0, 1}: mean 0.5, std 0.5; column 1 is
+  // constant → std 1.
+  auto s = fcnet::fit_transform(u8, fcnet::Normalize::standardize);
+  EXPECT_DOUBLE_EQ(s.scale, 1.0 / 255.0);
+  ASSERT_EQ(s.mean.size(), 2u);
+  EXPECT_DOUBLE_EQ(s.mean[0], 0.5);
+  EXPECT_DOUBLE_EQ(s.std[0], 0.5);
+  EXPECT_DOUBLE_EQ(s.mean[1], 10.0 / 255.0);
+  EXPECT_DOUBLE_EQ(s.std[1], 1.0);
+
+  // float: column 0 {1, 2, 6}: mean 3, population variance (4+1+9)/3; column 1 constant 5.
+  const Dataset f = make_f32(3, 2, {1, 5, 2, 5, 6, 5});
+  EXPECT_TRUE(fcnet::fit_transform(f, fcnet::Normalize::scale).identity());
+  for (auto mode : {fcnet::Normalize::automatic, fcnet::Normalize::standardize}) {
+    auto t = fcnet::fit_transform(f, mode);
+    EXPECT_DOUBLE_EQ(t.scale, 1.0);
+    EXPECT_DOUBLE_EQ(t.mean[0], 3.0);
+    EXPECT_DOUBLE_EQ(t.std[0], std::sqrt(14.0 / 3.0));
+    EXPECT_DOUBLE_EQ(t.mean[1], 5.0);
+    EXPECT_DOUBLE_EQ(t.std[1], 1.0);
+    // Applied: row 2 → ((6-3)/sqrt(14/3), 0); row 0 → ((1-3)/sqrt(14/3), 0).
+    fcnet::Matrix<double> out(2, 2);
+    const int64_t idx[] = {2, 0};
+    fcnet::gather_batch(out.view(), f, idx, 2, t);
+    EXPECT_NEAR(out(0, 0), 3.0 / std::sqrt(14.0 / 3.0), 1e-14);
+    EXPECT_NEAR(out(1, 0), -2.0 / std::sqrt(14.0 / 3.0), 1e-14);
+    EXPECT_EQ(out(0, 1), 0.0);
+    EXPECT_EQ(out(1, 1), 0.0);
+  }
+  // A large offset does not cancel the variance (values 1e6+{0,1,2}: std sqrt(2/3)).
+  const Dataset off = make_f32(3, 1, {1e6f, 1e6f + 1, 1e6f + 2});
+  auto t = fcnet::fit_transform(off, fcnet::Normalize::standardize);
+  EXPECT_DOUBLE_EQ(t.mean[0], 1e6 + 1);
+  EXPECT_NEAR(t.std[0], std::sqrt(2.0 / 3.0), 1e-12);
+}
+
+TEST(DataTransform, PrepareChecksTheTransform) {
+  fcnet::InputTransform t;
+  t.mean = {1, 2};
+  expect_error([&] { fcnet::prepare_transform(t, 3); }, {"input transform", "input_mean has 2"});
+  t.mean = {1, 2, 3};
+  t.std = {1, 0, 1};
+  expect_error([&] { fcnet::prepare_transform(t, 3); }, {"input_std[1]", "positive"});
+  t.std = {2, 4, 0.5};
+  t.scale = 0.5;
+  const auto p = fcnet::prepare_transform(t, 3);
+  EXPECT_EQ(p.kind, fcnet::PreparedTransform::Kind::affine);
+  // x' = (0.5x - m)/s  →  mul = 0.5/s, add = -m/s
+  EXPECT_DOUBLE_EQ(p.mul_d[1], 0.125);
+  EXPECT_DOUBLE_EQ(p.add_d[1], -0.5);
+  EXPECT_DOUBLE_EQ(p.mul_d[2], 1.0);
+  EXPECT_DOUBLE_EQ(p.add_d[2], -6.0);
+  EXPECT_FLOAT_EQ(p.add_f[0], -0.5f);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Gather
+
+namespace {
+
+Dataset random_dataset(DType t, int64_t n, int64_t d, uint32_t seed) {
+  std::mt19937 rng(seed);
+  Dataset ds;
+  ds.n = n;
+  ds.d = d;
+  ds.dtype = t;
+  ds.bytes.resize(static_cast<std::size_t>(n * d) * fcnet::dtype_size(t));
+  std::uniform_real_distribution<double> u(-3, 7);
+  for (int64_t k = 0; k < n * d; ++k) {
+    if (t == DType::u8) {
+      ds.bytes[k] = static_cast<uint8_t>(1 + rng() % 255);
+    } else if (t == DType::f32) {
+      const auto v = static_cast<float>(u(rng));
+      std::memcpy(ds.bytes.data() + 4 * k, &v, 4);
+    } else {
+      const double v = u(rng);
+      std::memcpy(ds.bytes.data() + 8 * k, &v, 8);
+    }
+  }
+  return ds;
+}
+
+double value_at(const Dataset& ds, int64_t i, int64_t j) {
+  const uint8_t* r = ds.row_bytes(i);
+  if (ds.dtype == DType::u8) return r[j];
+  if (ds.dtype == DType::f32) {
+    float v;
+    std::memcpy(&v, r + 4 * j, 4);
+    return v;
+  }
+  double v;
+  std::memcpy(&v, r + 8 * j, 8);
+  return v;
+}
+
+template <class T>
+void check_gather_against_naive(DType t, int64_t n, int64_t d, int64_t count) {
+  const Dataset ds = random_dataset(t, n, d, static_cast<uint32_t>(n * 31 + d));
+  std::mt19937 rng(5);
+  std::vector<int64_t> idx(count);
+  for (auto& i : idx) i = static_cast<int64_t>(rng() % static_cast<uint32_t>(n));
+  idx[0] = n - 1;
+  std::vector<fcnet::InputTransform> tfs(3);
+  tfs[1].scale = 1.0 / 255.0;
+  tfs[2].scale = 0.5;
+  std::uniform_real_distribution<double> u(0.2, 3);
+  for (int64_t j = 0; j < d; ++j) {
+    tfs[2].mean.push_back(u(rng) - 1);
+    tfs[2].std.push_back(u(rng));
+  }
+  const double tol = std::is_same_v<T, float> ? 1e-6 : 1e-14;
+  for (const auto& tf : tfs) {
+    // Output with padding columns, which must stay untouched.
+    const int64_t ld = d + 3;
+    std::vector<T> buf(static_cast<std::size_t>(count * ld), T(-999));
+    fcnet::MatrixView<T> out(buf.data(), count, d, ld);
+    fcnet::gather_batch(out, ds, idx.data(), count, fcnet::prepare_transform(tf, d));
+    for (int64_t r = 0; r < count; ++r) {
+      for (int64_t j = 0; j < d; ++j) {
+        const double x = value_at(ds, idx[r], j);
+        const double m = tf.mean.empty() ? 0.0 : tf.mean[j];
+        const double s = tf.std.empty() ? 1.0 : tf.std[j];
+        const double want = (x * tf.scale - m) / s;
+        const double mag = 1 + std::abs(x * tf.scale / s) + std::abs(m / s);
+        ASSERT_NEAR(out(r, j), want, tol * mag)
+            << fcnet::dtype_name(t) << " row " << r << " col " << j;
+      }
+      for (int64_t j = d; j < ld; ++j) ASSERT_EQ(buf[r * ld + j], T(-999));
+    }
+  }
+}
+
+}  // namespace
+
+TEST(DataGather, MatchesNaiveLoopForEveryTypePair) {
+  for (DType t : {DType::u8, DType::f32, DType::f64}) {
+    check_gather_against_naive<float>(t, 1, 1, 1);
+    check_gather_against_naive<double>(t, 1, 1, 1);
+    check_gather_against_naive<float>(t, 53, 37, 41);
+    check_gather_against_naive<double>(t, 53, 37, 41);
+    // Large enough for the multi-threaded path.
+    check_gather_against_naive<float>(t, 700, 784, 256);
+    check_gather_against_naive<double>(t, 700, 784, 256);
+  }
+}
+
+TEST(DataGather, IdentityOnSameTypeCopiesExactly) {
+  const Dataset ds = random_dataset(DType::f32, 9, 5, 3);
+  fcnet::Matrix<float> out(3, 5);
+  const int64_t idx[] = {4, 4, 8};
+  fcnet::gather_batch(out.view(), ds, idx, 3, fcnet::InputTransform{});
+  for (int64_t j = 0; j < 5; ++j) {
+    EXPECT_EQ(out(0, j), static_cast<float>(value_at(ds, 4, j)));
+    EXPECT_EQ(out(2, j), static_cast<float>(value_at(ds, 8, j)));
+  }
+}
+
+TEST(DataGather, RejectsBadIndicesAndShapes) {
+  Dataset ds = random_dataset(DType::u8, 4, 3, 1);
+  ds.source = "toy.csv";
+  fcnet::Matrix<float> out(2, 3);
+  const int64_t bad[] = {1, 4};
+  expect_error([&] { fcnet::gather_batch(out.view(), ds, bad, 2, fcnet::InputTransform{}); },
+               {"toy.csv", "batch index 4 is out of range", "0..3"});
+  const int64_t neg[] = {-1, 0};
+  expect_error([&] { fcnet::gather_batch(out.view(), ds, neg, 2, fcnet::InputTransform{}); },
+               {"batch index -1"});
+  fcnet::Matrix<float> wrong(2, 4);
+  const int64_t ok[] = {0, 1};
+  expect_error([&] { fcnet::gather_batch(wrong.view(), ds, ok, 2, fcnet::InputTransform{}); },
+               {"toy.csv", "2x3"});
+}
+
+TEST(DataGather, ToMatrixConvertsTheWholeSet) {
+  const Dataset ds = random_dataset(DType::u8, 6, 4, 9);
+  fcnet::InputTransform tf;
+  tf.scale = 1.0 / 255.0;
+  const auto m = fcnet::to_matrix<double>(ds, tf);
+  ASSERT_EQ(m.rows(), 6);
+  ASSERT_EQ(m.cols(), 4);
+  for (int64_t i = 0; i < 6; ++i)
+    for (int64_t j = 0; j < 4; ++j) EXPECT_NEAR(m(i, j), value_at(ds, i, j) / 255.0, 1e-15);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dataset basics
+
+TEST(DataSet, SubsetTypesAndClasses) {
+  EXPECT_STREQ(fcnet::dtype_name(DType::u8), "uint8");
+  EXPECT_STREQ(fcnet::dtype_name(DType::f32), "float32");
+  EXPECT_STREQ(fcnet::dtype_name(DType::f64), "float64");
+  EXPECT_EQ(fcnet::dtype_size(DType::u8), 1u);
+  EXPECT_EQ(fcnet::dtype_size(DType::f32), 4u);
+  EXPECT_EQ(fcnet::dtype_size(DType::f64), 8u);
+
+  Dataset ds = make_f32(4, 2, {1, 2, 3, 4, 5, 6, 7, 8});
+  ds.labels = {0, 3, 1, 1};
+  EXPECT_EQ(ds.num_classes(), 4);
+  const Dataset s = ds.subset({3, 0, 3});
+  EXPECT_EQ(s.n, 3);
+  EXPECT_EQ(s.d, 2);
+  EXPECT_EQ(stored<float>(s), (std::vector<float>{7, 8, 1, 2, 7, 8}));
+  EXPECT_EQ(s.labels, (std::vector<int32_t>{1, 0, 1}));
+  EXPECT_EQ(s.num_classes(), 2);
+  ds.class_names = {"a", "b", "c", "d", "e"};
+  EXPECT_EQ(ds.num_classes(), 5);
+  EXPECT_EQ(ds.subset({1}).num_classes(), 5);
+  ds.source = "toy";
+  expect_error([&] { ds.subset({4}); }, {"toy", "subset index 4"});
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fashion-MNIST
+
+namespace {
+std::string gunzip(const std::string& path) {
+  gzFile f = gzopen(path.c_str(), "rb");
+  std::string out;
+  if (f == nullptr) return out;
+  char buf[1 << 16];
+  int r;
+  while ((r = gzread(f, buf, sizeof buf)) > 0) out.append(buf, static_cast<std::size_t>(r));
+  gzclose(f);
+  return out;
+}
+
+class EnvVar {
+ public:
+  EnvVar(const char* name, const std::string& value) : name_(name) {
+    const char* old = std::getenv(name);
+    if (old != nullptr) old_ = old, had_ = true;
+    ::setenv(name, value.c_str(), 1);
+  }
+  ~EnvVar() {
+    if (had_)
+      ::setenv(name_, old_.c_str(), 1);
+    else
+      ::unsetenv(name_);
+  }
+
+ private:
+  const char* name_;
+  std::string old_;
+  bool had_ = false;
+};
+}  // namespace
+
+TEST(DataFashionMnist, RealFilesLoadWithTheirLabels) {
+  const std::string dir = "/usr/share/datasets/fashion-mnist";
+  if (std::getenv("FCNET_FASHION_MNIST_DIR") != nullptr ||
+      !fs::exists(dir + "/train-images-idx3-ubyte.gz"))
+    GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+  const std::string labels = gunzip(dir + "/train-labels-idx1-ubyte.gz");
+  const std::string images = gunzip(dir + "/train-images-idx3-ubyte.gz");
+  ASSERT_EQ(labels.size(), 60008u);
+  ASSERT_EQ(images.size(), 16u + 60000u * 784u);
+
+  const Dataset train = fcnet::load_dataset("fashion-mnist:train");
+  EXPECT_EQ(train.n, 60000);
+  EXPECT_EQ(train.d, 784);
+  EXPECT_EQ(train.dtype, DType::u8);
+  EXPECT_EQ(train.image_shape, (std::vector<int64_t>{28, 28}));
+  EXPECT_EQ(train.source, "fashion-mnist:train");
+  EXPECT_EQ(train.class_names, fcnet::fashion_mnist_classes());
+  EXPECT_EQ(train.class_names[9], "Ankle boot");
+  EXPECT_EQ(train.num_classes(), 10);
+  ASSERT_EQ(train.labels.size(), 60000u);
+  EXPECT_EQ(train.labels[0], static_cast<uint8_t>(labels[8]));
+  EXPECT_EQ(train.labels[59999], static_cast<uint8_t>(labels[60007]));
+  std::vector<int> hist(10, 0);
+  for (int32_t y : train.labels) {
+    ASSERT_GE(y, 0);
+    ASSERT_LT(y, 10);
+    ++hist[y];
+  }
+  for (int c = 0; c < 10; ++c) EXPECT_EQ(hist[c], 6000) << "class " << c;
+  EXPECT_EQ(std::memcmp(train.bytes.data(), images.data() + 16, 784), 0);
+  EXPECT_EQ(std::memcmp(train.row_bytes(59999), images.data() + 16 + 59999 * 784, 784), 0);
+
+  const Dataset test = fcnet::load_dataset("fashion-mnist:test");
+  EXPECT_EQ(test.n, 10000);
+  EXPECT_EQ(test.d, 784);
+  EXPECT_EQ(test.labels.size(), 10000u);
+  LoadOptions o;
+  o.default_split = "test";
+  EXPECT_EQ(fcnet::load_dataset("fashion-mnist", o).n, 10000);
+  EXPECT_EQ(fcnet::load_dataset("fashion-mnist").n, 60000);
+}
+
+TEST_F(DataFiles, FashionMnistDirectoryOverride) {
+  write_gz("t10k-images-idx3-ubyte.gz", three_images());
+  write_gz("t10k-labels-idx1-ubyte.gz", kThreeLabels);
+  write("train-images-idx3-ubyte", three_images());  // uncompressed copies are found too
+  write("train-labels-idx1-ubyte", idx_file(0x08, {3}, std::string{9, 9, 4}));
+  EnvVar env("FCNET_FASHION_MNIST_DIR", dir_.string());
+  EXPECT_EQ(fcnet::fashion_mnist_dir(), dir_.string());
+  const Dataset t = fcnet::load_dataset("fashion-mnist:test");
+  EXPECT_EQ(t.n, 3);
+  EXPECT_EQ(t.labels, (std::vector<int32_t>{2, 0, 1}));
+  EXPECT_EQ(t.class_names.size(), 10u);
+  EXPECT_EQ(fcnet::load_dataset("fashion-mnist").labels, (std::vector<int32_t>{9, 9, 4}));
+  expect_error([] { fcnet::load_dataset("fashion-mnist:valid"); },
+               {"fashion-mnist:valid", "unknown Fashion-MNIST split 'valid'"});
+  fs::remove(path("t10k-labels-idx1-ubyte.gz"));
+  expect_error([] { fcnet::load_dataset("fashion-mnist:test"); },
+               {"t10k-labels-idx1-ubyte.gz", "not found", "FCNET_FASHION_MNIST_DIR"});
+}
