@@ -72,6 +72,8 @@ class _ParamNet:
     def _run(self, X, y, reg, dtype, dropout=0.0, seed=0):
         net = self._net(dtype)
         sizes = net.sizes
+        if X.shape[1] != sizes[0]:
+            _fail("X", f"has {X.shape[1]} features per example", f"{sizes[0]} (the network's input width)")
         threads = threads_for(X.shape[0], sum(a * b for a, b in zip(sizes[:-1], sizes[1:])))
         if y is None:
             return net.scores(X, threads)
