@@ -582,6 +582,7 @@ py::tuple train_py(const py::array& x, const Array<int32_t>& y, const py::object
   const Dataset train_ds = dataset_from(x, y, class_names, "X");
   std::optional<Dataset> val_ds;
   if (!x_val.is_none()) {
+    if (y_val.is_none()) fail("y_val", "is missing", "labels for X_val");
     val_ds = dataset_from(py::cast<py::array>(x_val), py::cast<Array<int32_t>>(y_val), class_names,
                           "X_val");
     if (val_ds->dtype != train_ds.dtype)

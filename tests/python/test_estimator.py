@@ -215,7 +215,7 @@ def test_training_releases_the_gil():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(3000, 64)).astype(np.float32)
     y = rng.integers(0, 5, size=3000)
-    clf = fcnet.MLPClassifier(hidden_layer_sizes=(64,), max_iter=15, tol=0.0, random_state=0)
+    clf = fcnet.MLPClassifier(hidden_layer_sizes=(64,), max_iter=40, tol=0.0, random_state=0)
     done = threading.Event()
     ticks = []
 
