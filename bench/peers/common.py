@@ -49,7 +49,11 @@ def train_parser(description):
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0: none)")
+    p.add_argument("--max-seconds", type=float, default=0.0,
+                   help="stop after the step that ends past this much training time (0: none)")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--blas-threads", type=int, default=0,
+                   help="OpenBLAS threads, when it is the BLAS (default: --threads)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--no-eval", action="store_true", help="skip the untimed accuracy evaluation")
     return p

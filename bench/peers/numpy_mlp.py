@@ -121,7 +121,7 @@ def accuracy(params, x, y, batch=1000):
 
 def main():
     args = common.train_parser(__doc__.splitlines()[0]).parse_args()
-    common.set_blas_threads(args.threads)
+    common.set_blas_threads(args.blas_threads or args.threads)
     rng = np.random.default_rng(args.seed)
     sizes = common.layer_sizes(args.hidden)
     x, y = common.load_fashion_mnist("train")
@@ -131,6 +131,8 @@ def main():
 
     epochs = []
     step = 0
+    trained = 0.0  # training seconds of the finished epochs
+    stop = False
     for epoch in range(1, args.epochs + 1):
         t0 = time.perf_counter()
         perm = rng.permutation(n)
@@ -139,6 +141,10 @@ def main():
         seen = 0
         for i in range(0, n, args.batch):
             if args.max_steps and step >= args.max_steps:
+                stop = True
+            elif args.max_seconds and trained + time.perf_counter() - t0 > args.max_seconds:
+                stop = True
+            if stop:
                 break
             idx = perm[i : i + args.batch]
             xb = x[idx]
@@ -161,7 +167,8 @@ def main():
                 "examples": seen,
             }
         )
-        if args.max_steps and step >= args.max_steps:
+        trained += seconds
+        if stop or (args.max_steps and step >= args.max_steps):
             break
 
     result = {

@@ -52,6 +52,8 @@ def train(args):
 
     epochs = []
     step = 0
+    trained = 0.0  # training seconds of the finished epochs
+    stop = False
     for epoch in range(1, args.epochs + 1):
         t0 = time.perf_counter()
         perm = torch.randperm(n, generator=gen)
@@ -60,6 +62,10 @@ def train(args):
         seen = 0
         for i in range(0, n, args.batch):
             if args.max_steps and step >= args.max_steps:
+                stop = True
+            elif args.max_seconds and trained + time.perf_counter() - t0 > args.max_seconds:
+                stop = True
+            if stop:
                 break
             idx = perm[i : i + args.batch]
             xb = x.index_select(0, idx)
@@ -85,7 +91,8 @@ def train(args):
                 "examples": seen,
             }
         )
-        if args.max_steps and step >= args.max_steps:
+        trained += seconds
+        if stop or (args.max_steps and step >= args.max_steps):
             break
 
     result = {
@@ -93,6 +100,7 @@ def train(args):
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "blas": common.blas_name(),
+        "blas_threads": args.blas_threads or args.threads,
         "sizes": sizes,
         "steps": step,
         "epochs": epochs,
@@ -142,6 +150,7 @@ def infer(args):
             "peer": "torch",
             "threads": torch.get_num_threads(),
             "blas": common.blas_name(),
+            "blas_threads": args.blas_threads or args.threads,
             "sizes": sizes,
             "examples": int(x.shape[0]),
             "seconds": best,
@@ -154,10 +163,10 @@ def main():
     p = common.train_parser(__doc__.splitlines()[0])
     p.add_argument("--infer", metavar="MODEL", help="time the forward pass of this fcnet model")
     p.add_argument("--infer-batch", type=int, default=1000, help="with --infer: batch size")
-    p.add_argument("--repeat", type=int, default=1, help="with --infer: passes, the best one counts")
+    p.add_argument("--repeat", type=int, default=1, help="with --infer: passes; the best counts")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    common.set_blas_threads(args.threads)
+    common.set_blas_threads(args.blas_threads or args.threads)
     if args.infer:
         infer(args)
     else:
