@@ -1,6 +1,7 @@
 #!/usr/bin/python3
-"""NumPy peer for bench/compare: the vectorized two-layer net of the fcnet seed, generalized to any depth,
-in float32, with plain SGD or Adam. Prints one JSON line with per-epoch training seconds.
+"""NumPy peer for bench/compare: the seed's vectorized two-layer net, generalized to any depth.
+
+float32, plain SGD or Adam; prints one JSON line with per-epoch training seconds.
 
 Forward Z = X·W + b, relu, scores, softmax; backward dscores = probs, dscores[range(N), y] -= 1, /N,
 dW = Aᵀ·dZ, db = column sums, dA = dZ·Wᵀ masked by the relu.
