@@ -18,10 +18,22 @@ def _fail(where, what, expected):
 
 def as_array(X, where):
     """X as a NumPy array of a real numeric type (no copy when it already is one)."""
+    if X is None:
+        _fail(where, "is None", "an array")
+    if hasattr(X, "toarray") and hasattr(X, "nnz"):  # scipy.sparse
+        _fail(where, "is a sparse matrix (sparse input is not supported)", "a dense array: use X.toarray()")
     try:
         A = np.asarray(X)
     except (ValueError, TypeError) as e:  # ragged nested lists and the like
         raise ValueError(f"{where}: is not an array ({e}), expected a rectangular numeric array") from e
+    if A.dtype.kind == "O":  # numbers held as Python objects are fine; anything else is not
+        try:
+            A = A.astype(np.float64)
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"{where}: has dtype object with a non-numeric entry ({e}), "
+                             "expected a real numeric array") from e
+    if A.dtype.kind == "c":
+        _fail(where, f"has dtype {A.dtype} (Complex data not supported)", "a real numeric array")
     if A.dtype.kind not in _NUMERIC_KINDS:
         _fail(where, f"has dtype {A.dtype}", "a real numeric array (float32, float64, integers or booleans)")
     return A
@@ -38,12 +50,14 @@ def as_matrix(X, where="X", dtype=None, keep=("float32", "float64"), flatten=Fal
     if flatten and A.ndim > 2:
         A = A.reshape(A.shape[0], -1)
     if A.ndim != 2:
-        hint = " (use X.reshape(-1, 1) for one feature, X.reshape(1, -1) for one example)" if A.ndim == 1 else ""
+        hint = (" (Reshape your data: X.reshape(-1, 1) for one feature, X.reshape(1, -1) for one example)"
+                if A.ndim == 1 else "")
         _fail(where, f"has shape {A.shape}", f"a 2-D array (examples × features){hint}")
     if A.shape[0] == 0:
-        _fail(where, f"has shape {A.shape}, no examples", "at least one row")
+        _fail(where, f"has 0 sample(s) (shape={A.shape}) while a minimum of 1 is required", "at least one row")
     if A.shape[1] == 0:
-        _fail(where, f"has shape {A.shape}, no features", "at least one column")
+        _fail(where, f"has 0 feature(s) (shape={A.shape}) while a minimum of 1 is required",
+              "at least one column")
     if dtype is None:
         dtype = A.dtype if A.dtype.name in keep else np.float64
     return np.ascontiguousarray(A, dtype=dtype)

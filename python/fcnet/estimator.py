@@ -14,7 +14,7 @@ from .model import Model
 
 try:  # scikit-learn is optional: with it the estimator plugs into Pipeline, clone, GridSearchCV...
     from sklearn.base import BaseEstimator, ClassifierMixin
-    from sklearn.exceptions import ConvergenceWarning, NotFittedError
+    from sklearn.exceptions import ConvergenceWarning, DataConversionWarning, NotFittedError
 except ImportError:  # ... without it, the same get_params/set_params/score are provided here.
     import inspect
 
@@ -23,6 +23,9 @@ except ImportError:  # ... without it, the same get_params/set_params/score are 
 
     class ConvergenceWarning(UserWarning):
         """Training stopped at max_iter before the loss stopped improving."""
+
+    class DataConversionWarning(UserWarning):
+        """Input was converted: a column vector of labels, for instance."""
 
     class BaseEstimator:
         @classmethod
@@ -208,9 +211,15 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
 
     def fit(self, X, y):
         """Trains a new network on X (n_samples × n_features) and labels y (any label type)."""
+        if y is None:
+            _fail("y", "is None (this estimator requires y to be passed, but the target y is None)",
+                  "one label per row of X")
         X = as_matrix(X, "X", keep=("uint8", "float32", "float64"))
         Y = np.asarray(y)
         if Y.ndim == 2 and Y.shape[1] == 1:
+            warnings.warn("A column-vector y was passed when a 1d array was expected. Please change the "
+                          "shape of y to (n_samples, ), for example using ravel().", DataConversionWarning,
+                          stacklevel=2)
             Y = Y[:, 0]
         if Y.ndim != 1 or Y.shape[0] != X.shape[0]:
             _fail("y", f"has shape {Y.shape}", f"({X.shape[0]},), one label per row of X")
@@ -221,7 +230,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         except TypeError as e:
             raise ValueError(f"y: labels cannot be sorted ({e}), expected labels of one type") from e
         if len(classes) < 2:
-            _fail("y", f"has a single class {classes.tolist()}", "at least two classes")
+            _fail("y", f"has only one class {classes.tolist()}", "at least two classes")
         batch, hidden, cfg = self._config(X.shape[0])
         sizes = [X.shape[1], *hidden, len(classes)]
         threads = threads_for(batch, sum(a * b for a, b in zip(sizes[:-1], sizes[1:])), self.n_jobs)
@@ -238,9 +247,6 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         else:
             training["label_dtype"] = classes.dtype.str if classes.dtype.kind != "O" else "str"
         core.training_json = json.dumps(training)
-        # The in-memory model becomes exactly what its file holds (a float32 model stores its input
-        # transform in float32), so predictions before and after save/load agree bit for bit.
-        core = _fcnet.Model.from_bytes(core.to_bytes(), "trained model")
 
         self.model_ = Model(core)
         self.model_._classes = classes
@@ -300,8 +306,10 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         return self._model().predict_log_proba(X)
 
     def decision_function(self, X):
-        """Raw output scores (before softmax)."""
-        return self._model().decision_function(X)
+        """Raw output scores (before softmax), N×C; for two classes, as scikit-learn's classifiers,
+        one value per example whose sign picks the class: score of classes_[1] − score of classes_[0]."""
+        s = self._model().decision_function(X)
+        return s[:, 1] - s[:, 0] if s.shape[1] == 2 else s
 
     def save(self, path):
         """Writes the trained model as an fcnet model file (readable by fcnet.load and the CLI)."""

@@ -76,9 +76,9 @@ void check_finite(const T* p, int64_t rows, int64_t cols, int64_t row0, const st
     for (int64_t i = 0; i < n; ++i)
       if (!std::isfinite(p[i]))
         fail(where,
-             "has a non-finite value (" + std::string(std::isnan(p[i]) ? "nan" : "inf") +
-                 ") at row " + std::to_string(row0 + i / cols) + ", column " +
-                 std::to_string(i % cols),
+             "has a non-finite value (" +
+                 std::string(std::isnan(p[i]) ? "NaN" : (p[i] > 0 ? "inf" : "-inf")) + ") at row " +
+                 std::to_string(row0 + i / cols) + ", column " + std::to_string(i % cols),
              "finite numbers");
   }
 }

@@ -26,13 +26,15 @@ def test_error_type():
 
 @pytest.mark.parametrize("bad,match", [
     (np.array([["a", "b", "c", "d"]]), r"X: has dtype <U1, expected a real numeric array"),
-    (np.ones((2, 4), dtype=complex), r"X: has dtype complex128"),
+    (np.ones((2, 4), dtype=complex), r"X: has dtype complex128 \(Complex data not supported\)"),
     (np.ones(4), r"X: has shape \(4,\), expected a 2-D array"),
     (np.ones((2, 5)), r"X: has 5 features per example, expected 4"),
-    (np.array([[0.0, np.nan, 1.0, 2.0]]), r"X: has a non-finite value \(nan\) at row 0, column 1"),
+    (np.array([[0.0, np.nan, 1.0, 2.0]]), r"X: has a non-finite value \(NaN\) at row 0, column 1"),
     (np.array([[0.0, 1.0, 1.0, 2.0], [0.0, 1.0, np.inf, 2.0]], dtype=np.float32),
      r"X: has a non-finite value \(inf\) at row 1, column 2, expected finite numbers"),
-    (np.zeros((0, 4)), r"X: has shape \(0, 4\), no examples"),
+    (np.zeros((0, 4)), r"X: has 0 sample\(s\) \(shape=\(0, 4\)\) while a minimum of 1 is required"),
+    (np.zeros((3, 0)), r"X: has 0 feature\(s\)"),
+    (np.array([[1.0, "a", 2.0, 3.0]], dtype=object), r"X: has dtype object with a non-numeric entry"),
     ([[1.0, 2.0], [3.0]], r"X: is not an array"),
 ])
 def test_bad_X_for_prediction(fitted, bad, match):
@@ -47,11 +49,11 @@ def test_bad_training_data():
     clf = fcnet.MLPClassifier(max_iter=2)
     with pytest.raises(ValueError, match=r"y: has shape \(9,\), expected \(10,\)"):
         clf.fit(X, y[:9])
-    with pytest.raises(ValueError, match=r"y: has a single class \[1\], expected at least two classes"):
+    with pytest.raises(ValueError, match=r"y: has only one class \[1\], expected at least two classes"):
         clf.fit(X, np.ones(10, dtype=int))
     Xn = X.copy()
     Xn[4, 2] = np.nan
-    with pytest.raises(fcnet.Error, match=r"X: has a non-finite value \(nan\) at row 4, column 2"):
+    with pytest.raises(fcnet.Error, match=r"X: has a non-finite value \(NaN\) at row 4, column 2"):
         clf.fit(Xn, y)
     for param, value, match in [
         ("solver", "lbfgs", r"solver: is 'lbfgs', expected one of"),
@@ -78,7 +80,7 @@ def test_bad_inputs_to_the_cs231n_nets(toy):
         net.loss(X, y[:4])
     with pytest.raises(ValueError, match=r"y: holds values that are not whole numbers"):
         net.loss(X, y + 0.5)
-    with pytest.raises(ValueError, match=r"X: has a non-finite value \(nan\) at row 2, column 3"):
+    with pytest.raises(ValueError, match=r"X: has a non-finite value \(NaN\) at row 2, column 3"):
         Xn = X.copy()
         Xn[2, 3] = np.nan
         net.loss(Xn, y)
@@ -118,3 +120,14 @@ def test_bad_model_files(tmp_path):
     net = fcnet.TwoLayerNet(3, 4, 2)
     with pytest.raises(fcnet.Error, match="nodir"):
         net.save(q)
+
+
+def test_other_input_kinds(fitted):
+    clf, X, y = fitted
+    # Numbers held in an object array are accepted; sparse matrices and a missing y are not.
+    np.testing.assert_array_equal(clf.predict(X.astype(object)), clf.predict(X))
+    import scipy.sparse
+    with pytest.raises(ValueError, match=r"X: is a sparse matrix \(sparse input is not supported\)"):
+        clf.predict(scipy.sparse.csr_matrix(X))
+    with pytest.raises(ValueError, match=r"y: is None"):
+        fcnet.MLPClassifier().fit(X, None)
