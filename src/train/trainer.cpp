@@ -304,7 +304,6 @@ nlohmann::json training_metadata(const TrainConfig& cfg, const TrainResult& r,
   j["precision"] = cfg.f64 ? "f64" : "f32";
   j["train_examples"] = r.train_examples;
   j["val_examples"] = r.val_examples;
-  j["seconds"] = r.seconds;
   if (!r.epochs.empty()) {
     const auto& e = r.epochs.back();
     j["final_train_loss"] = e.train_loss;
