@@ -62,7 +62,20 @@ Command add_info(CLI::App& app) {
               for (const auto& n : m.class_names) std::printf(" %s", n.c_str());
               std::printf("\n");
             }
-            if (!training.empty()) std::printf("training     %s\n", training.dump().c_str());
+            if (training.is_object() && !training.empty()) {
+              // The per-epoch history is for reports; the text summary names its length only.
+              json brief = training;
+              if (brief.contains("history") && brief["history"].is_array()) {
+                const auto n = brief["history"].size();
+                brief.erase("history");
+                brief["history"] = std::to_string(n) + " epochs";
+              }
+              std::printf("training    ");
+              for (auto it = brief.begin(); it != brief.end(); ++it)
+                std::printf(" %s=%s", it.key().c_str(),
+                            it->is_string() ? it->get<std::string>().c_str() : it->dump().c_str());
+              std::printf("\n");
+            }
             return 0;
           }};
 }
