@@ -4,9 +4,12 @@
 // usable GPU the device tests report SKIPPED with the reason.
 //
 // Tolerances (max |gpu − ref| / max |ref| per tensor): fp32 1e-5, tf32 1e-2, bf16 3e-2.
+// FCNET_CUDA_TEST_QUICK=1 runs fewer cases (for compute-sanitizer, which is slow).
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <functional>
+#include <iostream>
 #include <string>
 #include <vector>
 
@@ -43,6 +46,10 @@ const std::string& gpu_unavailable() {
   do {                                                                                      \
     if (!gpu_unavailable().empty()) GTEST_SKIP() << "no usable GPU: " << gpu_unavailable(); \
   } while (0)
+
+bool quick() {
+  return std::getenv("FCNET_CUDA_TEST_QUICK") != nullptr;
+}
 
 double tolerance(Precision p) {
   switch (p) {
@@ -185,9 +192,14 @@ TEST(CudaBuild, CommandLineDeviceOptions) {
 TEST(CudaGpu, GradientsMatchDoubleReference) {
   FCNET_REQUIRE_GPU();
   Rng rng(11);
-  const std::vector<std::vector<int64_t>> shapes = {{37, 29, 17, 11}, {784, 64, 10}, {13, 5}};
+  std::vector<std::vector<int64_t>> shapes = {{37, 29, 17, 11}, {784, 64, 10}, {13, 5}};
+  std::vector<ActivationFn> acts = kActivations;
+  if (quick()) {
+    shapes.resize(1);
+    acts = {{Activation::relu, 0.01}, {Activation::gelu, 0.01}};
+  }
   for (const auto& sizes : shapes)
-    for (ActivationFn act : kActivations)
+    for (ActivationFn act : acts)
       for (Precision prec : kPrecisions)
         for (bool fused : {true, false}) {
           const std::string tag = std::string(activation_name(act.kind)) + " alpha " +
@@ -297,8 +309,14 @@ TEST(CudaGpu, OptimizerStepsMatchCpuOptimizer) {
 // (scaled), float and double (standardized) exercise every gather path.
 TEST(CudaGpu, TrainingMatchesCpuTrainer) {
   FCNET_REQUIRE_GPU();
-  for (DType t : {DType::u8, DType::f32, DType::f64})
-    for (OptimizerKind kind : {OptimizerKind::adam, OptimizerKind::momentum}) {
+  std::vector<DType> types = {DType::u8, DType::f32, DType::f64};
+  std::vector<OptimizerKind> kinds = {OptimizerKind::adam, OptimizerKind::momentum};
+  if (quick()) {
+    types.resize(1);
+    kinds.resize(1);
+  }
+  for (DType t : types)
+    for (OptimizerKind kind : kinds) {
       Dataset ds = synthetic(t, 300, 20, 3, 21);
       TrainConfig cfg;
       cfg.hidden = {16, 12};
@@ -407,4 +425,27 @@ TEST(CudaGpu, DivergenceAndBadInputAreErrors) {
   Matrix<float> wide = random_matrix<float>(4, 6, rng);
   y[2] = 1;
   expect_error([&] { g.forward_backward(wide.view(), y.data()); }, "features per example");
+}
+
+// Which epilogue (or fallback kernel) each GEMM of the 784-256-10 step got, printed for the GPU
+// check's report; every GEMM of the step is named, and without fused epilogues none is fused.
+TEST(CudaGpu, PlanNamesEveryGemm) {
+  FCNET_REQUIRE_GPU();
+  Rng rng(14);
+  Network<float> net = random_network<float>({784, 256, 10}, {}, rng);
+  for (Precision prec : kPrecisions) {
+    CudaOptions o;
+    o.precision = prec;
+    CudaNetwork g(net, OptimizerConfig{}, o);
+    const std::string s = g.plan_summary(256);
+    std::cout << "plan " << precision_name(prec) << " 784-256-10 b256: " << s << std::endl;
+    for (const char* part : {"L1.fwd=", "L2.fwd=", "L2.dW=", "L2.dX=", "L1.dW="})
+      EXPECT_NE(s.find(part), std::string::npos) << s;
+    EXPECT_EQ(s.find("L1.dX="), std::string::npos) << s;  // no input gradient for the data
+    o.fused_epilogues = false;
+    CudaNetwork k(net, OptimizerConfig{}, o);
+    const std::string plain = k.plan_summary(256);
+    EXPECT_EQ(plain.find("bias"), std::string::npos) << plain;
+    EXPECT_EQ(plain.find("relu"), std::string::npos) << plain;
+  }
 }
