@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "fcnet/cuda.hpp"
+#include "fcnet/kernels.hpp"
 #include "fcnet/optim.hpp"
 #include "fcnet/trainer.hpp"
 #include "test_util.hpp"
@@ -187,33 +188,73 @@ TEST(CudaBuild, CommandLineDeviceOptions) {
   std::filesystem::remove_all(dir);
 }
 
+namespace {
+
+// Smallest |z| over the hidden pre-activations of `net` on x (double reference).
+double min_abs_preactivation(const Network<double>& net, const Matrix<double>& x) {
+  double m = INFINITY;
+  Matrix<double> a = x;
+  for (int l = 1; l < net.num_layers(); ++l) {
+    Matrix<double> z(x.rows(), net.sizes()[l]);
+    GemmOp<double> op;
+    op.bias = net.b(l).data;
+    ref::gemm<double>(z.view(), a.view(), net.W(l), op);
+    for (int64_t i = 0; i < z.size(); ++i) m = std::min(m, std::fabs(z[i]));
+    Matrix<double> next(x.rows(), net.sizes()[l]);
+    ref::activation_forward<double>(next.view(), z.view(), net.activation());
+    a = std::move(next);
+  }
+  return m;
+}
+
+}  // namespace
+
 // Loss, correct count and every gradient against the double-precision reference network, for
 // every activation and precision, with and without the fused cuBLASLt epilogues.
+//
+// relu and leaky_relu have a kink at 0: a pre-activation closer to 0 than the rounding error
+// of the precision can fall on the other side on the device, which changes one row's share of a
+// gradient column by O(1) — a correct result that no tolerance on the others separates from a
+// bug. Those cases draw networks and inputs until every hidden pre-activation is at least a
+// margin away from 0 (1e-4 for fp32; 0.05 for tf32/bf16, on a small network where such draws
+// are common); the smooth activations run on every shape in every precision.
 TEST(CudaGpu, GradientsMatchDoubleReference) {
   FCNET_REQUIRE_GPU();
   Rng rng(11);
-  std::vector<std::vector<int64_t>> shapes = {{37, 29, 17, 11}, {784, 64, 10}, {13, 5}};
+  const std::vector<int64_t> small_kink = {13, 9, 7, 5};
+  std::vector<std::vector<int64_t>> shapes = {{37, 29, 17, 11}, {784, 64, 10}, {13, 5}, small_kink};
   std::vector<ActivationFn> acts = kActivations;
   if (quick()) {
-    shapes.resize(1);
+    shapes = {shapes[0], small_kink};
     acts = {{Activation::relu, 0.01}, {Activation::gelu, 0.01}};
   }
   for (const auto& sizes : shapes)
     for (ActivationFn act : acts)
       for (Precision prec : kPrecisions)
         for (bool fused : {true, false}) {
+          const bool kink = (act.kind == Activation::relu || act.kind == Activation::leaky_relu) &&
+                            sizes.size() > 2;
+          if (kink && prec != Precision::fp32 && sizes != small_kink) continue;
+          const double margin = !kink ? 0.0 : (prec == Precision::fp32 ? 1e-4 : 5e-2);
           const std::string tag = std::string(activation_name(act.kind)) + " alpha " +
                                   std::to_string(act.alpha) + " " + precision_name(prec) +
                                   (fused ? " fused" : " kernels") + " " +
                                   std::to_string(sizes.size() - 1) + " layers";
-          Network<float> net = random_network<float>(sizes, act, rng);
-          const int64_t n = sizes[0] == 784 ? 128 : 33;
-          Matrix<float> x = random_matrix<float>(n, sizes[0], rng);
-          auto y = random_labels(n, sizes.back(), rng);
-
-          Network<double> ref = net.cast<double>();
+          const int64_t n = sizes[0] == 784 ? 128 : (sizes == small_kink ? 7 : 33);
+          Network<float> net;
+          Matrix<float> x;
+          Network<double> ref;
           Matrix<double> xd(n, sizes[0]);
-          for (int64_t i = 0; i < x.size(); ++i) xd[i] = x[i];
+          int tries = 0;
+          for (;; ++tries) {
+            ASSERT_LT(tries, 5000) << tag << ": no draw clear of the kink";
+            net = random_network<float>(sizes, act, rng);
+            x = random_matrix<float>(n, sizes[0], rng);
+            ref = net.cast<double>();
+            for (int64_t i = 0; i < x.size(); ++i) xd[i] = x[i];
+            if (margin == 0.0 || min_abs_preactivation(ref, xd) >= margin) break;
+          }
+          auto y = random_labels(n, sizes.back(), rng);
           Workspace<double> ws(false);
           const LossParts want = forward_backward<double>(ref, xd.view(), y.data(), 0.0, ws);
 
@@ -372,7 +413,10 @@ TEST(CudaGpu, ReducedPrecisionTrainsCloseToCpu) {
   for (Precision p : {Precision::tf32, Precision::bf16}) {
     const TrainResult gpu = train_cuda(ds, nullptr, cfg, {}, p);
     const double a = gpu.epochs.back().train_loss, b = cpu.epochs.back().train_loss;
-    EXPECT_NEAR(a, b, 5e-2 * b + 1e-3) << precision_name(p);
+    // Rounding differences compound over 44 steps: a loose bound, and a better loss than at
+    // the start (the first epoch's).
+    EXPECT_NEAR(a, b, 0.1 * b + 0.02) << precision_name(p);
+    EXPECT_LT(a, gpu.epochs.front().train_loss) << precision_name(p);
     EXPECT_NEAR(gpu.epochs.back().train_accuracy, cpu.epochs.back().train_accuracy, 0.05)
         << precision_name(p);
   }
@@ -410,8 +454,10 @@ TEST(CudaGpu, DivergenceAndBadInputAreErrors) {
   Dataset ds = synthetic(DType::f32, 200, 10, 3, 24);
   TrainConfig cfg;
   cfg.hidden = {64};
+  // Linear layers and a huge step: the scores overflow to infinity by the second step.
+  cfg.activation = {Activation::identity, 0.01};
   cfg.optimizer.kind = OptimizerKind::sgd;
-  cfg.schedule.lr = 1e12;
+  cfg.schedule.lr = 1e30;
   cfg.normalize = Normalize::none;
   cfg.epochs = 3;
   expect_error([&] { train_cuda(ds, nullptr, cfg, {}, Precision::fp32); }, "training diverged");
