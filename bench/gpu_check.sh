@@ -17,7 +17,7 @@
 # PYTHON (default python3), JOBS (default nproc).
 # Exit status: 0 when the build, the tests and memcheck passed; the benchmark only reports.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 ROOT=$PWD
 START=$SECONDS
 BUDGET=${FCNET_GPU_CHECK_BUDGET:-450}
@@ -29,6 +29,14 @@ FAILED=()
 
 elapsed() { echo $((SECONDS - START)); }
 left() { echo $((BUDGET - (SECONDS - START))); }
+# tmo WANT [RESERVE]: a timeout of WANT seconds, shortened so that RESERVE seconds of the budget
+# stay for what follows (at least 5).
+tmo() {
+  local t=$(($(left) - ${2:-30}))
+  [ "$t" -gt "$1" ] && t=$1
+  [ "$t" -lt 5 ] && t=5
+  echo "$t"
+}
 section() { printf '\n=== %s  [%ss]\n' "$1" "$(elapsed)"; }
 
 DATA=${FCNET_FASHION_MNIST_DIR:-$ROOT/.data/fashion-mnist}
@@ -54,7 +62,7 @@ if ! cmake --preset cuda -DFCNET_PYTHON=OFF -DFCNET_BUILD_BENCH=OFF >"$TMP/confi
   echo "configure failed (missing dependency? scripts/install-deps lists them)"
   exit 1
 fi
-if ! timeout 300 cmake --build --preset cuda -j "$JOBS" >"$TMP/build.log" 2>&1; then
+if ! timeout "$(tmo 270 150)" cmake --build --preset cuda -j "$JOBS" >"$TMP/build.log" 2>&1; then
   grep -E "error|Error" "$TMP/build.log" | head -n 40
   tail -n 20 "$TMP/build.log"
   echo "build failed"
@@ -68,7 +76,7 @@ section "devices"
 "$FCNET" info --devices || FAILED+=("info --devices")
 
 section "CUDA tests"
-timeout 240 "$TESTS" --gtest_filter='Cuda*' --gtest_color=no >"$TMP/tests.log" 2>&1
+timeout "$(tmo 150 60)" "$TESTS" --gtest_filter='Cuda*' --gtest_color=no >"$TMP/tests.log" 2>&1
 rc=$?
 grep -E "^\[ +(OK|FAILED|SKIPPED) +\]|^\[  PASSED|^\[  FAILED|Failure|plan " "$TMP/tests.log" | head -n 80
 if [ $rc -ne 0 ]; then
@@ -89,7 +97,7 @@ for cfg in "${CONFIGS[@]}"; do
   hidden=${cfg%%:*}
   batch=${cfg##*:}
   arch="784-${hidden//,/-}-10"
-  if [ "$(left)" -lt 100 ]; then
+  if [ "$(left)" -lt 90 ]; then
     echo "skipping $arch b$batch and later: time budget"
     break
   fi
@@ -98,7 +106,7 @@ for cfg in "${CONFIGS[@]}"; do
   epochs=4
   [ "$batch" -ge 1024 ] && epochs=3
   for prec in "${PRECISIONS[@]}"; do
-    if timeout 120 "$FCNET" train --device cuda --precision "$prec" --hidden "$hidden" \
+    if timeout "$(tmo 45 60)" "$FCNET" train --device cuda --precision "$prec" --hidden "$hidden" \
       --batch "$batch" --epochs "$epochs" --optimizer adam --lr 1e-3 --schedule constant \
       --test-data none --quiet --json --out "$TMP/m.safetensors" >"$TMP/run.json" 2>"$TMP/run.err"; then
       "$PYTHON" - "$arch" "$batch" "$prec" "$TMP/run.json" >>"$TMP/fcnet.jsonl" <<'EOF'
@@ -114,7 +122,7 @@ EOF
       echo "fcnet $arch b$batch $prec failed: $(tail -n 2 "$TMP/run.err")"
     fi
   done
-  timeout 150 "$PYTHON" bench/peers/torch_cuda.py --data "$DATA" --config "$arch:$batch" \
+  timeout "$(tmo 90 40)" "$PYTHON" bench/peers/torch_cuda.py --data "$DATA" --config "$arch:$batch" \
     --precision fp32,tf32,bf16 --repeats 2 >>"$TMP/torch.jsonl" 2>"$TMP/torch.err" ||
     echo "PyTorch $arch b$batch failed: $(tail -n 3 "$TMP/torch.err")"
 done
@@ -159,11 +167,11 @@ SANITIZER=$(command -v compute-sanitizer || true)
 if [ -z "$SANITIZER" ]; then
   echo "compute-sanitizer not found: memcheck not run"
   FAILED+=("memcheck not run")
-elif [ "$(left)" -lt 60 ]; then
+elif [ "$(left)" -lt 45 ]; then
   echo "memcheck skipped: $(left)s left of the budget"
   FAILED+=("memcheck not run (time)")
 else
-  t=$(($(left) - 40))
+  t=$(tmo 200 25)
   FCNET_CUDA_TEST_QUICK=1 timeout "$t" "$SANITIZER" --tool memcheck --error-exitcode 9 \
     --leak-check no "$TESTS" --gtest_filter='CudaGpu.*' --gtest_color=no >"$TMP/memcheck.log" 2>&1
   rc=$?
@@ -174,8 +182,8 @@ else
     *) echo "memcheck on the tests: exit $rc"; tail -n 30 "$TMP/memcheck.log"; FAILED+=("memcheck on the tests") ;;
   esac
   for prec in fp32 bf16; do
-    [ "$(left)" -lt 25 ] && break
-    timeout $(($(left) - 15)) "$SANITIZER" --tool memcheck --error-exitcode 9 --leak-check no \
+    [ "$(left)" -lt 20 ] && break
+    timeout "$(tmo 60 10)" "$SANITIZER" --tool memcheck --error-exitcode 9 --leak-check no \
       "$FCNET" train --device cuda --precision "$prec" --hidden 96,40 --batch 100 --epochs 2 \
       --max-steps 30 --val-split 0.01 --dropout 0.2 --test-data none --quiet \
       --out "$TMP/mc.safetensors" >"$TMP/mc.log" 2>&1
