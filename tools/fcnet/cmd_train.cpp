@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "cli.hpp"
+#include "fcnet/cuda.hpp"
 #include "fcnet/trainer.hpp"
 
 namespace fcnet::cli {
@@ -40,6 +41,7 @@ struct Options {
   uint64_t seed = 0;
   int threads = 0;
   std::string precision = "f32";
+  std::string device = "cpu";
   std::string out = "fcnet-model.safetensors";
   bool json = false;
   bool quiet = false;
@@ -176,8 +178,13 @@ Command add_train(CLI::App& app) {
       ->capture_default_str();
   c->add_option("--threads", o->threads, "Threads (default: one per core)")
       ->check(CLI::PositiveNumber);
-  c->add_option("--precision", o->precision, "f32 (fast) or f64 (double, reference kernels)")
-      ->check(CLI::IsMember({"f32", "f64"}))
+  c->add_option("--precision", o->precision,
+                "f32 (fast) or f64 (double, reference kernels); with --device cuda: fp32 (= f32), "
+                "tf32 or bf16")
+      ->check(CLI::IsMember({"f32", "f64", "fp32", "tf32", "bf16"}))
+      ->capture_default_str();
+  c->add_option("--device", o->device, "cpu, or cuda (GPU 0; needs a build with FCNET_CUDA)")
+      ->check(CLI::IsMember({"cpu", "cuda"}))
       ->capture_default_str();
   c->add_option("--out", o->out, "Model file to write")->capture_default_str();
   c->add_flag("--json", o->json, "Print one JSON object on stdout");
@@ -208,6 +215,14 @@ Command add_train(CLI::App& app) {
         cfg.init_std = o->init_std;
         cfg.seed = o->seed;
         cfg.f64 = o->precision == "f64";
+        const bool cuda = o->device == "cuda";
+        if (!cuda && (o->precision == "tf32" || o->precision == "bf16"))
+          throw CLI::ValidationError("--precision", o->precision + " needs --device cuda");
+        if (cuda && cfg.f64)
+          throw CLI::ValidationError("--precision",
+                                     "f64 runs on the CPU only; use fp32, tf32 or bf16 with "
+                                     "--device cuda");
+        if (cuda) (void)cuda_devices_info();  // no device: fail before loading any data
         int64_t epochs = 0;
         if (o->epochs != "auto") {
           std::size_t used = 0;
@@ -255,7 +270,9 @@ Command add_train(CLI::App& app) {
         TrainCallbacks cb;
         cb.on_step = [&](const TrainProgress& p) { progress.step(p); };
         cb.on_epoch = [&](const EpochRecord& r) { progress.epoch(r, cfg.epochs); };
-        TrainResult r = train(train_data, nullptr, cfg, cb);
+        TrainResult r =
+            cuda ? train_cuda(train_data, nullptr, cfg, cb, parse_precision(o->precision))
+                 : train(train_data, nullptr, cfg, cb);
 
         json out;
         json epochs_j = json::array();
