@@ -7,6 +7,7 @@
 
 #include "cli.hpp"
 #include "fcnet/trainer.hpp"
+#include "train_support.hpp"
 
 namespace fcnet::cli {
 
@@ -41,6 +42,8 @@ struct Options {
   int threads = 0;
   std::string precision = "f32";
   std::string out = "fcnet-model.safetensors";
+  std::string checkpoint;
+  std::string resume;
   bool json = false;
   bool quiet = false;
 };
@@ -179,10 +182,14 @@ Command add_train(CLI::App& app) {
       ->check(CLI::IsMember({"f32", "f64"}))
       ->capture_default_str();
   c->add_option("--out", o->out, "Model file to write")->capture_default_str();
+  c->add_option("--checkpoint", o->checkpoint,
+                "Save the full training state here after every epoch (and on Ctrl-C)");
+  c->add_option("--resume", o->resume,
+                "Continue the run saved in this checkpoint; options not given are taken from it");
   c->add_flag("--json", o->json, "Print one JSON object on stdout");
   c->add_flag("--quiet,-q", o->quiet, "No progress output");
 
-  return {c, [o] {
+  return {c, [o, c] {
             TrainConfig cfg;
             cfg.hidden = parse_sizes(o->hidden, "--hidden", true);
             cfg.activation = {parse_activation(o->activation, "--activation"), o->leaky_alpha};
@@ -222,7 +229,13 @@ Command add_train(CLI::App& app) {
             set_num_threads(o->threads);
 
             // Everything checkable is checked before training starts.
+            std::unique_ptr<TrainState> resume;
+            if (!o->resume.empty()) {
+              resume = std::make_unique<TrainState>(load_checkpoint(o->resume));
+              resume_options(*c, *resume, o->data, o->out);
+            }
             check_writable(o->out);
+            if (!o->checkpoint.empty()) check_writable(o->checkpoint);
             Dataset train_data = load_data(o->data, "train", true);
             std::string test_src = o->test_data;
             const bool fmnist = o->data.data.rfind("fashion-mnist", 0) == 0;
@@ -240,19 +253,35 @@ Command add_train(CLI::App& app) {
             const int64_t n_train =
                 train_data.n - static_cast<int64_t>(std::llround(o->val_split * train_data.n));
             cfg.epochs = epochs > 0 ? epochs : auto_epochs(n_train, std::min(cfg.batch, n_train));
+            if (resume) resume_config(*c, *resume, cfg);
+            check_training(train_data, cfg, resume.get());
 
             if (!o->quiet)
               log("training %s on %s: %lld examples x %lld features, %lld epochs, batch %lld, %s, "
                   "%d threads",
-                  o->hidden.c_str(), train_data.source.c_str(),
+                  join_sizes(cfg.hidden).c_str(), train_data.source.c_str(),
                   static_cast<long long>(train_data.n), static_cast<long long>(train_data.d),
                   static_cast<long long>(cfg.epochs), static_cast<long long>(cfg.batch),
-                  o->optimizer.c_str(), num_threads());
+                  optimizer_name(cfg.optimizer.kind), num_threads());
             Progress progress(o->quiet);
             TrainCallbacks cb;
             cb.on_step = [&](const TrainProgress& p) { progress.step(p); };
             cb.on_epoch = [&](const EpochRecord& r) { progress.epoch(r, cfg.epochs); };
-            TrainResult r = train(train_data, nullptr, cfg, cb);
+            const std::string app_json = checkpoint_app_json(o->data, num_threads(), o->out);
+            if (!o->checkpoint.empty())
+              cb.on_checkpoint = [&](const TrainState& s) {
+                save_checkpoint(o->checkpoint, s, app_json);
+              };
+            cb.stop = install_stop_handlers();
+            TrainResult r;
+            try {
+              r = train(train_data, nullptr, cfg, cb, resume.get());
+            } catch (const TrainDiverged& e) {
+              save_diverged(o->out, e);
+              throw;
+            }
+            if (int code = finish_interrupted(r, o->checkpoint, o->out, app_json); code >= 0)
+              return code;
 
             json out;
             json epochs_j = json::array();
