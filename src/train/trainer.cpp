@@ -275,8 +275,9 @@ TrainResult train_impl(const Dataset& train, const Dataset* val, const TrainConf
     st->data_source = train.source;
     return st;
   };
-  res.state = capture(first_epoch, first_step, shuffle_rng.state(), carry_loss, carry_correct,
-                      carry_seen, carry_seconds);
+  // Where this run starts (a resumed run with nothing left to do ends there).
+  const int64_t start_epoch = first_epoch;
+  bool stopped_mid = false;
   if (steps_out()) first_epoch = cfg.epochs + 1;  // a resumed run that already reached the end
   if (patience_out()) {
     res.stopped_early = true;
@@ -364,6 +365,7 @@ TrainResult train_impl(const Dataset& train, const Dataset* val, const TrainConf
       }
     }
     if (stopped) {
+      stopped_mid = true;
       if (cb.on_checkpoint) cb.on_checkpoint(*res.state);
       break;
     }
@@ -391,8 +393,10 @@ TrainResult train_impl(const Dataset& train, const Dataset* val, const TrainConf
     }
     res.epochs.push_back(rec);
     if (cb.on_epoch) cb.on_epoch(rec);
-    res.state = capture(epoch + 1, 0, shuffle_rng.state(), 0, 0, 0, 0);
-    if (cb.on_checkpoint) cb.on_checkpoint(*res.state);
+    if (cb.on_checkpoint) {
+      res.state = capture(epoch + 1, 0, shuffle_rng.state(), 0, 0, 0, 0);
+      cb.on_checkpoint(*res.state);
+    }
     if (epoch == cfg.epochs || steps_out()) break;
     if (patience_out()) {
       res.stopped_early = true;
@@ -404,6 +408,13 @@ TrainResult train_impl(const Dataset& train, const Dataset* val, const TrainConf
     }
   }
   res.steps = step;
+  // The end state, before the best weights are restored (a continuation needs the current ones);
+  // a stop inside an epoch captured it already, and so did the last epoch's checkpoint callback.
+  const int64_t done = static_cast<int64_t>(res.epochs.size());
+  if (!stopped_mid && !(cb.on_checkpoint && done >= start_epoch))
+    res.state = done >= start_epoch ? capture(done + 1, 0, shuffle_rng.state(), 0, 0, 0, 0)
+                                    : capture(start_epoch, first_step, shuffle_rng.state(),
+                                              carry_loss, carry_correct, carry_seen, carry_seconds);
   // With a validation set, the model keeps the weights of its best epoch.
   if (validating && res.best_epoch > 0)
     std::copy(best.begin(), best.end(), net.params());
