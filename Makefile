@@ -12,8 +12,39 @@ build: deps
 	cmake --preset default >/dev/null
 	cmake --build --preset default -j $(JOBS)
 
+# The sanitizer run is part of `make test` (and so of CI): the whole suite under ASan+UBSan,
+# except the headless-browser test.
 test: build
 	ctest --preset default -j $(JOBS)
+	$(MAKE) test-asan
+
+asan: deps
+	cmake --preset asan >/dev/null
+	cmake --build --preset asan -j $(JOBS)
+
+test-asan: asan
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
+	ctest --preset asan -j $(JOBS) -LE browser
+
+# libFuzzer targets (clang) in build-fuzz/, each run for FUZZ_SECONDS on a working corpus seeded
+# from fuzz/corpus/<target>/; findings land in fuzz-artifacts/.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= idx gzip csv npy safetensors
+fuzz: deps
+	CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DFCNET_FUZZ=ON -DFCNET_SANITIZE=ON -DFCNET_BUILD_TESTS=OFF -DFCNET_BUILD_BENCH=OFF \
+	  -DFCNET_PYTHON=OFF >/dev/null
+	cmake --build build-fuzz -j $(JOBS) --target fuzz_targets
+	mkdir -p fuzz-artifacts
+	set -e; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p build-fuzz/corpus/$$t; \
+	  echo "fuzz_$$t: $(FUZZ_SECONDS)s"; \
+	  ./build-fuzz/bin/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	    -print_final_stats=1 -artifact_prefix=fuzz-artifacts/$$t- \
+	    build-fuzz/corpus/$$t fuzz/corpus/$$t; \
+	done
 
 demo: build
 	./build/bin/fcnet train

@@ -3,10 +3,12 @@
 // per-epoch records for reports.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -65,10 +67,48 @@ struct TrainProgress {
   double seconds = 0;  // since the epoch started
 };
 
+// Everything a run needs to continue exactly where it stopped: with the same data, config and
+// thread count, a resumed run ends bit-identical to one that was never interrupted. Captured at
+// the end of every epoch and where `stop` ended a run mid-epoch; saved and loaded as a checkpoint
+// file by save_checkpoint / load_checkpoint (fcnet/checkpoint.hpp).
+struct TrainState {
+  TrainConfig config;  // the run's configuration (epochs included)
+  Model model;         // current weights (not the best ones), input transform, class names
+  // Optimizer moment buffers over the network's parameter buffer (Network::buffer_size() values,
+  // padding included; empty when the optimizer keeps none) and its step count.
+  std::vector<double> opt_m, opt_v;
+  int64_t opt_steps = 0;
+  int64_t epoch = 1;          // epoch to run next or in progress (1-based)
+  int64_t step_in_epoch = 0;  // steps of `epoch` already done
+  int64_t step = 0;           // optimizer steps done in all
+  // Generators: the shuffle one as it was at the start of `epoch` (each epoch's order is a
+  // fresh shuffle of 0..N-1, so the order of a partly done epoch is regenerated from it).
+  std::array<uint64_t, 4> shuffle_rng{}, dropout_rng{};
+  // Sums of the partly done epoch (step_in_epoch > 0).
+  double epoch_loss_sum = 0;
+  int64_t epoch_correct = 0, epoch_seen = 0;
+  double epoch_seconds = 0;
+  std::vector<double> epoch_start;  // parameters at the start of `epoch` (when step_in_epoch > 0)
+  // Early stopping: parameters of the best validation epoch (empty without validation).
+  std::vector<double> best;
+  double best_val = -1;
+  int64_t best_epoch = 0, since_best = 0;
+  std::vector<EpochRecord> history;  // completed epochs
+  double seconds = 0;                // training time of the completed epochs
+  // The data trained on (after the validation split): examples, width, classes, source.
+  int64_t data_n = 0, data_d = 0, classes = 0;
+  std::string data_source;
+  std::string app_json;  // a caller's own JSON (the CLI keeps its data options), stored as is
+  std::string origin;    // where the state was loaded from, for messages ("" = in memory)
+};
+
 struct TrainCallbacks {
   std::function<void(const TrainProgress&)> on_step;
   std::function<void(const EpochRecord&)> on_epoch;
   const std::atomic<bool>* stop = nullptr;  // set (e.g. by a signal) to stop after the current step
+  // Called with the full state after every completed epoch and when `stop` ends a run mid-epoch
+  // (e.g. to write a checkpoint file).
+  std::function<void(const TrainState&)> on_checkpoint;
 };
 
 struct TrainResult {
@@ -84,13 +124,34 @@ struct TrainResult {
   // Rows of the training data held out by cfg.val_split (sorted), empty otherwise; the held-out
   // split is train_data.subset(val_indices).
   std::vector<int64_t> val_indices;
+  // The state where the run ended (finished or interrupted): resuming from it continues the run
+  // (after an interruption) or extends it (with more epochs).
+  std::shared_ptr<const TrainState> state;
 };
 
-// Trains a new model on `train`; `val` (optional) is evaluated each epoch, else cfg.val_split
-// holds out part of `train`. Throws fcnet::Error on bad configuration or divergence (a non-finite
-// loss), naming the epoch and step.
+// Thrown when training diverges (a non-finite loss or gradient). The message names the epoch,
+// the step and the first layer with a non-finite gradient and suggests a lower learning rate;
+// `result` holds the run up to there, its model the last good weights (those at the start of
+// the epoch that diverged).
+class TrainDiverged : public Error {
+ public:
+  TrainDiverged(const std::string& what, std::shared_ptr<TrainResult> r)
+      : Error(what), result(std::move(r)) {}
+  std::shared_ptr<TrainResult> result;
+};
+
+// Every check train() makes before it starts: the configuration, the memory the network needs,
+// the validation split, and a `resume` state's fit to cfg and the data. Throws fcnet::Error; lets
+// a caller fail before it prints or writes anything.
+void check_training(const Dataset& train, const TrainConfig& cfg,
+                    const TrainState* resume = nullptr);
+
+// Trains a new model on `train`, or continues the run saved in `resume`; `val` (optional) is
+// evaluated each epoch, else cfg.val_split holds out part of `train`. Throws fcnet::Error on bad
+// configuration, on a `resume` state that does not fit cfg and the data (architecture, width,
+// classes, precision, optimizer), and TrainDiverged on divergence.
 TrainResult train(const Dataset& train, const Dataset* val, const TrainConfig& cfg,
-                  const TrainCallbacks& callbacks = {});
+                  const TrainCallbacks& callbacks = {}, const TrainState* resume = nullptr);
 
 struct EvalResult {
   int64_t n = 0;

@@ -140,9 +140,21 @@ class Tokenizer {
   std::deque<std::string> owned_;  // unescaped quoted fields; a deque keeps views stable
 };
 
+// A cell for messages: at most 40 bytes, control bytes shown as \xNN so they are visible.
 std::string quote(std::string_view s) {
   constexpr std::size_t kMax = 40;
-  std::string t(s.substr(0, kMax));
+  static const char* digits = "0123456789abcdef";
+  std::string t;
+  for (char c : s.substr(0, kMax)) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      t += "\\x";
+      t += digits[u >> 4];
+      t += digits[u & 15];
+    } else {
+      t += c;
+    }
+  }
   if (s.size() > kMax) t += "...";
   return "'" + t + "'";
 }

@@ -114,7 +114,11 @@ std::string lower_name(const std::string& path) {
 
 Format sniff_format(InputFile& in, const std::string& path) {
   const std::string_view head = in.peek(8);
-  if (head.substr(0, 6) == "\x93NUMPY") return Format::npy;
+  if (head.empty()) fail(path, "empty file", "IDX, NPY or CSV data");
+  // The NPY magic, whole or cut short (its first byte is never text).
+  if (std::string_view("\x93NUMPY").substr(0, std::min<std::size_t>(6, head.size())) ==
+      head.substr(0, 6))
+    return Format::npy;
   if (head.size() >= 4 && head[0] == 0 && head[1] == 0 &&
       known_idx_type(static_cast<uint8_t>(head[2])) && head[3] >= 1 && head[3] <= 16)
     return Format::idx;

@@ -23,6 +23,13 @@ constexpr std::size_t kMaxChunk = std::size_t{1} << 30;
 gzFile as_gz(void* p) {
   return static_cast<gzFile>(p);
 }
+
+// zlib's error text without the "<path>: " it puts in front (the message names the file already).
+std::string zlib_reason(const char* msg, const std::string& path) {
+  std::string m = msg != nullptr ? msg : "read error";
+  if (m.rfind(path + ": ", 0) == 0) m.erase(0, path.size() + 2);
+  return m;
+}
 }  // namespace
 
 InputFile::InputFile(const std::string& path) : path_(path) {
@@ -70,7 +77,7 @@ std::size_t InputFile::read_raw(void* dst, std::size_t n) {
       const bool gz = gzdirect(as_gz(gz_)) == 0;  // valid even before compressed_ is set
       fail(path_,
            std::string("unreadable ") + (gz ? "gzip data" : "file") + " (" +
-               (msg != nullptr ? msg : "read error") + ")",
+               zlib_reason(msg, path_) + ")",
            gz ? "a valid gzip stream" : "a readable file");
     }
     if (r == 0) {
@@ -78,7 +85,7 @@ std::size_t InputFile::read_raw(void* dst, std::size_t n) {
       int code = 0;
       const char* msg = gzerror(as_gz(gz_), &code);
       if (code == Z_BUF_ERROR || code == Z_DATA_ERROR)
-        fail(path_, std::string("gzip stream is damaged or cut short (") + msg + ")",
+        fail(path_, "gzip stream is damaged or cut short (" + zlib_reason(msg, path_) + ")",
              "a complete gzip file");
       break;
     }

@@ -69,22 +69,33 @@ void write_file_atomic(const std::string& path, const std::string& bytes) {
   if (::fsync(fd) != 0 || ::close(fd) != 0) {
     const int e = errno;
     ::unlink(tmp.c_str());
-    fail(path, std::string("cannot write: ") + std::strerror(e), "");
+    fail(path, std::string("cannot write: ") + std::strerror(e),
+         "enough free space in '" + dir_of(path) + "'");
   }
   ::chmod(tmp.c_str(), 0644);
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     const int e = errno;
     ::unlink(tmp.c_str());
-    fail(path, std::string("cannot replace: ") + std::strerror(e), "");
+    fail(path, std::string("cannot replace: ") + std::strerror(e),
+         "a file path that can be replaced (not a folder)");
+  }
+  // Make the rename itself durable (best effort: some file systems refuse to sync folders).
+  const int dfd = ::open(dir_of(path).c_str(), O_RDONLY | O_DIRECTORY);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
   }
 }
 
 std::string read_file(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+    fail(path, "is a folder", "a file to read");
   std::ifstream f(path, std::ios::binary);
   if (!f) fail(path, std::string("cannot open: ") + std::strerror(errno), "a readable file");
   std::ostringstream ss;
   ss << f.rdbuf();
-  if (f.bad()) fail(path, "read error", "");
+  if (f.bad()) fail(path, "read error", "a readable file");
   return ss.str();
 }
 

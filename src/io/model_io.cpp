@@ -26,6 +26,19 @@ T load_le(const char* p) {
   return v;
 }
 
+std::string format_double(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+// Up to 6 significant digits, for messages.
+std::string short_number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", v);
+  return buf;
+}
+
 std::string shape_text(const std::vector<int64_t>& s) {
   std::string r = "[";
   for (std::size_t i = 0; i < s.size(); ++i) r += (i ? "," : "") + std::to_string(s[i]);
@@ -120,7 +133,12 @@ SafeTensors parse_safetensors(const std::string& bytes, const std::string& where
         !off[1].is_number_unsigned())
       fail(tw, "data_offsets is not a pair of non-negative integers", "[begin, end]");
     const uint64_t b = off[0].get<uint64_t>(), e = off[1].get<uint64_t>();
-    if (b > e || e > data_size)
+    if (b > e)
+      fail(tw,
+           "data_offsets [" + std::to_string(b) + ", " + std::to_string(e) +
+               "] end before they begin",
+           "[begin, end] with begin <= end");
+    if (e > data_size)
       fail(tw,
            "data_offsets [" + std::to_string(b) + ", " + std::to_string(e) +
                "] lie outside the data section of " + std::to_string(data_size) + " bytes",
@@ -262,9 +280,12 @@ Model model_from_safetensors(const SafeTensors& st, const std::string& where) {
       fail(where + ": tensor '" + bn + "'", "has shape " + shape_text(b.shape),
            "[" + std::to_string(w.shape[1]) + "] to match " + wn);
   }
+  // A checkpoint is a model file plus state.* tensors (fcnet/checkpoint.hpp); as a model, its
+  // current weights are used.
+  const bool checkpoint = md.count("checkpoint") > 0;
   for (const auto& kv : st.tensors) {
     const std::string& n = kv.first;
-    bool known = n == "input_mean" || n == "input_std";
+    bool known = n == "input_mean" || n == "input_std" || (checkpoint && n.rfind("state.", 0) == 0);
     for (int l = 1; l <= L && !known; ++l)
       known = n == "W" + std::to_string(l) || n == "b" + std::to_string(l);
     if (!known)
@@ -306,7 +327,7 @@ Model model_from_safetensors(const SafeTensors& st, const std::string& where) {
     auto v = it->second.to_double(where);
     for (double x : v)
       if (!std::isfinite(x) || (std::string(name) == "input_std" && x <= 0))
-        fail(where + ": tensor '" + name + "'", "has a value " + std::to_string(x),
+        fail(where + ": tensor '" + name + "'", "has a value " + short_number(x),
              std::string(name) == "input_std" ? "positive finite values" : "finite values");
     (std::string(name) == "input_mean" ? m.transform.mean : m.transform.std) = std::move(v);
   }
@@ -326,12 +347,19 @@ Model model_from_safetensors(const SafeTensors& st, const std::string& where) {
     }
   }
   if (auto it = md.find("image_shape"); it != md.end()) {
+    json c;
     try {
-      json c = json::parse(it->second);
-      for (const auto& v : c) m.image_shape.push_back(v.get<int64_t>());
+      c = json::parse(it->second);
     } catch (const json::exception&) {
-      fail(where, "metadata image_shape is not a JSON list of integers", "[H, W]");
     }
+    const bool ok = c.is_array() && c.size() == 2 && c[0].is_number_integer() &&
+                    c[1].is_number_integer() && c[0].get<int64_t>() > 0 &&
+                    c[1].get<int64_t>() > 0 && c[0].get<int64_t>() <= d &&
+                    c[1].get<int64_t>() <= d && c[0].get<int64_t>() * c[1].get<int64_t>() == d;
+    if (!ok)
+      fail(where, "metadata image_shape is '" + it->second.substr(0, 40) + "'",
+           "[H, W] with H·W = " + std::to_string(d) + " (the input width)");
+    m.image_shape = {c[0].get<int64_t>(), c[1].get<int64_t>()};
   }
   if (auto it = md.find("training"); it != md.end()) m.training_json = it->second;
   return m;
@@ -340,14 +368,6 @@ Model model_from_safetensors(const SafeTensors& st, const std::string& where) {
 Model load_model(const std::string& path) {
   return model_from_safetensors(read_safetensors(path), path);
 }
-
-namespace {
-std::string format_double(double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
-}
-}  // namespace
 
 SafeTensors model_to_safetensors(const Model& m) {
   SafeTensors st;

@@ -1,10 +1,12 @@
 #include "fcnet/trainer.hpp"
 
 #include <omp.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <numeric>
 
@@ -141,11 +143,31 @@ EvalResult evaluate_impl(const Network<T>& net, const InputTransform& tf, const 
 }
 
 template <class T>
+std::vector<double> to_doubles(const T* p, int64_t n) {
+  return std::vector<double>(p, p + n);
+}
+template <class T>
+void from_doubles(const std::vector<double>& v, T* p) {
+  for (std::size_t i = 0; i < v.size(); ++i) p[i] = static_cast<T>(v[i]);
+}
+
+// True when every value is finite; a branch-free pass that vectorises (x - x is 0 only for
+// finite x).
+template <class T>
+bool all_finite(const T* p, int64_t n) {
+  int bad = 0;
+  for (int64_t i = 0; i < n; ++i) bad |= !(p[i] - p[i] == T(0));
+  return bad == 0;
+}
+
+template <class T>
 TrainResult train_impl(const Dataset& train, const Dataset* val, const TrainConfig& cfg,
-                       const TrainCallbacks& cb) {
+                       const TrainCallbacks& cb, const TrainState* resume) {
   TrainResult res;
   const int64_t n = train.n, d = train.d;
-  const int64_t classes = std::max<int64_t>(train.num_classes(), val ? val->num_classes() : 0);
+  const int64_t classes =
+      resume ? resume->model.num_classes()
+             : std::max<int64_t>(train.num_classes(), val ? val->num_classes() : 0);
   if (classes < 2)
     fail(train.source, "has labels of only one class", "at least two classes to classify");
   std::vector<int64_t> sizes = {d};
@@ -154,15 +176,15 @@ TrainResult train_impl(const Dataset& train, const Dataset* val, const TrainConf
 
   Model& model = res.model;
   model.f64 = std::is_same_v<T, double>;
-  model.transform = fit_transform(train, cfg.normalize);
-  model.class_names = train.class_names;
+  model.transform = resume ? resume->model.transform : fit_transform(train, cfg.normalize);
+  model.class_names = resume ? resume->model.class_names : train.class_names;
   model.image_shape = train.image_shape;
   Network<T>& net = net_of<T>(model);
   net = Network<T>(sizes, cfg.activation);
   Rng init_rng(cfg.seed * 0x9E3779B97F4A7C15ULL + 1);
   Rng shuffle_rng(cfg.seed * 0x9E3779B97F4A7C15ULL + 2);
   Rng dropout_rng(cfg.seed * 0x9E3779B97F4A7C15ULL + 3);
-  net.init(cfg.init, init_rng, cfg.init_std);
+  if (!resume) net.init(cfg.init, init_rng, cfg.init_std);
 
   const int64_t batch = std::min(cfg.batch, n);
   const int64_t steps_per_epoch = (n + batch - 1) / batch;
@@ -177,26 +199,112 @@ TrainResult train_impl(const Dataset& train, const Dataset* val, const TrainConf
   const PreparedTransform tf = prepare_transform(model.transform, d);
   std::vector<int32_t> yb(static_cast<std::size_t>(batch));
   std::vector<int64_t> order(static_cast<std::size_t>(n));
-  std::iota(order.begin(), order.end(), 0);
   Workspace<T> ws(!cfg.f64);
   Dropout dropout{cfg.dropout, &dropout_rng};
 
-  std::vector<T> best(net.params(), net.params() + net.buffer_size());
+  const int64_t P = net.buffer_size();
+  std::vector<T> best(net.params(), net.params() + P);
   std::vector<T> epoch_start = best;
   double best_val = -1;
   int64_t since_best = 0;
   int64_t step = 0;
+  // Where a resumed run picks up: its epoch, the steps of it already done and their sums.
+  int64_t first_epoch = 1, first_step = 0, carry_correct = 0, carry_seen = 0;
+  double carry_loss = 0, carry_seconds = 0;
+  if (resume) {
+    const TrainState& r = *resume;
+    from_doubles(
+        r.model.f64 ? to_doubles(r.model.net64.params(), P) : to_doubles(r.model.net32.params(), P),
+        net.params());
+    from_doubles(r.opt_m, opt.first_moment().data());
+    from_doubles(r.opt_v, opt.second_moment().data());
+    opt.set_steps(r.opt_steps);
+    shuffle_rng.set_state(r.shuffle_rng);
+    dropout_rng.set_state(r.dropout_rng);
+    if (!r.best.empty()) from_doubles(r.best, best.data());
+    if (!r.epoch_start.empty()) from_doubles(r.epoch_start, epoch_start.data());
+    best_val = r.best_val;
+    since_best = r.since_best;
+    res.best_epoch = r.best_epoch;
+    step = r.step;
+    res.epochs = r.history;
+    res.seconds = r.seconds;
+    first_epoch = r.epoch;
+    first_step = r.step_in_epoch;
+    carry_loss = r.epoch_loss_sum;
+    carry_correct = r.epoch_correct;
+    carry_seen = r.epoch_seen;
+    carry_seconds = r.epoch_seconds;
+  }
+  const bool validating = val && val->n > 0;
+  auto patience_out = [&] { return cfg.patience > 0 && validating && since_best >= cfg.patience; };
+  auto steps_out = [&] { return cfg.max_steps > 0 && step >= cfg.max_steps; };
+  // The state at epoch `epoch`, `done` steps into it (the shuffle generator as it was at the
+  // epoch's start).
+  auto capture = [&](int64_t epoch, int64_t done, const std::array<uint64_t, 4>& shuffle_state,
+                     double loss_sum, int64_t correct, int64_t seen, double seconds) {
+    auto st = std::make_shared<TrainState>();
+    st->config = cfg;
+    st->model.f64 = model.f64;
+    net_of<T>(st->model) = net;
+    st->model.transform = model.transform;
+    st->model.class_names = model.class_names;
+    st->model.image_shape = model.image_shape;
+    if (opt.first_moment().size() > 0) st->opt_m = to_doubles(opt.first_moment().data(), P);
+    if (opt.second_moment().size() > 0) st->opt_v = to_doubles(opt.second_moment().data(), P);
+    st->opt_steps = opt.steps();
+    st->epoch = epoch;
+    st->step_in_epoch = done;
+    st->step = step;
+    st->shuffle_rng = shuffle_state;
+    st->dropout_rng = dropout_rng.state();
+    if (done > 0) {
+      st->epoch_loss_sum = loss_sum;
+      st->epoch_correct = correct;
+      st->epoch_seen = seen;
+      st->epoch_seconds = seconds;
+      st->epoch_start = to_doubles(epoch_start.data(), P);
+    }
+    if (validating) st->best = to_doubles(best.data(), P);
+    st->best_val = best_val;
+    st->best_epoch = res.best_epoch;
+    st->since_best = since_best;
+    st->history = res.epochs;
+    st->seconds = res.seconds;
+    st->data_n = n;
+    st->data_d = d;
+    st->classes = classes;
+    st->data_source = train.source;
+    return st;
+  };
+  // Where this run starts (a resumed run with nothing left to do ends there).
+  const int64_t start_epoch = first_epoch;
+  bool stopped_mid = false;
+  if (steps_out()) first_epoch = cfg.epochs + 1;  // a resumed run that already reached the end
+  if (patience_out()) {
+    res.stopped_early = true;
+    first_epoch = cfg.epochs + 1;
+  }
 
-  for (int64_t epoch = 1; epoch <= cfg.epochs; ++epoch) {
+  for (int64_t epoch = first_epoch; epoch <= cfg.epochs; ++epoch) {
+    // Each epoch's order is a fresh shuffle of 0..N-1, so the generator's state at the epoch's
+    // start is all a checkpoint needs to regenerate it.
+    const std::array<uint64_t, 4> shuffle_state = shuffle_rng.state();
+    std::iota(order.begin(), order.end(), 0);
     shuffle_rng.shuffle(order);
-    std::copy(net.params(), net.params() + net.buffer_size(), epoch_start.begin());
+    const bool resumed = epoch == first_epoch && first_step > 0;
+    const int64_t s0 = resumed ? first_step : 0;
+    if (!resumed) std::copy(net.params(), net.params() + P, epoch_start.begin());
     EpochRecord rec;
     rec.epoch = epoch;
-    rec.lr = sched.at(step);
-    double loss_sum = 0;
-    int64_t correct = 0, seen = 0;
+    rec.lr = sched.at(step - s0);
+    double loss_sum = resumed ? carry_loss : 0;
+    int64_t correct = resumed ? carry_correct : 0, seen = resumed ? carry_seen : 0;
+    const double seconds_before = resumed ? carry_seconds : 0;
+    rec.steps = s0;
     const auto t0 = Clock::now();
-    for (int64_t s = 0; s < steps_per_epoch; ++s) {
+    bool stopped = false;
+    for (int64_t s = s0; s < steps_per_epoch; ++s) {
       const int64_t b = std::min(batch, n - s * batch);
       const int64_t* idx = order.data() + s * batch;
       MatrixView<T> x = xb.view().rows_range(0, b);
@@ -205,16 +313,28 @@ TrainResult train_impl(const Dataset& train, const Dataset* val, const TrainConf
       const double lr = sched.at(step);
       LossParts lp = forward_backward<T>(net, x, yb.data(), 0.0, ws,
                                          cfg.dropout > 0 ? &dropout : nullptr, 0.0, false);
-      if (!std::isfinite(lp.data_loss)) {
+      if (!std::isfinite(lp.data_loss) || !all_finite(net.grads(), P)) {
+        // Keep the last good weights: those the diverging epoch started from.
         std::copy(epoch_start.begin(), epoch_start.end(), net.params());
         const int bad = first_bad_layer(net);
-        fail("training",
-             "the loss became " + std::to_string(lp.data_loss) + " at epoch " +
-                 std::to_string(epoch) + ", step " + std::to_string(s + 1) +
-                 (bad ? " (first non-finite gradient in layer " + std::to_string(bad) + ")"
-                      : std::string()) +
-                 "; training diverged",
-             "a finite loss: try a lower learning rate (--lr " + std::to_string(lr / 10) + ")");
+        res.steps = step;
+        res.best_epoch = static_cast<int64_t>(res.epochs.size());
+        char lr_text[32];
+        std::snprintf(lr_text, sizeof lr_text, "%g", cfg.schedule.lr / 10);
+        const std::string what =
+            (std::isfinite(lp.data_loss) ? std::string("a gradient became non-finite")
+             : std::isnan(lp.data_loss)  ? std::string("the loss became NaN")
+                                         : std::string("the loss became infinite")) +
+            " at epoch " + std::to_string(epoch) + ", step " + std::to_string(s + 1) + " of " +
+            std::to_string(steps_per_epoch) +
+            (bad ? " (first non-finite gradient in layer " + std::to_string(bad) + ")"
+                 : std::string()) +
+            "; training diverged";
+        throw TrainDiverged(
+            error_message(
+                "training", what,
+                std::string("a finite loss: try a lower learning rate (--lr ") + lr_text + ")"),
+            std::make_shared<TrainResult>(std::move(res)));
       }
       opt.step(net.params(), net.grads(), lr, 2.0 * cfg.reg);
       loss_sum += lp.data_loss * static_cast<double>(b);
@@ -231,14 +351,28 @@ TrainResult train_impl(const Dataset& train, const Dataset* val, const TrainConf
         p.loss = loss_sum / static_cast<double>(seen);
         p.accuracy = static_cast<double>(correct) / static_cast<double>(seen);
         p.seconds = since(t0);
-        p.examples_per_second = static_cast<double>(seen) / std::max(1e-9, p.seconds);
+        p.examples_per_second =
+            static_cast<double>(seen - (resumed ? carry_seen : 0)) / std::max(1e-9, p.seconds);
         cb.on_step(p);
       }
-      if (cfg.max_steps > 0 && step >= cfg.max_steps) break;
-      if (cb.stop && cb.stop->load()) break;
+      if (steps_out()) break;
+      if (cb.stop && cb.stop->load() && s + 1 < steps_per_epoch) {
+        // Stopped inside the epoch: save where it is, leave the epoch unfinished.
+        res.state = capture(epoch, s + 1, shuffle_state, loss_sum, correct, seen,
+                            seconds_before + since(t0));
+        res.seconds += since(t0);
+        res.interrupted = true;
+        stopped = true;
+        break;
+      }
     }
-    rec.seconds = since(t0);
-    res.seconds += rec.seconds;
+    if (stopped) {
+      stopped_mid = true;
+      if (cb.on_checkpoint) cb.on_checkpoint(*res.state);
+      break;
+    }
+    rec.seconds = seconds_before + since(t0);
+    res.seconds += rec.seconds - seconds_before;
     rec.examples = seen;
     rec.train_loss = loss_sum / static_cast<double>(seen) + reg_loss(net, cfg.reg);
     rec.train_accuracy = static_cast<double>(correct) / static_cast<double>(seen);
@@ -246,7 +380,7 @@ TrainResult train_impl(const Dataset& train, const Dataset* val, const TrainConf
       rec.weight_norms.push_back(l2_norm<T>(net.W(l)));
       rec.grad_norms.push_back(l2_norm<T>(net.dW(l)));
     }
-    if (val && val->n > 0) {
+    if (validating) {
       EvalResult ev = evaluate_impl<T>(net, model.transform, *val, 1000, nullptr, true);
       rec.val_loss = ev.loss;
       rec.val_accuracy = ev.accuracy;
@@ -254,26 +388,37 @@ TrainResult train_impl(const Dataset& train, const Dataset* val, const TrainConf
         best_val = ev.accuracy;
         res.best_epoch = epoch;
         since_best = 0;
-        std::copy(net.params(), net.params() + net.buffer_size(), best.begin());
+        std::copy(net.params(), net.params() + P, best.begin());
       } else {
         ++since_best;
       }
     }
     res.epochs.push_back(rec);
     if (cb.on_epoch) cb.on_epoch(rec);
+    if (cb.on_checkpoint) {
+      res.state = capture(epoch + 1, 0, shuffle_rng.state(), 0, 0, 0, 0);
+      cb.on_checkpoint(*res.state);
+    }
+    if (epoch == cfg.epochs || steps_out()) break;
+    if (patience_out()) {
+      res.stopped_early = true;
+      break;
+    }
     if (cb.stop && cb.stop->load()) {
       res.interrupted = true;
       break;
     }
-    if (cfg.max_steps > 0 && step >= cfg.max_steps) break;
-    if (cfg.patience > 0 && val && since_best >= cfg.patience) {
-      res.stopped_early = true;
-      break;
-    }
   }
   res.steps = step;
+  // The end state, before the best weights are restored (a continuation needs the current ones);
+  // a stop inside an epoch captured it already, and so did the last epoch's checkpoint callback.
+  const int64_t done = static_cast<int64_t>(res.epochs.size());
+  if (!stopped_mid && !(cb.on_checkpoint && done >= start_epoch))
+    res.state = done >= start_epoch ? capture(done + 1, 0, shuffle_rng.state(), 0, 0, 0, 0)
+                                    : capture(start_epoch, first_step, shuffle_rng.state(),
+                                              carry_loss, carry_correct, carry_seen, carry_seconds);
   // With a validation set, the model keeps the weights of its best epoch.
-  if (val && val->n > 0 && res.best_epoch > 0)
+  if (validating && res.best_epoch > 0)
     std::copy(best.begin(), best.end(), net.params());
   else
     res.best_epoch = static_cast<int64_t>(res.epochs.size());
@@ -316,9 +461,162 @@ nlohmann::json training_metadata(const TrainConfig& cfg, const TrainResult& r,
 
 }  // namespace
 
-TrainResult train(const Dataset& train_data, const Dataset* val, const TrainConfig& cfg,
-                  const TrainCallbacks& callbacks) {
+namespace {
+
+std::string sizes_text(const std::vector<int64_t>& v) {
+  if (v.empty()) return "none";
+  std::string s;
+  for (std::size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + std::to_string(v[i]);
+  return s;
+}
+
+std::string gib_text(double bytes) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.3g GiB", bytes / (1024.0 * 1024 * 1024));
+  return b;
+}
+
+// Rejects a network or batch that cannot fit in this machine's memory before anything is
+// allocated (an absurd --hidden fails with a message, not an allocation crash or the OOM killer).
+void check_memory(const TrainConfig& cfg, const Dataset& data) {
+  std::vector<double> s = {static_cast<double>(data.d)};
+  for (auto h : cfg.hidden) s.push_back(static_cast<double>(h));
+  s.push_back(static_cast<double>(std::max<int64_t>(2, data.num_classes())));
+  double weights = 0, units = 0;
+  for (std::size_t l = 1; l < s.size(); ++l) {
+    weights += s[l - 1] * s[l] + s[l];
+    units += s[l];
+  }
+  const double batch = static_cast<double>(std::min(cfg.batch, std::max<int64_t>(1, data.n)));
+  // Parameters, gradients, optimizer moments, best and epoch-start copies; per example the
+  // input row and about five buffers per layer (outputs, pre-activations, gradients, dropout).
+  const double elem = cfg.f64 ? 8 : 4;
+  const double need = elem * (6 * weights + batch * (s[0] + 5 * units));
+  const double pages = static_cast<double>(::sysconf(_SC_PHYS_PAGES));
+  const double page = static_cast<double>(::sysconf(_SC_PAGE_SIZE));
+  const double have = pages > 0 && page > 0 ? pages * page : 0;
+  if (have > 0 && need > have)
+    fail("training",
+         "the network " + std::to_string(data.d) + "-" +
+             (cfg.hidden.empty() ? std::string() : sizes_text(cfg.hidden) + "-") +
+             std::to_string(std::max<int64_t>(2, data.num_classes())) + " at batch " +
+             std::to_string(static_cast<int64_t>(batch)) + " needs about " + gib_text(need) +
+             " of memory but this machine has " + gib_text(have),
+         "a network that fits (smaller --hidden or --batch)");
+}
+
+// A resumed run must be the same network on data of the same shape, with the same optimizer.
+// `n` is the number of training examples after the validation split.
+void check_resume(const TrainState& st, const TrainConfig& cfg, const Dataset& tr, int64_t n) {
+  const std::string where = st.origin.empty() ? std::string("resume state") : st.origin;
+  const std::string again = " (or start a new run without --resume)";
+  const auto& sz = st.model.sizes();
+  if (sz.size() < 2) fail(where, "holds no network", "a checkpoint written by fcnet train");
+  const std::vector<int64_t> hidden(sz.begin() + 1, sz.end() - 1);
+  if (hidden != cfg.hidden)
+    fail(where,
+         "checkpoint has hidden layers " + sizes_text(hidden) + " but the run asks for " +
+             sizes_text(cfg.hidden),
+         "the checkpoint's architecture" + again);
+  if (sz.front() != tr.d)
+    fail(tr.source,
+         "has " + std::to_string(tr.d) + " features per example but checkpoint " + where +
+             " was trained on " + std::to_string(sz.front()),
+         std::to_string(sz.front()) + " features (the checkpoint's input width)");
+  if (tr.num_classes() > sz.back())
+    fail(tr.source,
+         "has " + std::to_string(tr.num_classes()) + " classes but checkpoint " + where + " has " +
+             std::to_string(sz.back()),
+         "labels below " + std::to_string(sz.back()) + again);
+  if (!st.model.class_names.empty() && !tr.class_names.empty() &&
+      st.model.class_names != tr.class_names)
+    fail(tr.source, "names other classes than checkpoint " + where,
+         "the class names the checkpoint was trained with");
+  if (st.model.f64 != cfg.f64)
+    fail(where,
+         std::string("checkpoint is in ") + (st.model.f64 ? "f64" : "f32") +
+             " precision but the run asks for " + (cfg.f64 ? "f64" : "f32"),
+         "the checkpoint's --precision" + again);
+  const ActivationFn a = st.model.activation();
+  if (a.kind != cfg.activation.kind ||
+      (a.kind == Activation::leaky_relu && a.alpha != cfg.activation.alpha))
+    fail(where,
+         std::string("checkpoint uses activation ") + activation_name(a.kind) +
+             " but the run asks for " + activation_name(cfg.activation.kind),
+         "the checkpoint's --activation" + again);
+  if (st.config.optimizer.kind != cfg.optimizer.kind)
+    fail(where,
+         std::string("checkpoint was trained with optimizer ") +
+             optimizer_name(st.config.optimizer.kind) + " but the run asks for " +
+             optimizer_name(cfg.optimizer.kind),
+         "the checkpoint's --optimizer" + again);
+  const int64_t P = st.model.f64 ? st.model.net64.buffer_size() : st.model.net32.buffer_size();
+  const auto k = cfg.optimizer.kind;
+  const bool uses_m = k == OptimizerKind::momentum || k == OptimizerKind::nesterov ||
+                      k == OptimizerKind::adam || k == OptimizerKind::adamw;
+  const bool uses_v =
+      k == OptimizerKind::adam || k == OptimizerKind::adamw || k == OptimizerKind::rmsprop;
+  // Optimizer moments: exactly the buffer when the optimizer keeps them, else none; saved
+  // weight copies: the buffer or none.
+  auto check_len = [&](const std::vector<double>& v, bool required, const char* what) {
+    if (v.size() == static_cast<std::size_t>(P) || (v.empty() && !required)) return;
+    fail(where, std::string(what) + " holds " + std::to_string(v.size()) + " values",
+         (required ? "" : "none or ") + std::to_string(P) + " (the network's parameter buffer)");
+  };
+  check_len(st.opt_m, uses_m, "optimizer first moment");
+  check_len(st.opt_v, uses_v, "optimizer second moment");
+  if (!uses_m && !st.opt_m.empty()) fail(where, "has a first moment", "none for this optimizer");
+  if (!uses_v && !st.opt_v.empty()) fail(where, "has a second moment", "none for this optimizer");
+  check_len(st.best, false, "best weights");
+  check_len(st.epoch_start, false, "epoch-start weights");
+  if (st.epoch < 1 || st.step_in_epoch < 0 || st.step < 0 || st.opt_steps < 0)
+    fail(where, "checkpoint position is negative", "epoch >= 1 and step counts >= 0");
+  if (st.step_in_epoch > 0) {
+    const int64_t batch = std::min(cfg.batch, n);
+    const int64_t steps = (n + batch - 1) / batch;
+    if (st.data_n != n || st.config.batch != cfg.batch || st.step_in_epoch >= steps ||
+        st.epoch_start.empty())
+      fail(where,
+           "checkpoint stopped inside epoch " + std::to_string(st.epoch) + " (step " +
+               std::to_string(st.step_in_epoch) + ") of a run on " + std::to_string(st.data_n) +
+               " examples with batch " + std::to_string(st.config.batch) + "; this run has " +
+               std::to_string(n) + " examples and batch " + std::to_string(cfg.batch),
+           "the same data and --batch to finish the epoch");
+  }
+}
+
+// Validation examples cfg.val_split holds out of n.
+int64_t val_count(const TrainConfig& cfg, int64_t n) {
+  return static_cast<int64_t>(std::llround(cfg.val_split * static_cast<double>(n)));
+}
+
+}  // namespace
+
+void check_training(const Dataset& train_data, const TrainConfig& cfg, const TrainState* resume) {
   validate(cfg, train_data);
+  if (!resume && train_data.num_classes() < 2)
+    fail(train_data.source, "has labels of only one class", "at least two classes to classify");
+  check_memory(cfg, train_data);
+  int64_t n = train_data.n;
+  if (cfg.val_split > 0) {
+    const int64_t nv = val_count(cfg, n);
+    if (nv < 1 || nv >= n)
+      fail("--val-split",
+           "leaves " + std::to_string(n - nv) + " training and " + std::to_string(nv) +
+               " validation examples",
+           "at least one of each");
+    n -= nv;
+  }
+  if (resume) check_resume(*resume, cfg, train_data, n);
+}
+
+TrainResult train(const Dataset& train_data, const Dataset* val, const TrainConfig& cfg,
+                  const TrainCallbacks& callbacks, const TrainState* resume) {
+  {
+    TrainConfig c = cfg;
+    if (val) c.val_split = 0;  // a given validation set replaces the split
+    check_training(train_data, c, resume);
+  }
   const Dataset* tr = &train_data;
   Dataset split_train, split_val;
   std::vector<int64_t> val_indices;
@@ -327,12 +625,7 @@ TrainResult train(const Dataset& train_data, const Dataset* val, const TrainConf
     std::iota(idx.begin(), idx.end(), 0);
     Rng rng(cfg.seed * 0x9E3779B97F4A7C15ULL + 4);
     rng.shuffle(idx);
-    const int64_t nv = static_cast<int64_t>(std::llround(cfg.val_split * train_data.n));
-    if (nv < 1 || nv >= train_data.n)
-      fail("--val-split",
-           "leaves " + std::to_string(train_data.n - nv) + " training and " + std::to_string(nv) +
-               " validation examples",
-           "at least one of each");
+    const int64_t nv = val_count(cfg, train_data.n);
     std::vector<int64_t> vi(idx.end() - nv, idx.end()), ti(idx.begin(), idx.end() - nv);
     std::sort(vi.begin(), vi.end());
     std::sort(ti.begin(), ti.end());
@@ -345,8 +638,18 @@ TrainResult train(const Dataset& train_data, const Dataset* val, const TrainConf
   if (val && val->d != tr->d)
     fail(val->source, "has " + std::to_string(val->d) + " features",
          std::to_string(tr->d) + " like the training data");
-  TrainResult r = cfg.f64 ? train_impl<double>(*tr, val, cfg, callbacks)
-                          : train_impl<float>(*tr, val, cfg, callbacks);
+  TrainResult r;
+  try {
+    r = cfg.f64 ? train_impl<double>(*tr, val, cfg, callbacks, resume)
+                : train_impl<float>(*tr, val, cfg, callbacks, resume);
+  } catch (TrainDiverged& e) {
+    e.result->train_examples = tr->n;
+    e.result->val_examples = val ? val->n : 0;
+    nlohmann::json j = training_metadata(cfg, *e.result, train_data);
+    j["diverged"] = e.what();
+    e.result->model.training_json = j.dump();
+    throw;
+  }
   r.train_examples = tr->n;
   r.val_examples = val ? val->n : 0;
   r.val_indices = std::move(val_indices);

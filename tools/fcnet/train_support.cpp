@@ -1,0 +1,168 @@
+#include "train_support.hpp"
+
+#include <unistd.h>
+
+#include <csignal>
+#include <cstring>
+
+namespace fcnet::cli {
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+volatile std::sig_atomic_t g_signal = 0;
+
+extern "C" void on_stop_signal(int sig) {
+  if (g_stop.load()) {
+    // Second signal: give up at once, with the signal's default action.
+    std::signal(sig, SIG_DFL);
+    std::raise(sig);
+    return;
+  }
+  g_signal = sig;
+  g_stop.store(true);
+  static const char msg[] =
+      "\nfcnet: stopping after the current step to write a checkpoint (again to abort)\n";
+  const ssize_t ignored = ::write(STDERR_FILENO, msg, sizeof msg - 1);
+  (void)ignored;
+}
+
+static_assert(std::atomic<bool>::is_always_lock_free, "the stop flag is set in a signal handler");
+
+}  // namespace
+
+std::string join_sizes(const std::vector<int64_t>& sizes) {
+  if (sizes.empty()) return "none";
+  std::string s;
+  for (std::size_t i = 0; i < sizes.size(); ++i) s += (i ? "," : "") + std::to_string(sizes[i]);
+  return s;
+}
+
+const std::atomic<bool>* install_stop_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  ::sigaction(SIGINT, &sa, nullptr);
+  ::sigaction(SIGTERM, &sa, nullptr);
+  return &g_stop;
+}
+
+int stop_signal() {
+  return g_signal;
+}
+
+std::string default_checkpoint_path(const std::string& out) {
+  const std::string ext = ".safetensors";
+  if (out.size() > ext.size() && out.compare(out.size() - ext.size(), ext.size(), ext) == 0)
+    return out.substr(0, out.size() - ext.size()) + ".checkpoint" + ext;
+  return out + ".checkpoint.safetensors";
+}
+
+std::string checkpoint_app_json(const DataOptions& data, int threads, const std::string& out) {
+  json j;
+  j["out"] = out;
+  j["data"] = data.data;
+  j["labels"] = data.labels;
+  j["label_col"] = data.label_col;
+  j["threads"] = threads;
+  return j.dump();
+}
+
+namespace {
+
+json app_of(const TrainState& st) {
+  try {
+    json j = json::parse(st.app_json.empty() ? "{}" : st.app_json);
+    if (j.is_object()) return j;
+  } catch (const json::exception&) {
+  }
+  return json::object();
+}
+
+std::string str_of(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+}  // namespace
+
+void resume_options(const CLI::App& cmd, const TrainState& st, DataOptions& data,
+                    std::string& out) {
+  const json app = app_of(st);
+  if (cmd.count("--out") == 0 && !str_of(app, "out").empty()) out = str_of(app, "out");
+  if (cmd.count("--data") > 0) return;  // other data: its label options are the command line's
+  const std::string src = str_of(app, "data");
+  data.data = src.empty() ? st.data_source : src;
+  if (cmd.count("--labels") == 0) data.labels = str_of(app, "labels");
+  if (cmd.count("--label-col") == 0) data.label_col = str_of(app, "label_col");
+}
+
+void resume_config(const CLI::App& cmd, const TrainState& st, TrainConfig& cfg) {
+  const TrainConfig& s = st.config;
+  auto keep = [&](const char* opt) { return cmd.count(opt) > 0; };
+  if (!keep("--hidden")) cfg.hidden = s.hidden;
+  if (!keep("--activation")) cfg.activation.kind = s.activation.kind;
+  if (!keep("--leaky-alpha")) cfg.activation.alpha = s.activation.alpha;
+  if (!keep("--init")) cfg.init = s.init;
+  if (!keep("--init-std")) cfg.init_std = s.init_std;
+  if (!keep("--optimizer")) cfg.optimizer.kind = s.optimizer.kind;
+  if (!keep("--momentum")) cfg.optimizer.momentum = s.optimizer.momentum;
+  if (!keep("--weight-decay")) cfg.optimizer.weight_decay = s.optimizer.weight_decay;
+  cfg.optimizer.beta1 = s.optimizer.beta1;
+  cfg.optimizer.beta2 = s.optimizer.beta2;
+  cfg.optimizer.eps = s.optimizer.eps;
+  cfg.optimizer.alpha = s.optimizer.alpha;
+  if (!keep("--schedule")) cfg.schedule.kind = s.schedule.kind;
+  if (!keep("--lr")) cfg.schedule.lr = s.schedule.lr;
+  if (!keep("--lr-decay")) cfg.schedule.decay = s.schedule.decay;
+  if (!keep("--step-epochs")) cfg.schedule.step_epochs = s.schedule.step_epochs;
+  cfg.schedule.min_lr = s.schedule.min_lr;
+  if (!keep("--warmup")) cfg.warmup_epochs = s.warmup_epochs;
+  if (!keep("--reg")) cfg.reg = s.reg;
+  if (!keep("--dropout")) cfg.dropout = s.dropout;
+  if (!keep("--batch")) cfg.batch = s.batch;
+  if (!keep("--epochs")) cfg.epochs = s.epochs;
+  if (!keep("--max-steps")) cfg.max_steps = s.max_steps;
+  if (!keep("--val-split")) cfg.val_split = s.val_split;
+  if (!keep("--patience")) cfg.patience = s.patience;
+  if (!keep("--normalize")) cfg.normalize = s.normalize;
+  if (!keep("--seed")) cfg.seed = s.seed;
+  if (!keep("--precision")) cfg.f64 = s.f64;
+  if (!keep("--threads")) {
+    const json app = app_of(st);
+    auto it = app.find("threads");
+    if (it != app.end() && it->is_number_integer() && it->get<int>() > 0)
+      set_num_threads(it->get<int>());
+  }
+}
+
+void save_diverged(const std::string& out, const TrainDiverged& e) {
+  const TrainResult& r = *e.result;
+  save_model(out, r.model);
+  const std::string when =
+      r.epochs.empty() ? std::string("the initial weights")
+                       : "the weights from the end of epoch " + std::to_string(r.epochs.size());
+  log("fcnet: kept the last good weights (%s) in %s", when.c_str(), out.c_str());
+}
+
+int finish_interrupted(const TrainResult& r, const std::string& checkpoint, const std::string& out,
+                       const std::string& app_json) {
+  if (!r.interrupted) return -1;
+  const std::string path = checkpoint.empty() ? default_checkpoint_path(out) : checkpoint;
+  if (checkpoint.empty()) save_checkpoint(path, *r.state, app_json);
+  const int sig = stop_signal();
+  const TrainState& s = *r.state;
+  log("fcnet: interrupted%s%s at epoch %lld, step %lld; checkpoint saved to %s; continue with: "
+      "fcnet train --resume %s",
+      sig ? " by " : "",
+      sig ? (sig == SIGINT    ? "SIGINT"
+             : sig == SIGTERM ? "SIGTERM"
+                              : "a signal")
+          : "",
+      static_cast<long long>(s.epoch), static_cast<long long>(s.step_in_epoch), path.c_str(),
+      path.c_str());
+  return 130;
+}
+
+}  // namespace fcnet::cli
