@@ -65,10 +65,39 @@ struct TrainProgress {
   double seconds = 0;  // since the epoch started
 };
 
+// The processes of a data-parallel training run (MPI ranks, or threads in tests). Every rank calls
+// the same methods in the same order with buffers of the same length; each call returns the same
+// values on every rank.
+class Collective {
+ public:
+  virtual ~Collective() = default;
+  virtual int rank() const = 0;  // 0..size()-1
+  virtual int size() const = 0;
+  // Element-wise sum (max) over all ranks, in place.
+  virtual void sum(float* v, int64_t n) = 0;
+  virtual void sum(double* v, int64_t n) = 0;
+  virtual void max(double* v, int64_t n) = 0;
+};
+
+// Data-parallel training: the training data set of `total` examples is split over the ranks of
+// `comm` in rank order, and this process holds examples [first, first + its n) of it. Every rank
+// draws the same per-epoch permutation of all `total` examples, computes the gradient of the
+// examples of each global batch that it holds (normalised by the global batch size), and the
+// gradients are summed over the ranks before every rank takes the same optimizer step; so each
+// step sees the same batch as a single-process run, and results agree with it up to the order of
+// float additions. Dropout masks are drawn per rank. A validation set (given or split off) is
+// sharded the same way. `comm` null: a single process holding all the data.
+struct DataParallel {
+  Collective* comm = nullptr;
+  int64_t total = 0;
+  int64_t first = 0;
+};
+
 struct TrainCallbacks {
   std::function<void(const TrainProgress&)> on_step;
   std::function<void(const EpochRecord&)> on_epoch;
   const std::atomic<bool>* stop = nullptr;  // set (e.g. by a signal) to stop after the current step
+  DataParallel parallel;  // with ranks, `stop` takes effect when any rank's flag is set
 };
 
 struct TrainResult {

@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 #include <numeric>
 
+#include "data_parallel.hpp"
+
 namespace fcnet {
 
 void set_num_threads(int n) {
@@ -138,12 +140,17 @@ EvalResult evaluate_impl(const Network<T>& net, const InputTransform& tf, const 
   return r;
 }
 
+// `shard`: where `train` sits among the ranks' data (all of it for a single process); n below is
+// the global example count, and a rank computes the gradient of the rows of each batch it holds.
 template <class T>
 TrainResult train_impl(const Dataset& train, const Dataset* val, const TrainConfig& cfg,
-                       const TrainCallbacks& cb) {
+                       const TrainCallbacks& cb, const detail::Shard& shard) {
   TrainResult res;
-  const int64_t n = train.n, d = train.d;
-  const int64_t classes = std::max<int64_t>(train.num_classes(), val ? val->num_classes() : 0);
+  Collective* const comm = shard.comm;
+  const int64_t n = shard.total, d = train.d;
+  int64_t classes = std::max<int64_t>(train.num_classes(), val ? val->num_classes() : 0);
+  if (comm) classes = detail::max_over(*comm, classes);
+  const int64_t val_n = !val ? 0 : comm ? detail::sum_over(*comm, val->n) : val->n;
   if (classes < 2)
     fail(train.source, "has labels of only one class", "at least two classes to classify");
   std::vector<int64_t> sizes = {d};
@@ -152,14 +159,16 @@ TrainResult train_impl(const Dataset& train, const Dataset* val, const TrainConf
 
   Model& model = res.model;
   model.f64 = std::is_same_v<T, double>;
-  model.transform = fit_transform(train, cfg.normalize);
+  model.transform = comm ? detail::fit_transform_shared(train, cfg.normalize, shard)
+                         : fit_transform(train, cfg.normalize);
   model.class_names = train.class_names;
   model.image_shape = train.image_shape;
   Network<T>& net = net_of<T>(model);
   net = Network<T>(sizes, cfg.activation);
   Rng init_rng(cfg.seed * 0x9E3779B97F4A7C15ULL + 1);
   Rng shuffle_rng(cfg.seed * 0x9E3779B97F4A7C15ULL + 2);
-  Rng dropout_rng(cfg.seed * 0x9E3779B97F4A7C15ULL + 3);
+  Rng dropout_rng(cfg.seed * 0x9E3779B97F4A7C15ULL + 3 +
+                  (comm ? 0x51ED27ULL * static_cast<uint64_t>(comm->rank()) : 0));
   net.init(cfg.init, init_rng, cfg.init_std);
 
   const int64_t batch = std::min(cfg.batch, n);
@@ -174,6 +183,7 @@ TrainResult train_impl(const Dataset& train, const Dataset* val, const TrainConf
   Matrix<T> xb(batch, d, "input batch");
   const PreparedTransform tf = prepare_transform(model.transform, d);
   std::vector<int32_t> yb(static_cast<std::size_t>(batch));
+  std::vector<int64_t> mine(comm ? static_cast<std::size_t>(batch) : 0);  // held rows of a batch
   std::vector<int64_t> order(static_cast<std::size_t>(n));
   std::iota(order.begin(), order.end(), 0);
   Workspace<T> ws(!cfg.f64);
@@ -194,15 +204,36 @@ TrainResult train_impl(const Dataset& train, const Dataset* val, const TrainConf
     double loss_sum = 0;
     int64_t correct = 0, seen = 0;
     const auto t0 = Clock::now();
+    bool stop = false;
     for (int64_t s = 0; s < steps_per_epoch; ++s) {
       const int64_t b = std::min(batch, n - s * batch);
       const int64_t* idx = order.data() + s * batch;
-      MatrixView<T> x = xb.view().rows_range(0, b);
-      gather_batch<T>(x, train, idx, b, tf);
-      for (int64_t i = 0; i < b; ++i) yb[i] = train.labels[idx[i]];
+      int64_t rows = b;
+      if (comm) {
+        rows = 0;
+        for (int64_t i = 0; i < b; ++i)
+          if (shard.owns(idx[i])) mine[rows++] = idx[i] - shard.first;
+        idx = mine.data();
+      }
+      MatrixView<T> x = xb.view().rows_range(0, rows);
+      gather_batch<T>(x, train, idx, rows, tf);
+      for (int64_t i = 0; i < rows; ++i) yb[i] = train.labels[idx[i]];
       const double lr = sched.at(step);
-      LossParts lp = forward_backward<T>(net, x, yb.data(), 0.0, ws,
-                                         cfg.dropout > 0 ? &dropout : nullptr, 0.0, false);
+      LossParts lp;
+      if (rows > 0)
+        lp = forward_backward<T>(net, x, yb.data(), 0.0, ws, cfg.dropout > 0 ? &dropout : nullptr,
+                                 1.0 / static_cast<double>(b), false);
+      else
+        std::fill(net.grads(), net.grads() + net.buffer_size(), T(0));
+      stop = cb.stop && cb.stop->load();
+      if (comm) {  // the one exchange per step: gradients, then loss, hits and stop requests
+        comm->sum(net.grads(), net.buffer_size());
+        double v[3] = {lp.data_loss, static_cast<double>(lp.correct), stop ? 1.0 : 0.0};
+        comm->sum(v, 3);
+        lp.data_loss = v[0];
+        lp.correct = static_cast<int64_t>(v[1]);
+        stop = v[2] > 0;
+      }
       if (!std::isfinite(lp.data_loss)) {
         std::copy(epoch_start.begin(), epoch_start.end(), net.params());
         const int bad = first_bad_layer(net);
@@ -233,7 +264,7 @@ TrainResult train_impl(const Dataset& train, const Dataset* val, const TrainConf
         cb.on_step(p);
       }
       if (cfg.max_steps > 0 && step >= cfg.max_steps) break;
-      if (cb.stop && cb.stop->load()) break;
+      if (stop) break;
     }
     rec.seconds = since(t0);
     res.seconds += rec.seconds;
@@ -244,8 +275,9 @@ TrainResult train_impl(const Dataset& train, const Dataset* val, const TrainConf
       rec.weight_norms.push_back(l2_norm<T>(net.W(l)));
       rec.grad_norms.push_back(l2_norm<T>(net.dW(l)));
     }
-    if (val && val->n > 0) {
+    if (val_n > 0) {
       EvalResult ev = evaluate_impl<T>(net, model.transform, *val, 1000, nullptr, true);
+      if (comm) detail::combine_eval(*comm, ev);
       rec.val_loss = ev.loss;
       rec.val_accuracy = ev.accuracy;
       if (ev.accuracy > best_val) {
@@ -259,7 +291,11 @@ TrainResult train_impl(const Dataset& train, const Dataset* val, const TrainConf
     }
     res.epochs.push_back(rec);
     if (cb.on_epoch) cb.on_epoch(rec);
-    if (cb.stop && cb.stop->load()) {
+    stop = stop || (cb.stop && cb.stop->load());
+    if (comm)
+      stop = detail::end_epoch_agreement(*comm, net.params(), net.buffer_size() * sizeof(T), stop,
+                                         epoch);
+    if (stop) {
       res.interrupted = true;
       break;
     }
@@ -271,7 +307,7 @@ TrainResult train_impl(const Dataset& train, const Dataset* val, const TrainConf
   }
   res.steps = step;
   // With a validation set, the model keeps the weights of its best epoch.
-  if (val && val->n > 0 && res.best_epoch > 0)
+  if (val_n > 0 && res.best_epoch > 0)
     std::copy(best.begin(), best.end(), net.params());
   else
     res.best_epoch = static_cast<int64_t>(res.epochs.size());
@@ -318,34 +354,41 @@ TrainResult train(const Dataset& train_data, const Dataset* val, const TrainConf
                   const TrainCallbacks& callbacks) {
   validate(cfg, train_data);
   const Dataset* tr = &train_data;
+  const detail::Shard all = detail::make_shard(callbacks.parallel, train_data);
+  detail::Shard shard = all;
   Dataset split_train, split_val;
   if (!val && cfg.val_split > 0) {
-    std::vector<int64_t> idx(static_cast<std::size_t>(train_data.n));
+    // The split is drawn over all ranks' examples; each rank keeps the part of both sides it holds.
+    const int64_t n = all.total;
+    std::vector<int64_t> idx(static_cast<std::size_t>(n));
     std::iota(idx.begin(), idx.end(), 0);
     Rng rng(cfg.seed * 0x9E3779B97F4A7C15ULL + 4);
     rng.shuffle(idx);
-    const int64_t nv = static_cast<int64_t>(std::llround(cfg.val_split * train_data.n));
-    if (nv < 1 || nv >= train_data.n)
+    const int64_t nv = static_cast<int64_t>(std::llround(cfg.val_split * n));
+    if (nv < 1 || nv >= n)
       fail("--val-split",
-           "leaves " + std::to_string(train_data.n - nv) + " training and " + std::to_string(nv) +
+           "leaves " + std::to_string(n - nv) + " training and " + std::to_string(nv) +
                " validation examples",
            "at least one of each");
     std::vector<int64_t> vi(idx.end() - nv, idx.end()), ti(idx.begin(), idx.end() - nv);
     std::sort(vi.begin(), vi.end());
     std::sort(ti.begin(), ti.end());
-    split_val = train_data.subset(vi);
-    split_train = train_data.subset(ti);
+    detail::Shard val_shard;
+    split_val = train_data.subset(detail::restrict_to(vi, all, val_shard));
+    split_train = train_data.subset(detail::restrict_to(ti, all, shard));
     tr = &split_train;
     val = &split_val;
   }
   if (val && val->d != tr->d)
     fail(val->source, "has " + std::to_string(val->d) + " features",
          std::to_string(tr->d) + " like the training data");
-  TrainResult r = cfg.f64 ? train_impl<double>(*tr, val, cfg, callbacks)
-                          : train_impl<float>(*tr, val, cfg, callbacks);
-  r.train_examples = tr->n;
-  r.val_examples = val ? val->n : 0;
-  r.model.training_json = training_metadata(cfg, r, train_data).dump();
+  TrainResult r = cfg.f64 ? train_impl<double>(*tr, val, cfg, callbacks, shard)
+                          : train_impl<float>(*tr, val, cfg, callbacks, shard);
+  r.train_examples = shard.total;
+  r.val_examples = !val ? 0 : all.comm ? detail::sum_over(*all.comm, val->n) : val->n;
+  nlohmann::json meta = training_metadata(cfg, r, train_data);
+  if (all.comm) meta["ranks"] = all.comm->size();
+  r.model.training_json = meta.dump();
   return r;
 }
 

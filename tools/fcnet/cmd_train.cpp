@@ -7,6 +7,7 @@
 
 #include "cli.hpp"
 #include "fcnet/trainer.hpp"
+#include "ranks.hpp"
 
 namespace fcnet::cli {
 
@@ -182,7 +183,10 @@ Command add_train(CLI::App& app) {
   c->add_flag("--json", o->json, "Print one JSON object on stdout");
   c->add_flag("--quiet,-q", o->quiet, "No progress output");
 
-  return {c, [o] {
+  // Under mpirun every rank runs this with its share of the data (see ranks.hpp); rank 0 alone
+  // logs, evaluates the test set and writes files.
+  return {c, with_ranks([o](Ranks& ranks) {
+            const bool lead = ranks.leader(), quiet = o->quiet || !lead;
             TrainConfig cfg;
             cfg.hidden = parse_sizes(o->hidden, "--hidden", true);
             cfg.activation = {parse_activation(o->activation, "--activation"), o->leaky_alpha};
@@ -222,13 +226,13 @@ Command add_train(CLI::App& app) {
             set_num_threads(o->threads);
 
             // Everything checkable is checked before training starts.
-            check_writable(o->out);
-            Dataset train_data = load_data(o->data, "train", true);
+            if (lead) check_writable(o->out);
+            Dataset train_data = ranks.load_share(o->data, "train");
             std::string test_src = o->test_data;
             const bool fmnist = o->data.data.rfind("fashion-mnist", 0) == 0;
             if (test_src.empty() && fmnist) test_src = "fashion-mnist:test";
             Dataset test_data;
-            const bool has_test = !test_src.empty() && test_src != "none";
+            const bool has_test = lead && !test_src.empty() && test_src != "none";
             if (has_test) {
               DataOptions t{test_src, o->test_labels, o->data.label_col};
               test_data = load_data(t, "test", true, train_data.class_names);
@@ -237,22 +241,25 @@ Command add_train(CLI::App& app) {
                             " features per example, expected " + std::to_string(train_data.d) +
                             " like the training data");
             }
+            const int64_t n_all = ranks.total_examples();
             const int64_t n_train =
-                train_data.n - static_cast<int64_t>(std::llround(o->val_split * train_data.n));
+                n_all - static_cast<int64_t>(std::llround(o->val_split * n_all));
             cfg.epochs = epochs > 0 ? epochs : auto_epochs(n_train, std::min(cfg.batch, n_train));
 
-            if (!o->quiet)
+            if (!quiet)
               log("training %s on %s: %lld examples x %lld features, %lld epochs, batch %lld, %s, "
-                  "%d threads",
-                  o->hidden.c_str(), train_data.source.c_str(),
-                  static_cast<long long>(train_data.n), static_cast<long long>(train_data.d),
-                  static_cast<long long>(cfg.epochs), static_cast<long long>(cfg.batch),
-                  o->optimizer.c_str(), num_threads());
-            Progress progress(o->quiet);
+                  "%d threads%s",
+                  o->hidden.c_str(), train_data.source.c_str(), static_cast<long long>(n_all),
+                  static_cast<long long>(train_data.d), static_cast<long long>(cfg.epochs),
+                  static_cast<long long>(cfg.batch), o->optimizer.c_str(), num_threads(),
+                  ranks.mpi() ? (" x " + std::to_string(ranks.size()) + " ranks").c_str() : "");
+            Progress progress(quiet);
             TrainCallbacks cb;
+            cb.parallel = ranks.parallel();
             cb.on_step = [&](const TrainProgress& p) { progress.step(p); };
             cb.on_epoch = [&](const EpochRecord& r) { progress.epoch(r, cfg.epochs); };
             TrainResult r = train(train_data, nullptr, cfg, cb);
+            if (!lead) return 0;
 
             json out;
             json epochs_j = json::array();
@@ -263,6 +270,10 @@ Command add_train(CLI::App& app) {
             out["train_examples"] = r.train_examples;
             out["best_epoch"] = r.best_epoch;
             out["stopped_early"] = r.stopped_early;
+            if (ranks.mpi()) {
+              out["ranks"] = ranks.size();
+              out["allreduce_seconds"] = ranks.sum_seconds();  // rank 0's time in MPI sums
+            }
             if (r.val_examples > 0) {
               double best = 0;
               for (const auto& e : r.epochs)
@@ -295,7 +306,7 @@ Command add_train(CLI::App& app) {
                   static_cast<long long>(r.steps), o->out.c_str());
             if (o->json) print_json(out);
             return 0;
-          }};
+          })};
 }
 
 }  // namespace fcnet::cli
