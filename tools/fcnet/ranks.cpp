@@ -35,7 +35,7 @@ std::string replace_all(std::string s, const std::string& from, const std::strin
 }
 
 // "a,b,c" as a list unless the whole text names an existing file (a path with a comma).
-std::vector<std::string> split_list(const std::string& text) {
+std::vector<std::string> split_list(const std::string& text, const std::string& option) {
   std::error_code ec;
   if (text.find(',') == std::string::npos || std::filesystem::exists(text, ec)) return {text};
   std::vector<std::string> out;
@@ -48,8 +48,8 @@ std::vector<std::string> split_list(const std::string& text) {
   }
   for (const auto& s : out)
     if (s.empty())
-      throw CLI::ValidationError("--data", "'" + text + "' has an empty entry; expected a comma-" +
-                                               "separated list of shard files");
+      throw CLI::ValidationError(option, "'" + text + "' has an empty entry; expected a comma-" +
+                                             "separated list of shard files");
   return out;
 }
 
@@ -98,9 +98,9 @@ void widen(const Dataset& from, std::vector<uint8_t>& out) {
 
 ShareSpec share_spec(const DataOptions& o, int rank, int size) {
   ShareSpec s;
-  std::vector<std::string> data = split_list(o.data);
+  std::vector<std::string> data = split_list(o.data, "--data");
   std::vector<std::string> labels =
-      o.labels.empty() ? std::vector<std::string>{} : split_list(o.labels);
+      o.labels.empty() ? std::vector<std::string>{} : split_list(o.labels, "--labels");
   if (data.size() > 1 || labels.size() > 1) {
     if (!labels.empty() && labels.size() != data.size())
       throw CLI::ValidationError("--labels", "lists " + std::to_string(labels.size()) +
