@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <numeric>
 
+#include "data_parallel.hpp"
 #include "train/history.hpp"
 
 namespace fcnet {
@@ -160,14 +161,19 @@ bool all_finite(const T* p, int64_t n) {
   return bad == 0;
 }
 
+// `shard`: where `train` sits among the ranks' data (all of it for a single process); n below is
+// the global example count, and a rank computes the gradient of the rows of each batch it holds.
 template <class T>
 TrainResult train_impl(const Dataset& train, const Dataset* val, const TrainConfig& cfg,
-                       const TrainCallbacks& cb, const TrainState* resume) {
+                       const TrainCallbacks& cb, const detail::Shard& shard,
+                       const TrainState* resume) {
   TrainResult res;
-  const int64_t n = train.n, d = train.d;
-  const int64_t classes =
-      resume ? resume->model.num_classes()
-             : std::max<int64_t>(train.num_classes(), val ? val->num_classes() : 0);
+  Collective* const comm = shard.comm;
+  const int64_t n = shard.total, d = train.d;
+  int64_t classes = resume ? resume->model.num_classes()
+                           : std::max<int64_t>(train.num_classes(), val ? val->num_classes() : 0);
+  if (comm && !resume) classes = detail::max_over(*comm, classes);
+  const int64_t val_n = !val ? 0 : comm ? detail::sum_over(*comm, val->n) : val->n;
   if (classes < 2)
     fail(train.source, "has labels of only one class", "at least two classes to classify");
   std::vector<int64_t> sizes = {d};
@@ -176,14 +182,17 @@ TrainResult train_impl(const Dataset& train, const Dataset* val, const TrainConf
 
   Model& model = res.model;
   model.f64 = std::is_same_v<T, double>;
-  model.transform = resume ? resume->model.transform : fit_transform(train, cfg.normalize);
+  model.transform = resume ? resume->model.transform
+                    : comm ? detail::fit_transform_shared(train, cfg.normalize, shard)
+                           : fit_transform(train, cfg.normalize);
   model.class_names = resume ? resume->model.class_names : train.class_names;
   model.image_shape = train.image_shape;
   Network<T>& net = net_of<T>(model);
   net = Network<T>(sizes, cfg.activation);
   Rng init_rng(cfg.seed * 0x9E3779B97F4A7C15ULL + 1);
   Rng shuffle_rng(cfg.seed * 0x9E3779B97F4A7C15ULL + 2);
-  Rng dropout_rng(cfg.seed * 0x9E3779B97F4A7C15ULL + 3);
+  Rng dropout_rng(cfg.seed * 0x9E3779B97F4A7C15ULL + 3 +
+                  (comm ? 0x51ED27ULL * static_cast<uint64_t>(comm->rank()) : 0));
   if (!resume) net.init(cfg.init, init_rng, cfg.init_std);
 
   const int64_t batch = std::min(cfg.batch, n);
@@ -198,6 +207,7 @@ TrainResult train_impl(const Dataset& train, const Dataset* val, const TrainConf
   Matrix<T> xb(batch, d, "input batch");
   const PreparedTransform tf = prepare_transform(model.transform, d);
   std::vector<int32_t> yb(static_cast<std::size_t>(batch));
+  std::vector<int64_t> mine(comm ? static_cast<std::size_t>(batch) : 0);  // held rows of a batch
   std::vector<int64_t> order(static_cast<std::size_t>(n));
   Workspace<T> ws(!cfg.f64);
   Dropout dropout{cfg.dropout, &dropout_rng};
@@ -221,6 +231,9 @@ TrainResult train_impl(const Dataset& train, const Dataset* val, const TrainConf
     opt.set_steps(r.opt_steps);
     shuffle_rng.set_state(r.shuffle_rng);
     dropout_rng.set_state(r.dropout_rng);
+    // The saved generator is rank 0's; the other ranks draw their own masks from it.
+    if (comm && comm->rank() > 0)
+      dropout_rng = Rng(dropout_rng.next_u64() + 0x51ED27ULL * static_cast<uint64_t>(comm->rank()));
     if (!r.best.empty()) from_doubles(r.best, best.data());
     if (!r.epoch_start.empty()) from_doubles(r.epoch_start, epoch_start.data());
     best_val = r.best_val;
@@ -236,7 +249,7 @@ TrainResult train_impl(const Dataset& train, const Dataset* val, const TrainConf
     carry_seen = r.epoch_seen;
     carry_seconds = r.epoch_seconds;
   }
-  const bool validating = val && val->n > 0;
+  const bool validating = val_n > 0;
   auto patience_out = [&] { return cfg.patience > 0 && validating && since_best >= cfg.patience; };
   auto steps_out = [&] { return cfg.max_steps > 0 && step >= cfg.max_steps; };
   // The state at epoch `epoch`, `done` steps into it (the shuffle generator as it was at the
@@ -304,15 +317,36 @@ TrainResult train_impl(const Dataset& train, const Dataset* val, const TrainConf
     rec.steps = s0;
     const auto t0 = Clock::now();
     bool stopped = false;
+    bool stop = false;
     for (int64_t s = s0; s < steps_per_epoch; ++s) {
       const int64_t b = std::min(batch, n - s * batch);
       const int64_t* idx = order.data() + s * batch;
-      MatrixView<T> x = xb.view().rows_range(0, b);
-      gather_batch<T>(x, train, idx, b, tf);
-      for (int64_t i = 0; i < b; ++i) yb[i] = train.labels[idx[i]];
+      int64_t rows = b;
+      if (comm) {
+        rows = 0;
+        for (int64_t i = 0; i < b; ++i)
+          if (shard.owns(idx[i])) mine[rows++] = idx[i] - shard.first;
+        idx = mine.data();
+      }
+      MatrixView<T> x = xb.view().rows_range(0, rows);
+      gather_batch<T>(x, train, idx, rows, tf);
+      for (int64_t i = 0; i < rows; ++i) yb[i] = train.labels[idx[i]];
       const double lr = sched.at(step);
-      LossParts lp = forward_backward<T>(net, x, yb.data(), 0.0, ws,
-                                         cfg.dropout > 0 ? &dropout : nullptr, 0.0, false);
+      LossParts lp;
+      if (rows > 0)
+        lp = forward_backward<T>(net, x, yb.data(), 0.0, ws, cfg.dropout > 0 ? &dropout : nullptr,
+                                 1.0 / static_cast<double>(b), false);
+      else
+        std::fill(net.grads(), net.grads() + P, T(0));
+      stop = cb.stop && cb.stop->load();
+      if (comm) {  // the one exchange per step: gradients, then loss, hits and stop requests
+        comm->sum(net.grads(), P);
+        double v[3] = {lp.data_loss, static_cast<double>(lp.correct), stop ? 1.0 : 0.0};
+        comm->sum(v, 3);
+        lp.data_loss = v[0];
+        lp.correct = static_cast<int64_t>(v[1]);
+        stop = v[2] > 0;
+      }
       if (!std::isfinite(lp.data_loss) || !all_finite(net.grads(), P)) {
         // Keep the last good weights: those the diverging epoch started from.
         std::copy(epoch_start.begin(), epoch_start.end(), net.params());
@@ -356,8 +390,9 @@ TrainResult train_impl(const Dataset& train, const Dataset* val, const TrainConf
         cb.on_step(p);
       }
       if (steps_out()) break;
-      if (cb.stop && cb.stop->load() && s + 1 < steps_per_epoch) {
-        // Stopped inside the epoch: save where it is, leave the epoch unfinished.
+      if (stop && s + 1 < steps_per_epoch) {
+        // Stopped inside the epoch (on every rank alike: the flag went through the exchange):
+        // save where it is, leave the epoch unfinished.
         res.state = capture(epoch, s + 1, shuffle_state, loss_sum, correct, seen,
                             seconds_before + since(t0));
         res.seconds += since(t0);
@@ -382,6 +417,7 @@ TrainResult train_impl(const Dataset& train, const Dataset* val, const TrainConf
     }
     if (validating) {
       EvalResult ev = evaluate_impl<T>(net, model.transform, *val, 1000, nullptr, true);
+      if (comm) detail::combine_eval(*comm, ev);
       rec.val_loss = ev.loss;
       rec.val_accuracy = ev.accuracy;
       if (ev.accuracy > best_val) {
@@ -395,6 +431,9 @@ TrainResult train_impl(const Dataset& train, const Dataset* val, const TrainConf
     }
     res.epochs.push_back(rec);
     if (cb.on_epoch) cb.on_epoch(rec);
+    // Agree on stopping (and check the ranks' weights match) before the state is checkpointed.
+    stop = stop || (cb.stop && cb.stop->load());
+    if (comm) stop = detail::end_epoch_agreement(*comm, net.params(), P * sizeof(T), stop, epoch);
     if (cb.on_checkpoint) {
       res.state = capture(epoch + 1, 0, shuffle_rng.state(), 0, 0, 0, 0);
       cb.on_checkpoint(*res.state);
@@ -404,7 +443,7 @@ TrainResult train_impl(const Dataset& train, const Dataset* val, const TrainConf
       res.stopped_early = true;
       break;
     }
-    if (cb.stop && cb.stop->load()) {
+    if (stop) {
       res.interrupted = true;
       break;
     }
@@ -592,12 +631,17 @@ int64_t val_count(const TrainConfig& cfg, int64_t n) {
 
 }  // namespace
 
-void check_training(const Dataset& train_data, const TrainConfig& cfg, const TrainState* resume) {
+namespace {
+
+// check_training for a data set of `total` examples over all ranks, of which `train_data` is this
+// rank's share (`sharded`; the class count is then agreed over the ranks inside the trainer).
+void check_training_of(const Dataset& train_data, const TrainConfig& cfg, const TrainState* resume,
+                       int64_t total, bool sharded) {
   validate(cfg, train_data);
-  if (!resume && train_data.num_classes() < 2)
+  if (!resume && !sharded && train_data.num_classes() < 2)
     fail(train_data.source, "has labels of only one class", "at least two classes to classify");
   check_memory(cfg, train_data);
-  int64_t n = train_data.n;
+  int64_t n = total;
   if (cfg.val_split > 0) {
     const int64_t nv = val_count(cfg, n);
     if (nv < 1 || nv >= n)
@@ -610,27 +654,38 @@ void check_training(const Dataset& train_data, const TrainConfig& cfg, const Tra
   if (resume) check_resume(*resume, cfg, train_data, n);
 }
 
+}  // namespace
+
+void check_training(const Dataset& train_data, const TrainConfig& cfg, const TrainState* resume) {
+  check_training_of(train_data, cfg, resume, train_data.n, false);
+}
+
 TrainResult train(const Dataset& train_data, const Dataset* val, const TrainConfig& cfg,
                   const TrainCallbacks& callbacks, const TrainState* resume) {
+  const detail::Shard all = detail::make_shard(callbacks.parallel, train_data);
   {
     TrainConfig c = cfg;
     if (val) c.val_split = 0;  // a given validation set replaces the split
-    check_training(train_data, c, resume);
+    check_training_of(train_data, c, resume, all.total, all.comm != nullptr);
   }
   const Dataset* tr = &train_data;
+  detail::Shard shard = all;
   Dataset split_train, split_val;
   std::vector<int64_t> val_indices;
   if (!val && cfg.val_split > 0) {
-    std::vector<int64_t> idx(static_cast<std::size_t>(train_data.n));
+    // The split is drawn over all ranks' examples; each rank keeps the part of both sides it holds.
+    const int64_t n = all.total;
+    std::vector<int64_t> idx(static_cast<std::size_t>(n));
     std::iota(idx.begin(), idx.end(), 0);
     Rng rng(cfg.seed * 0x9E3779B97F4A7C15ULL + 4);
     rng.shuffle(idx);
-    const int64_t nv = val_count(cfg, train_data.n);
+    const int64_t nv = val_count(cfg, n);
     std::vector<int64_t> vi(idx.end() - nv, idx.end()), ti(idx.begin(), idx.end() - nv);
     std::sort(vi.begin(), vi.end());
     std::sort(ti.begin(), ti.end());
-    split_val = train_data.subset(vi);
-    split_train = train_data.subset(ti);
+    detail::Shard val_shard;
+    split_val = train_data.subset(detail::restrict_to(vi, all, val_shard));
+    split_train = train_data.subset(detail::restrict_to(ti, all, shard));
     tr = &split_train;
     val = &split_val;
     val_indices = std::move(vi);
@@ -638,22 +693,26 @@ TrainResult train(const Dataset& train_data, const Dataset* val, const TrainConf
   if (val && val->d != tr->d)
     fail(val->source, "has " + std::to_string(val->d) + " features",
          std::to_string(tr->d) + " like the training data");
+  const int64_t val_total = !val ? 0 : all.comm ? detail::sum_over(*all.comm, val->n) : val->n;
   TrainResult r;
   try {
-    r = cfg.f64 ? train_impl<double>(*tr, val, cfg, callbacks, resume)
-                : train_impl<float>(*tr, val, cfg, callbacks, resume);
+    r = cfg.f64 ? train_impl<double>(*tr, val, cfg, callbacks, shard, resume)
+                : train_impl<float>(*tr, val, cfg, callbacks, shard, resume);
   } catch (TrainDiverged& e) {
-    e.result->train_examples = tr->n;
-    e.result->val_examples = val ? val->n : 0;
+    e.result->train_examples = shard.total;
+    e.result->val_examples = val_total;
     nlohmann::json j = training_metadata(cfg, *e.result, train_data);
+    if (all.comm) j["ranks"] = all.comm->size();
     j["diverged"] = e.what();
     e.result->model.training_json = j.dump();
     throw;
   }
-  r.train_examples = tr->n;
-  r.val_examples = val ? val->n : 0;
+  r.train_examples = shard.total;
+  r.val_examples = val_total;
   r.val_indices = std::move(val_indices);
-  r.model.training_json = training_metadata(cfg, r, train_data).dump();
+  nlohmann::json meta = training_metadata(cfg, r, train_data);
+  if (all.comm) meta["ranks"] = all.comm->size();
+  r.model.training_json = meta.dump();
   return r;
 }
 

@@ -1,0 +1,50 @@
+// Pieces of data-parallel training that the trainer calls at its few points of contact with the
+// other ranks (see DataParallel in fcnet/trainer.hpp). With no Collective they are not used.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "fcnet/data.hpp"
+#include "fcnet/trainer.hpp"
+
+namespace fcnet::detail {
+
+// This rank's share of a data set split over the ranks in rank order: global examples
+// [first, first + count) of `total`. A single process holds {nullptr, n, 0, n}.
+struct Shard {
+  Collective* comm = nullptr;
+  int64_t total = 0;
+  int64_t first = 0;
+  int64_t count = 0;
+
+  bool owns(int64_t g) const { return g >= first && g < first + count; }
+};
+
+// The shard of `data` described by `par` (checked for consistency), or the whole of it.
+Shard make_shard(const DataParallel& par, const Dataset& data);
+
+// The part of the sorted global index list `sorted` that this rank holds, as local row indices,
+// and the shard it forms within that list (the list's positions are the new global indices).
+std::vector<int64_t> restrict_to(const std::vector<int64_t>& sorted, const Shard& s, Shard& out);
+
+// fit_transform over the union of every rank's `train` rows (the same two passes, with sums,
+// minima and maxima combined over the ranks); equal to fit_transform on the whole set up to the
+// order of additions.
+InputTransform fit_transform_shared(const Dataset& train, Normalize mode, const Shard& s);
+
+// Largest of v over the ranks.
+int64_t max_over(Collective& comm, int64_t v);
+// Sum of v over the ranks.
+int64_t sum_over(Collective& comm, int64_t v);
+
+// Turns a rank's evaluation of its share into the evaluation of the whole set: loss, accuracy,
+// confusion and per-class accuracy summed over the ranks.
+void combine_eval(Collective& comm, EvalResult& r);
+
+// Called at the end of every epoch: checks that the parameters are bit-identical on every rank
+// (throws fcnet::Error otherwise, naming the epoch) and returns whether any rank asks to stop.
+bool end_epoch_agreement(Collective& comm, const void* params, std::size_t bytes, bool stop,
+                         int64_t epoch);
+
+}  // namespace fcnet::detail

@@ -1,0 +1,302 @@
+// Data-parallel training in one process: K threads, each a rank holding a consecutive slice of the
+// data set, combined by a Collective that sums in rank order. The single-process trainer on the
+// whole set is the reference: same batches, so the same trajectory up to float addition order.
+#include <atomic>
+#include <barrier>
+#include <cstring>
+#include <exception>
+#include <numeric>
+#include <thread>
+
+#include "fcnet/trainer.hpp"
+#include "test_util.hpp"
+#include "train/data_parallel.hpp"
+
+using namespace fcnet;
+using namespace fcnet::test;
+
+namespace {
+
+// The ranks' meeting point: each publishes its buffer, then every rank reads all of them.
+struct Group {
+  explicit Group(int k) : size(k), bar(k), ptr(static_cast<std::size_t>(k)) {}
+  int size;
+  std::barrier<> bar;
+  std::vector<const void*> ptr;
+};
+
+class ThreadCollective final : public Collective {
+ public:
+  ThreadCollective(Group& g, int r) : g_(g), r_(r) {}
+  int rank() const override { return r_; }
+  int size() const override { return g_.size; }
+  void sum(float* v, int64_t n) override { reduce(v, n, false); }
+  void sum(double* v, int64_t n) override { reduce(v, n, false); }
+  void max(double* v, int64_t n) override { reduce(v, n, true); }
+  int64_t calls = 0;
+
+ private:
+  template <class T>
+  void reduce(T* v, int64_t n, bool take_max) {
+    ++calls;
+    g_.ptr[static_cast<std::size_t>(r_)] = v;
+    g_.bar.arrive_and_wait();
+    std::vector<T> out(static_cast<std::size_t>(n));
+    for (int64_t i = 0; i < n; ++i) {
+      T acc = static_cast<const T*>(g_.ptr[0])[i];
+      for (int q = 1; q < g_.size; ++q) {
+        const T x = static_cast<const T*>(g_.ptr[static_cast<std::size_t>(q)])[i];
+        acc = take_max ? std::max(acc, x) : acc + x;
+      }
+      out[static_cast<std::size_t>(i)] = acc;
+    }
+    g_.bar.arrive_and_wait();  // every rank has read every input before any is overwritten
+    std::copy(out.begin(), out.end(), v);
+  }
+  Group& g_;
+  int r_;
+};
+
+// N×D float features with class-dependent means, sorted by label so that the ranks' slices hold
+// different classes (the last rank alone holds the highest).
+Dataset make_data(int64_t n, int64_t d, int classes, uint64_t seed, DType type = DType::f32) {
+  Rng rng(seed);
+  std::vector<int32_t> y(static_cast<std::size_t>(n));
+  for (auto& v : y) v = static_cast<int32_t>(rng.below(static_cast<uint64_t>(classes)));
+  std::sort(y.begin(), y.end());
+  Dataset ds;
+  ds.n = n;
+  ds.d = d;
+  ds.dtype = type;
+  ds.labels = y;
+  ds.source = "synthetic";
+  ds.bytes.resize(static_cast<std::size_t>(n * d) * dtype_size(type));
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < d; ++j) {
+      const double v = 3.0 + 0.8 * rng.normal() + ((j % classes) == y[i] ? 1.5 : 0.0);
+      const std::size_t k = static_cast<std::size_t>(i * d + j);
+      if (type == DType::f32)
+        reinterpret_cast<float*>(ds.bytes.data())[k] = static_cast<float>(v);
+      else
+        reinterpret_cast<double*>(ds.bytes.data())[k] = v;
+    }
+  // One constant column: standardization must map it to 0 on every rank alike.
+  for (int64_t i = 0; i < n; ++i) {
+    const std::size_t k = static_cast<std::size_t>(i * d + d - 1);
+    if (type == DType::f32)
+      reinterpret_cast<float*>(ds.bytes.data())[k] = 2.5f;
+    else
+      reinterpret_cast<double*>(ds.bytes.data())[k] = 2.5;
+  }
+  return ds;
+}
+
+Dataset slice(const Dataset& all, int64_t lo, int64_t hi) {
+  std::vector<int64_t> idx(static_cast<std::size_t>(hi - lo));
+  std::iota(idx.begin(), idx.end(), lo);
+  return all.subset(idx);
+}
+
+struct RankRun {
+  std::vector<TrainResult> res;
+  std::vector<int64_t> calls;
+};
+
+// Trains on `all` split over k thread-ranks; `stop_rank` (when >= 0) has its stop flag set from
+// the start.
+RankRun train_ranks(const Dataset& all, int k, const TrainConfig& cfg, int stop_rank = -1) {
+  Group g(k);
+  RankRun out;
+  out.res.resize(static_cast<std::size_t>(k));
+  out.calls.resize(static_cast<std::size_t>(k));
+  std::vector<std::exception_ptr> errors(static_cast<std::size_t>(k));
+  std::vector<std::thread> threads;
+  for (int r = 0; r < k; ++r)
+    threads.emplace_back([&, r] {
+      try {
+        set_num_threads(1);
+        const int64_t lo = all.n * r / k, hi = all.n * (r + 1) / k;
+        Dataset part = slice(all, lo, hi);
+        ThreadCollective comm(g, r);
+        std::atomic<bool> stop{r == stop_rank};
+        TrainCallbacks cb;
+        cb.stop = &stop;
+        cb.parallel = {&comm, all.n, lo};
+        out.res[static_cast<std::size_t>(r)] = train(part, nullptr, cfg, cb);
+        out.calls[static_cast<std::size_t>(r)] = comm.calls;
+      } catch (...) {
+        errors[static_cast<std::size_t>(r)] = std::current_exception();
+      }
+    });
+  for (auto& t : threads) t.join();
+  for (auto& e : errors)
+    if (e) std::rethrow_exception(e);
+  return out;
+}
+
+TrainResult train_alone(const Dataset& all, const TrainConfig& cfg) {
+  set_num_threads(1);
+  return train(all, nullptr, cfg);
+}
+
+template <class T>
+const Network<T>& net_of(const Model& m) {
+  if constexpr (std::is_same_v<T, double>)
+    return m.net64;
+  else
+    return m.net32;
+}
+
+template <class T>
+double max_param_diff(const Model& a, const Model& b) {
+  const Network<T>& x = net_of<T>(a);
+  const Network<T>& y = net_of<T>(b);
+  EXPECT_EQ(x.buffer_size(), y.buffer_size());
+  double m = 0;
+  for (int64_t i = 0; i < x.buffer_size(); ++i)
+    m = std::max(m, std::abs(static_cast<double>(x.params()[i]) - y.params()[i]));
+  return m;
+}
+
+TrainConfig small_config() {
+  TrainConfig cfg;
+  cfg.hidden = {16, 8};
+  cfg.batch = 32;
+  cfg.epochs = 8;
+  cfg.seed = 7;
+  cfg.optimizer.kind = OptimizerKind::adam;
+  cfg.schedule.lr = 1e-2;
+  cfg.reg = 1e-3;
+  cfg.val_split = 0.2;
+  return cfg;
+}
+
+}  // namespace
+
+TEST(DataParallel, ThreeAndTwoRanksFollowTheSingleProcessTrajectory) {
+  const Dataset all = make_data(203, 12, 4, 11);
+  const TrainConfig cfg = small_config();
+  const TrainResult ref = train_alone(all, cfg);
+  ASSERT_EQ(ref.epochs.size(), 8u);
+  // Training must have moved the weights for the comparison to mean anything.
+  EXPECT_GT(ref.epochs.back().train_accuracy, 0.6);
+  EXPECT_GT(ref.epochs.back().val_accuracy, 0.6);
+  for (int k : {2, 3}) {
+    RankRun run = train_ranks(all, k, cfg);
+    for (int r = 0; r < k; ++r) {
+      const TrainResult& got = run.res[static_cast<std::size_t>(r)];
+      EXPECT_LT(max_param_diff<float>(got.model, ref.model), 2e-5) << "K=" << k << " rank " << r;
+      EXPECT_EQ(got.steps, ref.steps);
+      EXPECT_EQ(got.train_examples, ref.train_examples);
+      EXPECT_EQ(got.val_examples, ref.val_examples);
+      EXPECT_EQ(got.best_epoch, ref.best_epoch);
+      ASSERT_EQ(got.epochs.size(), ref.epochs.size());
+      for (std::size_t e = 0; e < ref.epochs.size(); ++e) {
+        EXPECT_NEAR(got.epochs[e].train_loss, ref.epochs[e].train_loss, 1e-5);
+        EXPECT_NEAR(got.epochs[e].train_accuracy, ref.epochs[e].train_accuracy, 1e-12);
+        EXPECT_NEAR(got.epochs[e].val_loss, ref.epochs[e].val_loss, 1e-5);
+        EXPECT_NEAR(got.epochs[e].val_accuracy, ref.epochs[e].val_accuracy, 1e-12);
+        EXPECT_NEAR(got.epochs[e].grad_norms[0], ref.epochs[e].grad_norms[0],
+                    1e-4 * ref.epochs[e].grad_norms[0]);
+      }
+      // The standardization was fitted on all ranks' training rows together.
+      const InputTransform &t = got.model.transform, &u = ref.model.transform;
+      ASSERT_EQ(t.mean.size(), u.mean.size());
+      for (std::size_t j = 0; j < u.mean.size(); ++j) {
+        EXPECT_NEAR(t.mean[j], u.mean[j], 1e-12);
+        EXPECT_NEAR(t.std[j], u.std[j], 1e-12);
+      }
+      EXPECT_EQ(t.std.back(), 1.0);  // the constant column
+      EXPECT_NE(got.model.training_json.find("\"ranks\":" + std::to_string(k)), std::string::npos);
+    }
+    // Every rank holds the very same model.
+    for (int r = 1; r < k; ++r)
+      EXPECT_EQ(max_param_diff<float>(run.res[static_cast<std::size_t>(r)].model, run.res[0].model),
+                0.0);
+  }
+}
+
+TEST(DataParallel, DoublePrecisionAgreesToRounding) {
+  const Dataset all = make_data(150, 9, 3, 5, DType::f64);
+  TrainConfig cfg = small_config();
+  cfg.f64 = true;
+  cfg.optimizer.kind = OptimizerKind::momentum;
+  cfg.schedule.lr = 0.05;
+  const TrainResult ref = train_alone(all, cfg);
+  RankRun run = train_ranks(all, 3, cfg);
+  EXPECT_LT(max_param_diff<double>(run.res[1].model, ref.model), 1e-12);
+  EXPECT_NEAR(run.res[1].epochs.back().train_loss, ref.epochs.back().train_loss, 1e-13);
+}
+
+TEST(DataParallel, RanksWithoutRowsInABatchStillTakeTheStep) {
+  // Batch 2 over 3 ranks: in most steps some rank holds none of the batch's rows.
+  const Dataset all = make_data(41, 6, 3, 3);
+  TrainConfig cfg = small_config();
+  cfg.batch = 2;
+  cfg.epochs = 2;
+  cfg.val_split = 0;
+  cfg.optimizer.kind = OptimizerKind::sgd;
+  cfg.schedule.kind = ScheduleKind::constant;
+  cfg.schedule.lr = 0.05;
+  const TrainResult ref = train_alone(all, cfg);
+  RankRun run = train_ranks(all, 3, cfg);
+  EXPECT_EQ(run.res[2].steps, 42);
+  EXPECT_LT(max_param_diff<float>(run.res[2].model, ref.model), 1e-5);
+  // One gradient and one statistics exchange per step, plus the set-up and per-epoch ones.
+  EXPECT_GE(run.calls[0], 2 * 42);
+  EXPECT_EQ(run.calls[0], run.calls[2]);
+}
+
+TEST(DataParallel, RerunsAreBitIdentical) {
+  const Dataset all = make_data(120, 10, 3, 9);
+  TrainConfig cfg = small_config();
+  cfg.dropout = 0.2;  // drawn per rank, from seeds that depend only on seed and rank
+  RankRun a = train_ranks(all, 3, cfg), b = train_ranks(all, 3, cfg);
+  const Network<float>& x = a.res[0].model.net32;
+  const Network<float>& y = b.res[0].model.net32;
+  EXPECT_EQ(std::memcmp(x.params(), y.params(), sizeof(float) * x.buffer_size()), 0);
+  EXPECT_EQ(a.res[0].epochs.back().train_loss, b.res[0].epochs.back().train_loss);
+}
+
+TEST(DataParallel, AStopRequestOnOneRankStopsEveryRankAtTheSameStep) {
+  const Dataset all = make_data(100, 5, 2, 1);
+  TrainConfig cfg = small_config();
+  cfg.val_split = 0;
+  RankRun run = train_ranks(all, 2, cfg, 1);
+  for (const auto& r : run.res) {
+    EXPECT_EQ(r.steps, 1);
+    EXPECT_TRUE(r.interrupted);
+  }
+}
+
+TEST(DataParallel, MismatchedWidthsFailOnEveryRank) {
+  const Dataset all = make_data(60, 5, 2, 1);
+  Group g(2);
+  std::vector<std::string> errors(2);
+  std::vector<std::thread> threads;
+  for (int r = 0; r < 2; ++r)
+    threads.emplace_back([&, r] {
+      ThreadCollective comm(g, r);
+      Dataset part = r == 0 ? slice(all, 0, 30) : slice(make_data(60, 6, 2, 1), 30, 60);
+      TrainCallbacks cb;
+      cb.parallel = {&comm, 60, r * 30};
+      try {
+        train(part, nullptr, small_config(), cb);
+      } catch (const Error& e) {
+        errors[static_cast<std::size_t>(r)] = e.what();
+      }
+    });
+  for (auto& t : threads) t.join();
+  for (const auto& e : errors)
+    EXPECT_NE(e.find("between 5 and 6 features"), std::string::npos) << e;
+}
+
+TEST(DataParallel, SplitOfASortedIndexListKeepsEachRanksPart) {
+  const std::vector<int64_t> sorted = {0, 2, 3, 7, 8, 9, 12};
+  detail::Shard s{nullptr, 13, 3, 6}, out;  // this rank holds global 3..8
+  const std::vector<int64_t> local = detail::restrict_to(sorted, s, out);
+  EXPECT_EQ(local, (std::vector<int64_t>{0, 4, 5}));  // 3, 7, 8 relative to 3
+  EXPECT_EQ(out.total, 7);
+  EXPECT_EQ(out.first, 2);  // position of 3 in the list
+  EXPECT_EQ(out.count, 3);
+}
