@@ -26,7 +26,9 @@ struct ReportEpoch {
   double lr = kReportMissing;              // learning rate used in the epoch
   double seconds = kReportMissing;         // wall time of the epoch
   std::vector<double> weight_norms;  // per layer l = 1..L: ‖W_l‖_F at the end of the epoch
-  std::vector<double> grad_norms;  // per layer l = 1..L: ‖dW_l‖_F, mean over the epoch's steps
+  // per layer l = 1..L: ‖dW_l‖_F of the data loss at the epoch's last optimizer step (one
+  // minibatch), as the trainer records it
+  std::vector<double> grad_norms;
 };
 
 // One misclassified example of the split the confusion matrix was computed on.

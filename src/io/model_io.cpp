@@ -382,13 +382,11 @@ SafeTensors model_to_safetensors(const Model& m) {
   md["activation"] = activation_name(act.kind);
   md["leaky_relu_alpha"] = format_double(act.alpha);
   md["input_scale"] = format_double(m.transform.scale);
+  // The transform is stored in float64 whatever the weights' precision, so it round-trips exactly.
   auto vec = [&](const std::vector<double>& v) {
     Matrix<double> t(1, static_cast<int64_t>(v.size()));
     for (std::size_t i = 0; i < v.size(); ++i) t[static_cast<int64_t>(i)] = v[i];
-    if (m.f64) return make_tensor<double>(t.view(), true);
-    Matrix<float> f(1, t.cols());
-    for (int64_t i = 0; i < t.cols(); ++i) f[i] = static_cast<float>(t[i]);
-    return make_tensor<float>(f.view(), true);
+    return make_tensor<double>(t.view(), true);
   };
   if (!m.transform.mean.empty()) st.tensors["input_mean"] = vec(m.transform.mean);
   if (!m.transform.std.empty()) st.tensors["input_std"] = vec(m.transform.std);

@@ -591,7 +591,8 @@ std::string section_norms(const ReportData& d) {
   for (const auto& e : ep) layers = std::max({layers, e.weight_norms.size(), e.grad_norms.size()});
   if (layers == 0) return h + note("No per-layer norms were recorded.") + "</section>";
   h += "<p class=\"lead\">Frobenius norm of each layer's weight matrix at the end of every epoch, "
-       "and of its gradient during the epoch. A log scale is used when the values span more than "
+       "and of its data-loss gradient at the epoch's last optimizer step (one minibatch, so it "
+       "is noisy). A log scale is used when the values span more than "
        "a factor of 30.</p><div class=\"charts\">";
   auto layer_name = [&](std::size_t l) {
     return l < d.layer_names.size() ? d.layer_names[l] : "W" + std::to_string(l + 1);

@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <numeric>
 
+#include "train/history.hpp"
+
 namespace fcnet {
 
 void set_num_threads(int n) {
@@ -447,13 +449,13 @@ nlohmann::json training_metadata(const TrainConfig& cfg, const TrainResult& r,
   j["precision"] = cfg.f64 ? "f64" : "f32";
   j["train_examples"] = r.train_examples;
   j["val_examples"] = r.val_examples;
-  j["seconds"] = r.seconds;
   if (!r.epochs.empty()) {
     const auto& e = r.epochs.back();
     j["final_train_loss"] = e.train_loss;
     j["final_train_accuracy"] = e.train_accuracy;
     if (std::isfinite(e.val_accuracy)) j["final_val_accuracy"] = e.val_accuracy;
   }
+  j["history"] = epochs_to_json(r.epochs);  // lets fcnet report redraw the curves
   return j;
 }
 
@@ -617,6 +619,7 @@ TrainResult train(const Dataset& train_data, const Dataset* val, const TrainConf
   }
   const Dataset* tr = &train_data;
   Dataset split_train, split_val;
+  std::vector<int64_t> val_indices;
   if (!val && cfg.val_split > 0) {
     std::vector<int64_t> idx(static_cast<std::size_t>(train_data.n));
     std::iota(idx.begin(), idx.end(), 0);
@@ -630,6 +633,7 @@ TrainResult train(const Dataset& train_data, const Dataset* val, const TrainConf
     split_train = train_data.subset(ti);
     tr = &split_train;
     val = &split_val;
+    val_indices = std::move(vi);
   }
   if (val && val->d != tr->d)
     fail(val->source, "has " + std::to_string(val->d) + " features",
@@ -641,6 +645,7 @@ TrainResult train(const Dataset& train_data, const Dataset* val, const TrainConf
   } catch (TrainDiverged& e) {
     e.result->train_examples = tr->n;
     e.result->val_examples = val ? val->n : 0;
+    e.result->val_indices = val_indices;
     nlohmann::json j = training_metadata(cfg, *e.result, train_data);
     j["diverged"] = e.what();
     e.result->model.training_json = j.dump();
@@ -648,6 +653,7 @@ TrainResult train(const Dataset& train_data, const Dataset* val, const TrainConf
   }
   r.train_examples = tr->n;
   r.val_examples = val ? val->n : 0;
+  r.val_indices = std::move(val_indices);
   r.model.training_json = training_metadata(cfg, r, train_data).dump();
   return r;
 }

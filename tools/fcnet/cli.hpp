@@ -30,6 +30,22 @@ Command add_predict(CLI::App& app);
 Command add_info(CLI::App& app);
 Command add_loss(CLI::App& app);
 Command add_gradcheck(CLI::App& app);
+Command add_report(CLI::App& app);
+Command add_explain(CLI::App& app);
+
+// `fcnet train --report PATH [--image-shape H,W]`: the HTML training report written after training.
+struct TrainReportOptions {
+  std::string path;         // empty: no report
+  std::string image_shape;  // "H,W": draw inputs as images (IDX data are images already)
+};
+void add_train_report_options(CLI::App* app, TrainReportOptions& o);
+// Before training: checks that the report can be written and applies --image-shape to the
+// training data (so the model remembers it).
+void prepare_train_report(const TrainReportOptions& o, Dataset& train_data);
+// After training: writes the report, evaluated on `test` when given, else on the validation
+// split, else on the training data. Returns the path written ("" without --report).
+std::string write_train_report(const TrainReportOptions& o, const TrainResult& r,
+                               const Dataset& train_data, const Dataset* test, bool quiet);
 
 // Comma-separated positive integers ("512,256"); throws CLI::ValidationError naming the option.
 std::vector<int64_t> parse_sizes(const std::string& text, const std::string& option,

@@ -1,7 +1,8 @@
-// fcnet info: what a model file holds.
+// fcnet info: what a model file holds; --devices lists the CUDA devices.
 #include <memory>
 
 #include "cli.hpp"
+#include "fcnet/cuda.hpp"
 #include "fcnet/trainer.hpp"
 
 namespace fcnet::cli {
@@ -10,15 +11,27 @@ namespace {
 struct Options {
   std::string model;
   bool json = false;
+  bool devices = false;
 };
 }  // namespace
 
 Command add_info(CLI::App& app) {
   auto o = std::make_shared<Options>();
   CLI::App* c = app.add_subcommand("info", "Describe a model file");
-  c->add_option("--model", o->model, "Model file (.safetensors)")->required();
+  c->add_option("--model", o->model, "Model file (.safetensors); optional with --devices");
+  c->add_flag("--devices", o->devices, "List the CUDA devices (needs a build with FCNET_CUDA)");
   c->add_flag("--json", o->json, "Print one JSON object on stdout");
   return {c, [o] {
+            if (o->devices) {
+              const std::string info = cuda_devices_info();
+              if (o->json)
+                print_json({{"cuda_devices", info}});
+              else
+                std::printf("%s", info.c_str());
+              if (o->model.empty()) return 0;
+            }
+            if (o->model.empty())
+              throw CLI::ValidationError("--model", "is required (or --devices)");
             Model m = load_model(o->model);
             std::string arch;
             for (auto s : m.sizes()) arch += (arch.empty() ? "" : "-") + std::to_string(s);
@@ -62,7 +75,20 @@ Command add_info(CLI::App& app) {
               for (const auto& n : m.class_names) std::printf(" %s", n.c_str());
               std::printf("\n");
             }
-            if (!training.empty()) std::printf("training     %s\n", training.dump().c_str());
+            if (training.is_object() && !training.empty()) {
+              // The per-epoch history is for reports; the text summary names its length only.
+              json brief = training;
+              if (brief.contains("history") && brief["history"].is_array()) {
+                const auto n = brief["history"].size();
+                brief.erase("history");
+                brief["history"] = std::to_string(n) + " epochs";
+              }
+              std::printf("training    ");
+              for (auto it = brief.begin(); it != brief.end(); ++it)
+                std::printf(" %s=%s", it.key().c_str(),
+                            it->is_string() ? it->get<std::string>().c_str() : it->dump().c_str());
+              std::printf("\n");
+            }
             return 0;
           }};
 }

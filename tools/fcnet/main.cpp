@@ -11,8 +11,9 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "fcnet 0.1.0");
   std::vector<fcnet::cli::Command> commands = {
-      fcnet::cli::add_train(app), fcnet::cli::add_eval(app), fcnet::cli::add_predict(app),
-      fcnet::cli::add_info(app),  fcnet::cli::add_loss(app), fcnet::cli::add_gradcheck(app),
+      fcnet::cli::add_train(app),  fcnet::cli::add_eval(app),    fcnet::cli::add_predict(app),
+      fcnet::cli::add_info(app),   fcnet::cli::add_loss(app),    fcnet::cli::add_gradcheck(app),
+      fcnet::cli::add_report(app), fcnet::cli::add_explain(app),
   };
   try {
     app.parse(argc, argv);

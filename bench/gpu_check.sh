@@ -1,0 +1,204 @@
+#!/usr/bin/env bash
+# GPU check of fcnet's CUDA backend, in one run of under 8 minutes, on a machine with an NVIDIA GPU
+# (compute capability 9.0 or newer), nvcc 13, CMake, Ninja, PyTorch 2.x with CUDA, and no network.
+#
+#   1. builds build-cuda/ (cmake --preset cuda, without the Python module and benchmarks);
+#   2. runs the CUDA tests (build-cuda/bin/fcnet_tests --gtest_filter='Cuda*'); on a GPU none may
+#      be skipped; prints which cuBLASLt epilogues each precision got;
+#   3. prints fcnet vs PyTorch (eager and whole-step CUDA graph, bench/peers/torch_cuda.py) side by
+#      side: 784-256-10 at batch 64/256/1024, 784-1024-1024-10 at 128/1024, 784-4096-4096-10 at
+#      4096, each in fp32, tf32 and bf16; Adam, constant learning rate, Fashion-MNIST;
+#   4. compute-sanitizer memcheck on the CUDA tests (quick mode) and on short training runs, with
+#      the time that is left.
+#
+# Fashion-MNIST is read from the working tree: $FCNET_FASHION_MNIST_DIR, else ./.data/fashion-mnist
+# (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-*.gz as in Debian's
+# dataset-fashion-mnist). Environment: FCNET_GPU_CHECK_BUDGET (seconds, default 450),
+# PYTHON (default python3), JOBS (default nproc).
+# Exit status: 0 when the build, the tests and memcheck passed; the benchmark only reports.
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 1
+ROOT=$PWD
+START=$SECONDS
+BUDGET=${FCNET_GPU_CHECK_BUDGET:-450}
+PYTHON=${PYTHON:-python3}
+JOBS=${JOBS:-$(nproc)}
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+FAILED=()
+
+elapsed() { echo $((SECONDS - START)); }
+left() { echo $((BUDGET - (SECONDS - START))); }
+# tmo WANT [RESERVE]: a timeout of WANT seconds, shortened so that RESERVE seconds of the budget
+# stay for what follows (at least 5).
+tmo() {
+  local t=$(($(left) - ${2:-30}))
+  [ "$t" -gt "$1" ] && t=$1
+  [ "$t" -lt 5 ] && t=5
+  echo "$t"
+}
+section() { printf '\n=== %s  [%ss]\n' "$1" "$(elapsed)"; }
+
+DATA=${FCNET_FASHION_MNIST_DIR:-$ROOT/.data/fashion-mnist}
+export FCNET_FASHION_MNIST_DIR=$DATA
+
+section "machine"
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader ||
+  echo "nvidia-smi: not available"
+nvcc --version | tail -n 2
+"$PYTHON" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda,
+"available", torch.cuda.is_available())' || echo "PyTorch: not importable with $PYTHON"
+for f in train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz; do
+  if [ ! -f "$DATA/$f" ]; then
+    echo "missing $DATA/$f: copy Debian's /usr/share/datasets/fashion-mnist/*.gz there" \
+      "(or set FCNET_FASHION_MNIST_DIR)"
+    exit 1
+  fi
+done
+
+section "build (build-cuda/)"
+if ! cmake --preset cuda -DFCNET_PYTHON=OFF -DFCNET_BUILD_BENCH=OFF >"$TMP/configure.log" 2>&1; then
+  tail -n 40 "$TMP/configure.log"
+  echo "configure failed (missing dependency? scripts/install-deps lists them)"
+  exit 1
+fi
+if ! timeout "$(tmo 270 150)" cmake --build --preset cuda -j "$JOBS" >"$TMP/build.log" 2>&1; then
+  grep -E "error|Error" "$TMP/build.log" | head -n 40
+  tail -n 20 "$TMP/build.log"
+  echo "build failed"
+  exit 1
+fi
+echo "built in $(elapsed)s: $(ls build-cuda/bin)"
+FCNET=$ROOT/build-cuda/bin/fcnet
+TESTS=$ROOT/build-cuda/bin/fcnet_tests
+
+section "devices"
+"$FCNET" info --devices || FAILED+=("info --devices")
+
+section "CUDA tests"
+timeout "$(tmo 150 60)" "$TESTS" --gtest_filter='Cuda*' --gtest_color=no >"$TMP/tests.log" 2>&1
+rc=$?
+grep -E "^\[ +(OK|FAILED|SKIPPED) +\]|^\[  PASSED|^\[  FAILED|Failure|plan " "$TMP/tests.log" | head -n 80
+if [ $rc -ne 0 ]; then
+  FAILED+=("CUDA tests (exit $rc)")
+  tail -n 30 "$TMP/tests.log"
+fi
+if grep -q "^\[  SKIPPED \] CudaGpu" "$TMP/tests.log"; then
+  FAILED+=("CUDA tests skipped on a GPU machine")
+  grep -m 3 "no usable GPU" "$TMP/tests.log"
+fi
+
+section "fcnet vs PyTorch: examples/s (higher is better), Adam, constant lr, Fashion-MNIST"
+CONFIGS=("256:64" "256:256" "256:1024" "1024,1024:128" "1024,1024:1024" "4096,4096:4096")
+PRECISIONS=(fp32 tf32 bf16)
+: >"$TMP/fcnet.jsonl"
+: >"$TMP/torch.jsonl"
+for cfg in "${CONFIGS[@]}"; do
+  hidden=${cfg%%:*}
+  batch=${cfg##*:}
+  arch="784-${hidden//,/-}-10"
+  if [ "$(left)" -lt 90 ]; then
+    echo "skipping $arch b$batch and later: time budget"
+    break
+  fi
+  # Small steps need more epochs for a stable rate; the first epoch (plans, graph capture) is
+  # left out of the rate.
+  epochs=4
+  [ "$batch" -ge 1024 ] && epochs=3
+  for prec in "${PRECISIONS[@]}"; do
+    if timeout "$(tmo 45 60)" "$FCNET" train --device cuda --precision "$prec" --hidden "$hidden" \
+      --batch "$batch" --epochs "$epochs" --optimizer adam --lr 1e-3 --schedule constant \
+      --test-data none --quiet --json --out "$TMP/m.safetensors" >"$TMP/run.json" 2>"$TMP/run.err"; then
+      "$PYTHON" - "$arch" "$batch" "$prec" "$TMP/run.json" >>"$TMP/fcnet.jsonl" <<'EOF'
+import json, sys
+arch, batch, prec, path = sys.argv[1:]
+r = json.load(open(path))
+later = r["epochs"][1:] or r["epochs"]
+best = max(e["examples"] / e["seconds"] for e in later)
+print(json.dumps({"arch": arch, "batch": int(batch), "precision": prec,
+                  "examples_per_second": best, "loss": r["epochs"][-1]["train_loss"]}))
+EOF
+    else
+      echo "fcnet $arch b$batch $prec failed: $(tail -n 2 "$TMP/run.err")"
+    fi
+  done
+  timeout "$(tmo 90 40)" "$PYTHON" bench/peers/torch_cuda.py --data "$DATA" --config "$arch:$batch" \
+    --precision fp32,tf32,bf16 --repeats 2 >>"$TMP/torch.jsonl" 2>"$TMP/torch.err" ||
+    echo "PyTorch $arch b$batch failed: $(tail -n 3 "$TMP/torch.err")"
+done
+"$PYTHON" - "$TMP/fcnet.jsonl" "$TMP/torch.jsonl" <<'EOF'
+import json, sys
+def rows(path):
+    out = []
+    for line in open(path):
+        line = line.strip()
+        if line.startswith("{"):
+            out.append(json.loads(line))
+    return out
+fc = {(r["arch"], r["batch"], r["precision"]): r for r in rows(sys.argv[1])}
+tr = {}
+for r in rows(sys.argv[2]):
+    if "arch" in r:
+        tr[(r["arch"], r["batch"], r["precision"], r["mode"])] = r
+    else:
+        print("peer:", r)
+hdr = ("network", "batch", "prec", "fcnet", "torch eager", "torch graph", "vs eager",
+       "vs graph", "fcnet loss", "torch loss")
+print("%-18s %6s %5s %12s %12s %12s %9s %9s %10s %10s" % hdr)
+keys = sorted({k for k in fc} | {k[:3] for k in tr}, key=lambda k: (len(k[0]), k[0], k[1], k[2]))
+def f(v):
+    return "%12.0f" % v if v else "%12s" % "-"
+for k in keys:
+    a = fc.get(k, {}).get("examples_per_second")
+    e = tr.get(k + ("eager",), {}).get("examples_per_second")
+    g = tr.get(k + ("graph",), {}).get("examples_per_second")
+    re = "%8.2fx" % (a / e) if a and e else "%9s" % "-"
+    rg = "%8.2fx" % (a / g) if a and g else "%9s" % "-"
+    fl = fc.get(k, {}).get("loss")
+    tl = tr.get(k + ("graph",), {}).get("loss")
+    print("%-18s %6d %5s %s %s %s %s %s %10s %10s" % (k[0], k[1], k[2], f(a), f(e), f(g), re, rg,
+          "%.4f" % fl if fl is not None else "-", "%.4f" % tl if tl is not None else "-"))
+print("targets: fcnet >= 2x the PyTorch CUDA graph on 784-256-10 b256 and 784-1024-1024-10 b128")
+EOF
+
+section "compute-sanitizer memcheck"
+SANITIZER=$(command -v compute-sanitizer || true)
+[ -z "$SANITIZER" ] && [ -x /usr/local/cuda/bin/compute-sanitizer ] && SANITIZER=/usr/local/cuda/bin/compute-sanitizer
+if [ -z "$SANITIZER" ]; then
+  echo "compute-sanitizer not found: memcheck not run"
+  FAILED+=("memcheck not run")
+elif [ "$(left)" -lt 45 ]; then
+  echo "memcheck skipped: $(left)s left of the budget"
+  FAILED+=("memcheck not run (time)")
+else
+  t=$(tmo 200 25)
+  FCNET_CUDA_TEST_QUICK=1 timeout "$t" "$SANITIZER" --tool memcheck --error-exitcode 9 \
+    --leak-check no "$TESTS" --gtest_filter='CudaGpu.*' --gtest_color=no >"$TMP/memcheck.log" 2>&1
+  rc=$?
+  grep -E "ERROR SUMMARY|^\[  (PASSED|FAILED)|Invalid|out of bounds" "$TMP/memcheck.log" | head -n 20
+  case $rc in
+    0) echo "memcheck on the tests: clean" ;;
+    124) echo "memcheck on the tests: stopped by the time limit ($t s)"; FAILED+=("memcheck timed out") ;;
+    *) echo "memcheck on the tests: exit $rc"; tail -n 30 "$TMP/memcheck.log"; FAILED+=("memcheck on the tests") ;;
+  esac
+  for prec in fp32 bf16; do
+    [ "$(left)" -lt 20 ] && break
+    timeout "$(tmo 60 10)" "$SANITIZER" --tool memcheck --error-exitcode 9 --leak-check no \
+      "$FCNET" train --device cuda --precision "$prec" --hidden 96,40 --batch 100 --epochs 2 \
+      --max-steps 30 --val-split 0.01 --dropout 0.2 --test-data none --quiet \
+      --out "$TMP/mc.safetensors" >"$TMP/mc.log" 2>&1
+    rc=$?
+    grep -E "ERROR SUMMARY" "$TMP/mc.log" | head -n 2
+    [ $rc -eq 0 ] && echo "memcheck on training ($prec): clean" ||
+      { echo "memcheck on training ($prec): exit $rc"; tail -n 20 "$TMP/mc.log"; FAILED+=("memcheck on training $prec"); }
+  done
+fi
+
+section "summary"
+if [ ${#FAILED[@]} -eq 0 ]; then
+  echo "all checks passed in $(elapsed)s"
+  exit 0
+fi
+printf 'failed: %s\n' "${FAILED[@]}"
+echo "(in $(elapsed)s)"
+exit 1

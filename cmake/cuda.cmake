@@ -1,0 +1,38 @@
+# CUDA backend (FCNET_CUDA=ON): src/cuda/ built into the object library fcnet_cuda, whose objects
+# go into libfcnet; FCNET_HAVE_CUDA tells the library, the CLI and the tests that it is there.
+# Device code for Hopper (sm_90) plus compute_90 PTX, which the driver compiles for newer GPUs.
+if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
+  set(CMAKE_CUDA_ARCHITECTURES "90-real;90-virtual")
+endif()
+enable_language(CUDA)
+find_package(CUDAToolkit REQUIRED)
+
+file(GLOB FCNET_CUDA_SOURCES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/src/cuda/*.cu
+     ${CMAKE_SOURCE_DIR}/src/cuda/*.cpp)
+list(FILTER FCNET_CUDA_SOURCES EXCLUDE REGEX "/unavailable\\.cpp$")
+
+add_library(fcnet_cuda OBJECT ${FCNET_CUDA_SOURCES})
+# CMake 3.25 knows no C++20 dialect flag for nvcc; the .cu files are C++17 and include only
+# src/cuda/ops.hpp and device.cuh, while the host .cpp files use C++20 like the rest of fcnet.
+set_target_properties(fcnet_cuda PROPERTIES CUDA_STANDARD 17 CUDA_STANDARD_REQUIRED ON
+                                            CUDA_EXTENSIONS OFF POSITION_INDEPENDENT_CODE ON)
+target_include_directories(fcnet_cuda PRIVATE ${CMAKE_SOURCE_DIR}/include ${CMAKE_SOURCE_DIR}/src)
+target_link_libraries(fcnet_cuda PRIVATE CUDA::cudart CUDA::cublasLt nlohmann_json::nlohmann_json)
+target_compile_options(
+  fcnet_cuda
+  PRIVATE $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wextra -Wpedantic -Wshadow -Wfloat-conversion
+          -Wno-sign-conversion -Wno-restrict>
+          $<$<AND:$<COMPILE_LANGUAGE:CXX>,$<BOOL:${FCNET_NATIVE}>>:-march=native>
+          $<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=-Wall,-Wextra --expt-relaxed-constexpr>)
+if(FCNET_WERROR)
+  target_compile_options(fcnet_cuda PRIVATE $<$<COMPILE_LANGUAGE:CXX>:-Werror>
+                                            $<$<COMPILE_LANGUAGE:CUDA>:-Werror=all-warnings>)
+endif()
+# The optimizer rounds after every operation, as the CPU loop does (no contraction into FMA), so
+# the two can be compared to the last bit.
+set_source_files_properties(${CMAKE_SOURCE_DIR}/src/cuda/optimizer.cu PROPERTIES COMPILE_OPTIONS
+                                                                                 "--fmad=false")
+
+target_sources(fcnet PRIVATE $<TARGET_OBJECTS:fcnet_cuda>)
+target_link_libraries(fcnet PRIVATE CUDA::cudart CUDA::cublasLt)
+target_compile_definitions(fcnet PUBLIC FCNET_HAVE_CUDA)

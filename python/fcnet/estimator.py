@@ -1,0 +1,316 @@
+"""fcnet.MLPClassifier: a scikit-learn style classifier trained by fcnet's C++ trainer."""
+
+import json
+import numbers
+import os
+import sys
+import warnings
+
+import numpy as np
+
+from . import _fcnet
+from ._checks import _fail, as_matrix, check_positive_int, check_real, threads_for
+from .model import Model
+
+try:  # scikit-learn is optional: with it the estimator plugs into Pipeline, clone, GridSearchCV...
+    from sklearn.base import BaseEstimator, ClassifierMixin
+    from sklearn.exceptions import ConvergenceWarning, DataConversionWarning, NotFittedError
+except ImportError:  # ... without it, the same get_params/set_params/score are provided here.
+    import inspect
+
+    class NotFittedError(ValueError, AttributeError):
+        """Raised when an estimator is used before fit."""
+
+    class ConvergenceWarning(UserWarning):
+        """Training stopped at max_iter before the loss stopped improving."""
+
+    class DataConversionWarning(UserWarning):
+        """Input was converted: a column vector of labels, for instance."""
+
+    class BaseEstimator:
+        @classmethod
+        def _get_param_names(cls):
+            sig = inspect.signature(cls.__init__)
+            return sorted(p.name for p in sig.parameters.values()
+                          if p.name != "self" and p.kind != p.VAR_KEYWORD)
+
+        def get_params(self, deep=True):
+            return {name: getattr(self, name) for name in self._get_param_names()}
+
+        def set_params(self, **params):
+            valid = self._get_param_names()
+            for k, v in params.items():
+                if k not in valid:
+                    raise ValueError(f"Invalid parameter {k!r} for estimator {type(self).__name__}, "
+                                     f"expected one of {valid}")
+                setattr(self, k, v)
+            return self
+
+        def __repr__(self):
+            args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+            return f"{type(self).__name__}({args})"
+
+    class ClassifierMixin:
+        _estimator_type = "classifier"
+
+        def score(self, X, y, sample_weight=None):
+            correct = np.asarray(self.predict(X) == np.asarray(y), dtype=float)
+            return float(np.average(correct, weights=sample_weight))
+
+
+_SOLVERS = ("adam", "sgd", "momentum", "nesterov", "adamw", "rmsprop")
+_ACTIVATIONS = {"relu": "relu", "tanh": "tanh", "logistic": "sigmoid", "sigmoid": "sigmoid",
+                "identity": "identity", "leaky_relu": "leaky_relu", "gelu": "gelu"}
+_SCHEDULES = ("constant", "exponential", "step", "cosine")
+_PRECISIONS = {"float32": False, "f32": False, "float64": True, "f64": True}
+
+
+class MLPClassifier(ClassifierMixin, BaseEstimator):
+    """Multi-layer perceptron classifier (softmax + cross-entropy) trained by fcnet's C++ trainer.
+
+    Parameters follow sklearn.neural_network.MLPClassifier where the two overlap:
+
+    hidden_layer_sizes : widths of the hidden layers; () gives softmax regression.
+    activation : 'relu', 'tanh', 'logistic', 'identity', and fcnet's 'leaky_relu' and 'gelu'.
+    solver : 'adam', 'sgd' (plain SGD), 'momentum', 'nesterov', 'adamw' or 'rmsprop'. scikit-learn's
+        'sgd' with its default momentum is solver='nesterov' here; 'lbfgs' is not available.
+    alpha : L2 penalty with scikit-learn's meaning. scikit-learn adds alpha/(2·B)·Σ‖W‖² to the mean
+        loss of each minibatch of B examples (gradient alpha·W/B); fcnet's trainer adds reg·Σ‖W‖²,
+        so reg = alpha / (2·batch_size) gives the same penalty and gradients for every full batch.
+    batch_size : int or 'auto' (= min(200, n_samples)).
+    learning_rate : 'constant' (as scikit-learn), or fcnet's 'exponential' (× lr_decay per epoch),
+        'step' (× lr_decay every 10 epochs) or 'cosine' (annealed to 0 over max_iter epochs).
+    learning_rate_init : base learning rate.
+    max_iter : number of epochs (passes over the training data).
+    shuffle : must be True; the trainer reshuffles every epoch (seeded by random_state).
+    random_state : None, int or np.random.RandomState; seeds initialization, shuffling, dropout and
+        the validation split.
+    tol, n_iter_no_change : as scikit-learn: training stops once the loss (or, with early_stopping,
+        the validation accuracy) has failed to improve by tol for more than n_iter_no_change
+        consecutive epochs.
+    early_stopping, validation_fraction : hold out validation_fraction of the training data, stop
+        on the validation accuracy as above, and keep the weights of the best epoch.
+    beta_1, beta_2, epsilon : Adam's; momentum : momentum/nesterov's.
+    weight_decay : adamw's decoupled weight decay.
+    dropout : drop probability of hidden units during training (fcnet extension).
+    precision : 'float32' (fast, oneDNN kernels) or 'float64'.
+    normalize : input transform fitted on the training data and stored with the model: 'auto'
+        (uint8 inputs scaled by 1/255, other inputs standardized per column), 'standardize',
+        'scale' or 'none'.
+    n_jobs : threads for training. None: one thread when batch_size × weights is small (below
+        4 million multiply-adds per batch, where hand-offs between threads cost more than they
+        save), else fcnet's setting (fcnet.set_num_threads, default one per core); a positive
+        count; -1 every core.
+
+    Attributes after fit: classes_, n_features_in_, model_ (fcnet.Model), loss_curve_, loss_,
+    best_loss_, validation_scores_, best_validation_score_, n_iter_, t_, coefs_, intercepts_,
+    n_layers_, n_outputs_, out_activation_, history_ (fcnet's per-epoch records).
+    """
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", solver="adam", alpha=1e-4,
+                 batch_size="auto", learning_rate="constant", learning_rate_init=1e-3, max_iter=200,
+                 shuffle=True, random_state=None, tol=1e-4, verbose=False, early_stopping=False,
+                 validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
+                 n_iter_no_change=10, momentum=0.9, weight_decay=0.01, lr_decay=0.95,
+                 dropout=0.0, precision="float32", normalize="auto", n_jobs=None):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self.lr_decay = lr_decay
+        self.dropout = dropout
+        self.precision = precision
+        self.normalize = normalize
+        self.n_jobs = n_jobs
+
+    # -- fitting --------------------------------------------------------------------------------
+
+    def _seed(self):
+        rs = self.random_state
+        if rs is None:
+            return int(np.random.randint(0, 2**31 - 1))
+        if isinstance(rs, np.random.RandomState):
+            return int(rs.randint(0, 2**31 - 1))
+        if isinstance(rs, np.random.Generator):
+            return int(rs.integers(0, 2**63 - 1))
+        if isinstance(rs, numbers.Integral) and not isinstance(rs, (bool, np.bool_)) and rs >= 0:
+            return int(rs)
+        _fail("random_state", f"is {rs!r}", "None, a non-negative int or a np.random.RandomState")
+
+    def _config(self, n_samples):
+        hidden = self.hidden_layer_sizes
+        if isinstance(hidden, numbers.Integral):
+            hidden = (hidden,)
+        hidden = [check_positive_int(h, "hidden_layer_sizes") for h in hidden]
+        if self.activation not in _ACTIVATIONS:
+            _fail("activation", f"is {self.activation!r}", f"one of {sorted(_ACTIVATIONS)}")
+        if self.solver not in _SOLVERS:
+            _fail("solver", f"is {self.solver!r}", f"one of {list(_SOLVERS)}")
+        if self.learning_rate not in _SCHEDULES:
+            _fail("learning_rate", f"is {self.learning_rate!r}", f"one of {list(_SCHEDULES)}")
+        if self.precision not in _PRECISIONS:
+            _fail("precision", f"is {self.precision!r}", "'float32' or 'float64'")
+        if self.normalize not in ("auto", "standardize", "scale", "none"):
+            _fail("normalize", f"is {self.normalize!r}", "'auto', 'standardize', 'scale' or 'none'")
+        if self.shuffle is not True:
+            _fail("shuffle", f"is {self.shuffle!r}", "True (fcnet's trainer always reshuffles, seeded)")
+        alpha = check_real(self.alpha, "alpha", lo=0)
+        max_iter = check_positive_int(self.max_iter, "max_iter")
+        n_iter_no_change = check_positive_int(self.n_iter_no_change, "n_iter_no_change")
+        tol = check_real(self.tol, "tol", lo=0)
+        val_fraction = 0.0
+        if self.early_stopping:
+            val_fraction = check_real(self.validation_fraction, "validation_fraction", lo=0, hi=1,
+                                      lo_open=True, hi_open=True)
+        n_train = n_samples - int(round(val_fraction * n_samples))
+        if self.batch_size == "auto":
+            batch = min(200, n_train)
+        else:
+            batch = min(check_positive_int(self.batch_size, "batch_size"), max(n_train, 1))
+        act = _ACTIVATIONS[self.activation]
+        return batch, hidden, dict(
+            hidden=hidden,
+            activation=act,
+            init="he" if act in ("relu", "leaky_relu", "gelu") else "xavier",
+            optimizer=self.solver,
+            lr=check_real(self.learning_rate_init, "learning_rate_init", lo=0, lo_open=True),
+            schedule=self.learning_rate,
+            lr_decay=check_real(self.lr_decay, "lr_decay", lo=0, lo_open=True),
+            momentum=check_real(self.momentum, "momentum", lo=0, hi=1),
+            beta1=check_real(self.beta_1, "beta_1", lo=0, hi=1, hi_open=True),
+            beta2=check_real(self.beta_2, "beta_2", lo=0, hi=1, hi_open=True),
+            eps=check_real(self.epsilon, "epsilon", lo=0, lo_open=True),
+            weight_decay=check_real(self.weight_decay, "weight_decay", lo=0),
+            dropout=check_real(self.dropout, "dropout", lo=0, hi=1, hi_open=True),
+            reg=alpha / (2.0 * batch),
+            batch=batch,
+            epochs=max_iter,
+            val_split=val_fraction,
+            normalize=self.normalize,
+            f64=_PRECISIONS[self.precision],
+            stop="val" if self.early_stopping else "loss",
+            tol=tol,
+            n_iter_no_change=n_iter_no_change,
+        )
+
+    def fit(self, X, y):
+        """Trains a new network on X (n_samples × n_features) and labels y (any label type)."""
+        if y is None:
+            _fail("y", "is None (this estimator requires y to be passed, but the target y is None)",
+                  "one label per row of X")
+        X = as_matrix(X, "X", keep=("uint8", "float32", "float64"))
+        Y = np.asarray(y)
+        if Y.ndim == 2 and Y.shape[1] == 1:
+            warnings.warn("A column-vector y was passed when a 1d array was expected. Please change the "
+                          "shape of y to (n_samples, ), for example using ravel().", DataConversionWarning,
+                          stacklevel=2)
+            Y = Y[:, 0]
+        if Y.ndim != 1 or Y.shape[0] != X.shape[0]:
+            _fail("y", f"has shape {Y.shape}", f"({X.shape[0]},), one label per row of X")
+        if Y.dtype.kind == "f" and not np.all(np.isfinite(Y)):
+            _fail("y", "has a non-finite label", "finite labels")
+        try:
+            classes, yi = np.unique(Y, return_inverse=True)
+        except TypeError as e:
+            raise ValueError(f"y: labels cannot be sorted ({e}), expected labels of one type") from e
+        if len(classes) < 2:
+            _fail("y", f"has only one class {classes.tolist()}", "at least two classes")
+        batch, hidden, cfg = self._config(X.shape[0])
+        sizes = [X.shape[1], *hidden, len(classes)]
+        threads = threads_for(batch, sum(a * b for a, b in zip(sizes[:-1], sizes[1:])), self.n_jobs)
+
+        indices = classes.dtype.kind in "iu" and np.array_equal(classes, np.arange(len(classes)))
+        names = [str(c) for c in classes.tolist()]
+        on_epoch = self._print_epoch if self.verbose else None
+        core, info = _fcnet.train(X, np.ascontiguousarray(yi, dtype=np.int32), class_names=names,
+                                  seed=self._seed(), threads=threads, on_epoch=on_epoch, **cfg)
+        training = json.loads(core.training_json) if core.training_json else {}
+        training.update(estimator="fcnet.MLPClassifier", alpha=float(self.alpha))
+        if indices:
+            core.class_names = []
+        else:
+            training["label_dtype"] = classes.dtype.str if classes.dtype.kind != "O" else "str"
+        core.training_json = json.dumps(training)
+
+        self.model_ = Model(core)
+        self.model_._classes = classes
+        self.classes_ = classes
+        self.n_features_in_ = X.shape[1]
+        self._set_results(info, cfg)
+        return self
+
+    def _print_epoch(self, e):
+        print(f"Iteration {e['epoch']}, loss = {e['train_loss']:.8f}")
+        if np.isfinite(e["val_accuracy"]):
+            print(f"Validation score: {e['val_accuracy']:f}")
+        sys.stdout.flush()
+
+    def _set_results(self, info, cfg):
+        epochs = info["epochs"]
+        self.history_ = epochs
+        self.loss_curve_ = [e["train_loss"] for e in epochs]
+        self.loss_ = self.loss_curve_[-1]
+        self.n_iter_ = len(epochs)
+        self.t_ = int(sum(e["examples"] for e in epochs))
+        if cfg["stop"] == "val":
+            self.validation_scores_ = [e["val_accuracy"] for e in epochs]
+            self.best_validation_score_ = max(self.validation_scores_)
+            self.best_loss_ = None
+        else:
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
+            self.best_loss_ = min(self.loss_curve_)
+        ps = self.model_._core.params()
+        self.coefs_ = ps[0::2]
+        self.intercepts_ = ps[1::2]
+        self.n_layers_ = len(self.coefs_) + 1
+        self.n_outputs_ = len(self.classes_)
+        self.out_activation_ = "softmax"
+        if not info["converged"] and self.n_iter_ == cfg["epochs"]:
+            warnings.warn(f"Stochastic Optimizer: Maximum iterations ({cfg['epochs']}) reached and the "
+                          "optimization hasn't converged yet.", ConvergenceWarning)
+
+    # -- inference ------------------------------------------------------------------------------
+
+    def _model(self):
+        if not hasattr(self, "model_"):
+            raise NotFittedError(f"This {type(self).__name__} instance is not fitted yet. Call 'fit' "
+                                 "with appropriate arguments before using this estimator.")
+        return self.model_
+
+    def predict(self, X):
+        """Most probable class label per row of X."""
+        return self._model().predict(X)
+
+    def predict_proba(self, X):
+        """Class probabilities, columns in the order of classes_."""
+        return self._model().predict_proba(X)
+
+    def predict_log_proba(self, X):
+        return self._model().predict_log_proba(X)
+
+    def decision_function(self, X):
+        """Raw output scores (before softmax), N×C; for two classes, as scikit-learn's classifiers,
+        one value per example whose sign picks the class: score of classes_[1] − score of classes_[0]."""
+        s = self._model().decision_function(X)
+        return s[:, 1] - s[:, 0] if s.shape[1] == 2 else s
+
+    def save(self, path):
+        """Writes the trained model as an fcnet model file (readable by fcnet.load and the CLI)."""
+        self._model().save(os.fspath(path))

@@ -1,0 +1,772 @@
+// fcnet._fcnet: the compiled half of the Python package, a thin layer over the library.
+//
+// Inputs arrive as NumPy arrays that the pure-Python half has already checked for rank and kind
+// and made C-contiguous in a compute or storage type, so here they are read in place (no copy)
+// through MatrixView. Every computation runs with the GIL released; fcnet::Error becomes
+// fcnet.Error, a subclass of both ValueError and RuntimeError, carrying the library's message.
+//
+// Shape key: N examples, D features, C classes, L layers; parameters are listed W1, b1, …, WL, bL.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "fcnet/model_io.hpp"
+#include "fcnet/network.hpp"
+#include "fcnet/trainer.hpp"
+
+namespace py = pybind11;
+
+namespace fcnet::python {
+
+namespace {
+
+// C-contiguous array of T; forcecast converts other dtypes (the Python layer normally has).
+template <class T>
+using Array = py::array_t<T, py::array::c_style | py::array::forcecast>;
+
+PyObject* g_error = nullptr;  // fcnet.Error, created at import and kept for the process
+
+// "(3, 4)": a NumPy shape for messages.
+std::string shape_text(const py::array& a) {
+  std::string s = "(";
+  for (py::ssize_t i = 0; i < a.ndim(); ++i) {
+    if (i) s += ", ";
+    s += std::to_string(a.shape(i));
+  }
+  s += a.ndim() == 1 ? ",)" : ")";
+  return s;
+}
+
+// Runs fcnet's parallel work on n threads for the length of one call, from the calling thread
+// (n <= 0 leaves the current setting alone). Small problems run faster on one thread: hand-offs
+// between threads cost more than they save, and far more when the cores are shared.
+class ThreadScope {
+ public:
+  explicit ThreadScope(int n) : saved_(num_threads()), active_(n > 0) {
+    if (active_) set_num_threads(n);
+  }
+  ~ThreadScope() {
+    if (active_) set_num_threads(saved_);
+  }
+  ThreadScope(const ThreadScope&) = delete;
+  ThreadScope& operator=(const ThreadScope&) = delete;
+
+ private:
+  int saved_;
+  bool active_;
+};
+
+// Throws naming the first non-finite entry of a rows×cols block.
+template <class T>
+void check_finite(const T* p, int64_t rows, int64_t cols, int64_t row0, const std::string& where) {
+  if constexpr (std::is_floating_point_v<T>) {
+    const int64_t n = rows * cols;
+    for (int64_t i = 0; i < n; ++i)
+      if (!std::isfinite(p[i]))
+        fail(where,
+             "has a non-finite value (" +
+                 std::string(std::isnan(p[i]) ? "NaN" : (p[i] > 0 ? "inf" : "-inf")) + ") at row " +
+                 std::to_string(row0 + i / cols) + ", column " + std::to_string(i % cols),
+             "finite numbers");
+  }
+}
+
+template <class T>
+ConstView<T> matrix_view(const Array<T>& a, const std::string& where) {
+  if (a.ndim() != 2) fail(where, "has shape " + shape_text(a), "a 2-D array (examples × features)");
+  return ConstView<T>(a.data(), a.shape(0), a.shape(1));
+}
+
+const int32_t* label_ptr(const Array<int32_t>& y, int64_t n, const std::string& where) {
+  if (y.ndim() != 1 || y.shape(0) != n)
+    fail(where, "has shape " + shape_text(y),
+         "(" + std::to_string(n) + ",), one label per example");
+  return y.data();
+}
+
+// Stored element type of a NumPy array the Python layer prepared (uint8, float32 or float64).
+DType dtype_of(const py::array& a, const std::string& where) {
+  const py::dtype t = a.dtype();
+  if (t.kind() == 'u' && t.itemsize() == 1) return DType::u8;
+  if (t.kind() == 'f' && t.itemsize() == 4) return DType::f32;
+  if (t.kind() == 'f' && t.itemsize() == 8) return DType::f64;
+  fail(where, "has dtype " + std::string(py::str(py::object(t))), "uint8, float32 or float64");
+}
+
+// Whichever of two types is wider: the precision a converted element passes through.
+template <class S, class T>
+using Wider =
+    std::conditional_t<std::is_same_v<S, double> || std::is_same_v<T, double>, double, float>;
+
+// x' = x * mul[j] + add[j] per column (or x * scale), folded once from an InputTransform.
+struct Affine {
+  bool identity = true;
+  double scale = 1.0;
+  std::vector<double> mul, add;
+
+  Affine(const InputTransform& tf, int64_t d) {
+    identity = tf.identity();
+    scale = tf.scale;
+    if (tf.mean.empty() && tf.std.empty()) return;
+    mul.resize(static_cast<std::size_t>(d));
+    add.resize(static_cast<std::size_t>(d));
+    for (std::size_t j = 0; j < mul.size(); ++j) {
+      const double m = tf.mean.empty() ? 0.0 : tf.mean[j];
+      const double s = tf.std.empty() ? 1.0 : tf.std[j];
+      mul[j] = tf.scale / s;
+      add[j] = -m / s;
+    }
+  }
+
+  // Converts rows of S into rows of T, applying the map.
+  template <class S, class T>
+  void apply(T* out, const S* in, int64_t rows, int64_t d) const {
+    using A = Wider<S, T>;
+    std::vector<A> m(mul.begin(), mul.end()), a(add.begin(), add.end());
+    const A s = static_cast<A>(scale);
+    for (int64_t i = 0; i < rows; ++i) {
+      const S* r = in + i * d;
+      T* o = out + i * d;
+      if (!m.empty())
+        for (int64_t j = 0; j < d; ++j) o[j] = static_cast<T>(static_cast<A>(r[j]) * m[j] + a[j]);
+      else if (scale != 1.0)
+        for (int64_t j = 0; j < d; ++j) o[j] = static_cast<T>(static_cast<A>(r[j]) * s);
+      else
+        for (int64_t j = 0; j < d; ++j) o[j] = static_cast<T>(r[j]);
+    }
+  }
+};
+
+// Copies NumPy arrays W1, b1, …, WL, bL into net after checking their shapes and values;
+// b_l may be (fan_out,) or (1, fan_out).
+template <class T>
+void fill_params(Network<T>& net, const std::vector<Array<T>>& ps) {
+  const int L = net.num_layers();
+  if (static_cast<int>(ps.size()) != 2 * L)
+    fail("params", "has " + std::to_string(ps.size()) + " arrays",
+         std::to_string(2 * L) + " (W1, b1, …, W" + std::to_string(L) + ", b" + std::to_string(L) +
+             ")");
+  for (int l = 1; l <= L; ++l) {
+    const int64_t fi = net.sizes()[l - 1], fo = net.sizes()[l];
+    const Array<T>& w = ps[2 * (l - 1)];
+    const Array<T>& b = ps[2 * (l - 1) + 1];
+    const std::string wn = "params['W" + std::to_string(l) + "']";
+    const std::string bn = "params['b" + std::to_string(l) + "']";
+    if (w.ndim() != 2 || w.shape(0) != fi || w.shape(1) != fo)
+      fail(wn, "has shape " + shape_text(w),
+           "(" + std::to_string(fi) + ", " + std::to_string(fo) + ")");
+    const bool bias_ok = (b.ndim() == 1 && b.shape(0) == fo) ||
+                         (b.ndim() == 2 && b.shape(0) == 1 && b.shape(1) == fo);
+    if (!bias_ok) fail(bn, "has shape " + shape_text(b), "(" + std::to_string(fo) + ",)");
+    check_finite(w.data(), fi, fo, 0, wn);
+    check_finite(b.data(), 1, fo, 0, bn);
+    std::memcpy(net.W(l).data, w.data(), sizeof(T) * static_cast<std::size_t>(fi * fo));
+    std::memcpy(net.b(l).data, b.data(), sizeof(T) * static_cast<std::size_t>(fo));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Net: a network whose parameters are handed in from NumPy on each call (the CS231n classes keep
+// their parameters as plain arrays), with a workspace reused across calls.
+
+template <class T>
+class Net {
+ public:
+  Net(std::vector<int64_t> sizes, const std::string& activation, double alpha)
+      : net_(std::move(sizes), ActivationFn{parse_activation(activation, "activation"), alpha}),
+        ws_(true) {}
+
+  std::vector<int64_t> sizes() const { return net_.sizes(); }
+  std::string activation() const { return activation_name(net_.activation().kind); }
+
+  // Copies W1, b1, …, WL, bL in; b_l may be (fan_out,) or (1, fan_out).
+  void set_params(const std::vector<Array<T>>& ps) { fill_params(net_, ps); }
+
+  // N×C scores of x.
+  py::array_t<T> scores(const Array<T>& x, int threads) {
+    const ConstView<T> xv = matrix_view(x, "X");
+    py::array_t<T> out({xv.rows, net_.num_classes()});
+    T* dst = out.mutable_data();
+    {
+      py::gil_scoped_release release;
+      std::lock_guard<std::mutex> lock(mu_);
+      ThreadScope scope(threads);
+      check_finite(xv.data, xv.rows, xv.cols, 0, "X");
+      ConstView<T> s = forward_scores(net_, xv, ws_);
+      std::memcpy(dst, s.data, sizeof(T) * static_cast<std::size_t>(s.size()));
+    }
+    return out;
+  }
+
+  // Loss (total, data part, reg part) and, when want_grads, the gradients in parameter order.
+  // dropout is the drop probability of hidden units, drawn from a generator seeded with seed.
+  py::tuple loss(const Array<T>& x, const Array<int32_t>& y, double reg, double dropout,
+                 uint64_t seed, bool want_grads, int threads) {
+    const ConstView<T> xv = matrix_view(x, "X");
+    const int32_t* yp = label_ptr(y, xv.rows, "y");
+    if (!(reg >= 0) || !std::isfinite(reg))
+      fail("reg", "is " + std::to_string(reg), "a finite, non-negative strength");
+    if (!(dropout >= 0 && dropout < 1))
+      fail("dropout", "drop probability is " + std::to_string(dropout), "a value in [0, 1)");
+    const int L = net_.num_layers();
+    std::vector<py::array_t<T>> grads;
+    std::vector<T*> dst;
+    if (want_grads)
+      for (int l = 1; l <= L; ++l) {
+        grads.emplace_back(std::vector<py::ssize_t>{net_.sizes()[l - 1], net_.sizes()[l]});
+        grads.emplace_back(std::vector<py::ssize_t>{net_.sizes()[l]});
+        dst.push_back(grads[grads.size() - 2].mutable_data());
+        dst.push_back(grads.back().mutable_data());
+      }
+    LossParts lp;
+    {
+      py::gil_scoped_release release;
+      std::lock_guard<std::mutex> lock(mu_);
+      ThreadScope scope(threads);
+      check_finite(xv.data, xv.rows, xv.cols, 0, "X");
+      if (want_grads) {
+        Rng rng(seed);
+        Dropout drop{dropout, &rng};
+        lp = forward_backward<T>(net_, xv, yp, reg, ws_, dropout > 0 ? &drop : nullptr);
+        for (int l = 1; l <= L; ++l) {
+          std::memcpy(dst[2 * (l - 1)], net_.dW(l).data,
+                      sizeof(T) * static_cast<std::size_t>(net_.dW(l).size()));
+          std::memcpy(dst[2 * (l - 1) + 1], net_.db(l).data,
+                      sizeof(T) * static_cast<std::size_t>(net_.db(l).size()));
+        }
+      } else {
+        lp = loss_only<T>(net_, xv, yp, reg, ws_);
+      }
+    }
+    py::object g = py::none();
+    if (want_grads) g = py::cast(grads);
+    return py::make_tuple(lp.loss, lp.data_loss, lp.reg_loss, g);
+  }
+
+ private:
+  Network<T> net_;
+  Workspace<T> ws_;
+  std::mutex mu_;  // one call at a time may use the workspace
+};
+
+template <class T>
+void bind_net(py::module_& m, const char* name) {
+  py::class_<Net<T>>(m, name)
+      .def(py::init<std::vector<int64_t>, const std::string&, double>(), py::arg("sizes"),
+           py::arg("activation") = "relu", py::arg("alpha") = 0.01)
+      .def_property_readonly("sizes", &Net<T>::sizes)
+      .def_property_readonly("activation", &Net<T>::activation)
+      .def("set_params", &Net<T>::set_params, py::arg("params"),
+           "Copies W1, b1, …, WL, bL into the network.")
+      .def("scores", &Net<T>::scores, py::arg("X"), py::arg("threads") = 0, "N×C scores of X.")
+      .def("loss", &Net<T>::loss, py::arg("X"), py::arg("y"), py::arg("reg") = 0.0,
+           py::arg("dropout") = 0.0, py::arg("seed") = 0, py::arg("grads") = true,
+           py::arg("threads") = 0,
+           "(loss, data_loss, reg_loss, [dW1, db1, …] or None); loss = data + reg·Σ‖W‖².");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Model: a trained network with its input transform, as in the model file.
+
+template <class T>
+const Network<T>& net_of(const Model& m) {
+  if constexpr (std::is_same_v<T, double>)
+    return m.net64;
+  else
+    return m.net32;
+}
+
+// Scores or probabilities (N×C, double) of x (stored type S) and, when y is given, the
+// per-example loss −log p[y]. Batches are read in place when no conversion is needed.
+template <class S, class T>
+void run_model(const Model& model, const S* x, int64_t n, int64_t d, const int32_t* y, bool probs,
+               double* out, double* losses) {
+  const Network<T>& net = net_of<T>(model);
+  const int64_t c = net.num_classes();
+  const Affine tf(model.transform, d);
+  const bool in_place = tf.identity && std::is_same_v<S, T>;
+  const int64_t batch = std::max<int64_t>(1, std::min<int64_t>(n, 1024));
+  Workspace<T> ws(true);
+  Matrix<T> xb;
+  if (!in_place) xb.reshape_uninit(batch, d, "input batch");
+  Matrix<T> pb(batch, c, "probabilities");
+  for (int64_t s = 0; s < n; s += batch) {
+    const int64_t b = std::min(batch, n - s);
+    const S* rows = x + s * d;
+    check_finite(rows, b, d, s, "X");
+    ConstView<T> xv;
+    if constexpr (std::is_same_v<S, T>) {
+      if (in_place) xv = ConstView<T>(rows, b, d);
+    }
+    if (!in_place) {
+      tf.apply<S, T>(xb.data(), rows, b, d);
+      xv = ConstView<T>(xb.data(), b, d);
+    }
+    ConstView<T> scores = forward_scores(net, xv, ws);
+    MatrixView<T> p = pb.view().rows_range(0, b);
+    if (probs || y)
+      softmax_xent_forward<T>(p, scores, y ? y + s : nullptr, losses ? losses + s : nullptr);
+    const ConstView<T> src = probs ? ConstView<T>(p) : scores;
+    for (int64_t i = 0; i < b; ++i)
+      for (int64_t j = 0; j < c; ++j) out[(s + i) * c + j] = static_cast<double>(src(i, j));
+  }
+}
+
+template <class S>
+void run_model_as(const Model& model, const S* x, int64_t n, int64_t d, const int32_t* y,
+                  bool probs, double* out, double* losses) {
+  if (model.f64)
+    run_model<S, double>(model, x, n, d, y, probs, out, losses);
+  else
+    run_model<S, float>(model, x, n, d, y, probs, out, losses);
+}
+
+// Model.run(X, y=None, probs=True) -> (N×C array, per-example losses or None).
+py::tuple model_run(const Model& model, const py::array& x, const py::object& y_obj, bool probs,
+                    int threads) {
+  const DType dt = dtype_of(x, "X");
+  if (x.ndim() != 2) fail("X", "has shape " + shape_text(x), "a 2-D array (examples × features)");
+  if (!(x.flags() & py::array::c_style)) fail("X", "is not C-contiguous", "a C-ordered array");
+  const int64_t n = x.shape(0), d = x.shape(1);
+  if (d != model.input_dim())
+    fail("X", "has " + std::to_string(d) + " features per example",
+         std::to_string(model.input_dim()) + " (the model's input width)");
+  if (n == 0) fail("X", "has no examples", "at least one row");
+  std::optional<Array<int32_t>> y;
+  const int32_t* yp = nullptr;
+  if (!y_obj.is_none()) {
+    y = py::cast<Array<int32_t>>(y_obj);
+    yp = label_ptr(*y, n, "y");
+    for (int64_t i = 0; i < n; ++i)
+      if (yp[i] < 0 || yp[i] >= model.num_classes())
+        fail("y", "label " + std::to_string(yp[i]) + " at example " + std::to_string(i),
+             "a class index in 0.." + std::to_string(model.num_classes() - 1));
+  }
+  py::array_t<double> out({n, model.num_classes()});
+  py::object losses_obj = py::none();
+  double* losses = nullptr;
+  if (yp) {
+    py::array_t<double> l(n);
+    losses = l.mutable_data();
+    losses_obj = l;
+  }
+  double* o = out.mutable_data();
+  const void* data = x.data();
+  {
+    py::gil_scoped_release release;
+    ThreadScope scope(threads);
+    switch (dt) {
+      case DType::u8:
+        run_model_as(model, static_cast<const uint8_t*>(data), n, d, yp, probs, o, losses);
+        break;
+      case DType::f32:
+        run_model_as(model, static_cast<const float*>(data), n, d, yp, probs, o, losses);
+        break;
+      case DType::f64:
+        run_model_as(model, static_cast<const double*>(data), n, d, yp, probs, o, losses);
+        break;
+    }
+  }
+  return py::make_tuple(out, losses_obj);
+}
+
+template <class T>
+py::list params_of(const Network<T>& net) {
+  py::list out;
+  for (int l = 1; l <= net.num_layers(); ++l) {
+    py::array_t<T> w({net.sizes()[l - 1], net.sizes()[l]});
+    py::array_t<T> b(net.sizes()[l]);
+    std::memcpy(w.mutable_data(), net.W(l).data, sizeof(T) * static_cast<std::size_t>(w.size()));
+    std::memcpy(b.mutable_data(), net.b(l).data, sizeof(T) * static_cast<std::size_t>(b.size()));
+    out.append(w);
+    out.append(b);
+  }
+  return out;
+}
+
+template <class T>
+Network<T> network_from(const std::vector<py::array>& ps, ActivationFn act) {
+  if (ps.empty() || ps.size() % 2)
+    fail("params", "has " + std::to_string(ps.size()) + " arrays", "W1, b1, …, WL, bL");
+  std::vector<int64_t> sizes;
+  std::vector<Array<T>> arrays;
+  for (const auto& p : ps) arrays.push_back(py::cast<Array<T>>(p));
+  for (std::size_t l = 0; l < arrays.size() / 2; ++l) {
+    const auto& w = arrays[2 * l];
+    const std::string wn = "params['W" + std::to_string(l + 1) + "']";
+    if (w.ndim() != 2) fail(wn, "has shape " + shape_text(w), "a 2-D array (fan_in, fan_out)");
+    if (l == 0) sizes.push_back(w.shape(0));
+    if (w.shape(0) != sizes.back())
+      fail(wn, "has shape " + shape_text(w),
+           "fan_in " + std::to_string(sizes.back()) + " to chain with the previous layer");
+    sizes.push_back(w.shape(1));
+  }
+  Network<T> net(sizes, act);
+  fill_params(net, arrays);
+  return net;
+}
+
+// A Model built from NumPy parameters (for saving the CS231n classes and the estimator).
+Model model_from_params(const std::vector<py::array>& ps, const std::string& activation,
+                        double alpha, bool f64, double input_scale,
+                        const std::optional<std::vector<double>>& mean,
+                        const std::optional<std::vector<double>>& std_,
+                        const std::vector<std::string>& class_names,
+                        const std::string& training_json) {
+  Model m;
+  const ActivationFn act{parse_activation(activation, "activation"), alpha};
+  m.f64 = f64;
+  if (f64)
+    m.net64 = network_from<double>(ps, act);
+  else
+    m.net32 = network_from<float>(ps, act);
+  const int64_t d = m.input_dim();
+  if (!std::isfinite(input_scale) || input_scale == 0)
+    fail("input_scale", "is " + std::to_string(input_scale), "a finite, non-zero number");
+  m.transform.scale = input_scale;
+  if (mean) {
+    if (static_cast<int64_t>(mean->size()) != d)
+      fail("input_mean", "has " + std::to_string(mean->size()) + " values",
+           std::to_string(d) + " (the input width)");
+    for (double v : *mean)
+      if (!std::isfinite(v)) fail("input_mean", "has a non-finite value", "finite values");
+    m.transform.mean = *mean;
+  }
+  if (std_) {
+    if (static_cast<int64_t>(std_->size()) != d)
+      fail("input_std", "has " + std::to_string(std_->size()) + " values",
+           std::to_string(d) + " (the input width)");
+    for (double v : *std_)
+      if (!(v > 0) || !std::isfinite(v))
+        fail("input_std", "has a value " + std::to_string(v), "positive finite values");
+    m.transform.std = *std_;
+  }
+  if (!class_names.empty() && static_cast<int64_t>(class_names.size()) != m.num_classes())
+    fail("class_names", "lists " + std::to_string(class_names.size()) + " names",
+         std::to_string(m.num_classes()) + ", one per output class");
+  m.class_names = class_names;
+  m.training_json = training_json;
+  return m;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Training through the library's trainer.
+
+Dataset dataset_from(const py::array& x, const Array<int32_t>& y,
+                     const std::vector<std::string>& class_names, const std::string& name) {
+  Dataset ds;
+  ds.dtype = dtype_of(x, name);
+  if (x.ndim() != 2) fail(name, "has shape " + shape_text(x), "a 2-D array (examples × features)");
+  if (!(x.flags() & py::array::c_style)) fail(name, "is not C-contiguous", "a C-ordered array");
+  ds.n = x.shape(0);
+  ds.d = x.shape(1);
+  ds.source = name;
+  ds.class_names = class_names;
+  const int32_t* yp = label_ptr(y, ds.n, name == "X" ? "y" : "y_val");
+  const auto bytes = static_cast<std::size_t>(x.nbytes());
+  const auto* src = static_cast<const uint8_t*>(x.data());
+  py::gil_scoped_release release;
+  switch (ds.dtype) {
+    case DType::f32:
+      check_finite(static_cast<const float*>(x.data()), ds.n, ds.d, 0, name);
+      break;
+    case DType::f64:
+      check_finite(static_cast<const double*>(x.data()), ds.n, ds.d, 0, name);
+      break;
+    case DType::u8:
+      break;
+  }
+  ds.bytes.assign(src, src + bytes);
+  ds.labels.assign(yp, yp + ds.n);
+  return ds;
+}
+
+// Stopping rules of scikit-learn's MLP, applied after each epoch: "loss" stops once the training
+// loss has failed n_iter_no_change + 1 times in a row to improve on the best by tol; "val" does the
+// same with the validation accuracy (the trainer then restores the best epoch's weights).
+struct StopRule {
+  std::string mode = "none";
+  double tol = 1e-4;
+  int64_t n_iter_no_change = 10;
+  double best = std::numeric_limits<double>::quiet_NaN();
+  int64_t count = 0;
+  bool converged = false;
+
+  bool update(const EpochRecord& r) {
+    if (mode == "none") return false;
+    if (mode == "loss") {
+      const double v = r.train_loss;
+      if (std::isnan(best)) best = std::numeric_limits<double>::infinity();
+      count = v > best - tol ? count + 1 : 0;
+      best = std::min(best, v);
+    } else {
+      const double v = r.val_accuracy;
+      if (std::isnan(best)) best = -std::numeric_limits<double>::infinity();
+      count = v < best + tol ? count + 1 : 0;
+      best = std::max(best, v);
+    }
+    converged = count > n_iter_no_change;
+    return converged;
+  }
+};
+
+py::dict epoch_dict(const EpochRecord& r) {
+  py::dict e;
+  e["epoch"] = r.epoch;
+  e["train_loss"] = r.train_loss;
+  e["train_accuracy"] = r.train_accuracy;
+  e["val_loss"] = r.val_loss;
+  e["val_accuracy"] = r.val_accuracy;
+  e["lr"] = r.lr;
+  e["seconds"] = r.seconds;
+  e["examples"] = r.examples;
+  e["steps"] = r.steps;
+  e["weight_norms"] = r.weight_norms;
+  e["grad_norms"] = r.grad_norms;
+  return e;
+}
+
+py::tuple train_py(const py::array& x, const Array<int32_t>& y, const py::object& x_val,
+                   const py::object& y_val, const std::vector<std::string>& class_names,
+                   const std::vector<int64_t>& hidden, const std::string& activation,
+                   double leaky_alpha, const std::string& init, double init_std,
+                   const std::string& optimizer, double momentum, double beta1, double beta2,
+                   double eps, double rmsprop_alpha, double weight_decay, double lr,
+                   const std::string& schedule, double lr_decay, int64_t step_epochs,
+                   double warmup_epochs, double reg, double dropout, int64_t batch, int64_t epochs,
+                   int64_t max_steps, double val_split, int64_t patience,
+                   const std::string& normalize, uint64_t seed, bool f64, const std::string& stop,
+                   double tol, int64_t n_iter_no_change, int threads, const py::object& on_epoch) {
+  TrainConfig cfg;
+  cfg.hidden = hidden;
+  cfg.activation = {parse_activation(activation, "activation"), leaky_alpha};
+  cfg.init = parse_init(init);
+  cfg.init_std = init_std;
+  cfg.optimizer.kind = parse_optimizer(optimizer);
+  cfg.optimizer.momentum = momentum;
+  cfg.optimizer.beta1 = beta1;
+  cfg.optimizer.beta2 = beta2;
+  cfg.optimizer.eps = eps;
+  cfg.optimizer.alpha = rmsprop_alpha;
+  cfg.optimizer.weight_decay = weight_decay;
+  cfg.schedule.kind = parse_schedule(schedule);
+  cfg.schedule.lr = lr;
+  cfg.schedule.decay = lr_decay;
+  cfg.schedule.step_epochs = step_epochs;
+  cfg.warmup_epochs = warmup_epochs;
+  cfg.reg = reg;
+  cfg.dropout = dropout;
+  cfg.batch = batch;
+  cfg.epochs = epochs;
+  cfg.max_steps = max_steps;
+  cfg.val_split = val_split;
+  cfg.patience = patience;
+  cfg.normalize = parse_normalize(normalize);
+  cfg.seed = seed;
+  cfg.f64 = f64;
+  if (stop != "none" && stop != "loss" && stop != "val")
+    fail("stop", "is '" + stop + "'", "none, loss or val");
+
+  const Dataset train_ds = dataset_from(x, y, class_names, "X");
+  std::optional<Dataset> val_ds;
+  if (!x_val.is_none()) {
+    if (y_val.is_none()) fail("y_val", "is missing", "labels for X_val");
+    val_ds = dataset_from(py::cast<py::array>(x_val), py::cast<Array<int32_t>>(y_val), class_names,
+                          "X_val");
+    if (val_ds->dtype != train_ds.dtype)
+      fail("X_val", std::string("has dtype ") + dtype_name(val_ds->dtype),
+           std::string(dtype_name(train_ds.dtype)) + " like X");
+  }
+
+  StopRule rule;
+  rule.mode = stop;
+  rule.tol = tol;
+  rule.n_iter_no_change = n_iter_no_change;
+  std::atomic<bool> halt{false};
+  std::optional<py::error_already_set> py_error;  // raised by a callback or a signal
+  auto last_check = std::chrono::steady_clock::now();
+
+  TrainCallbacks cb;
+  cb.stop = &halt;
+  // Ctrl-C reaches Python only when the interpreter checks for signals: do so a few times a second.
+  cb.on_step = [&](const TrainProgress&) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_check < std::chrono::milliseconds(200)) return;
+    last_check = now;
+    py::gil_scoped_acquire acquire;
+    if (PyErr_CheckSignals() != 0) {
+      py_error.emplace();
+      halt = true;
+    }
+  };
+  cb.on_epoch = [&](const EpochRecord& r) {
+    if (rule.update(r)) halt = true;
+    if (on_epoch.is_none() || py_error) return;
+    py::gil_scoped_acquire acquire;
+    try {
+      on_epoch(epoch_dict(r));
+    } catch (py::error_already_set& e) {
+      py_error.emplace(std::move(e));
+      halt = true;
+    }
+  };
+
+  std::optional<TrainResult> res;
+  {
+    py::gil_scoped_release release;
+    ThreadScope scope(threads);
+    res.emplace(train(train_ds, val_ds ? &*val_ds : nullptr, cfg, cb));
+  }
+  if (py_error) throw std::move(*py_error);
+
+  py::dict info;
+  py::list ep;
+  for (const auto& r : res->epochs) ep.append(epoch_dict(r));
+  info["epochs"] = ep;
+  info["seconds"] = res->seconds;
+  info["best_epoch"] = res->best_epoch;
+  info["stopped_early"] = res->stopped_early || (rule.converged && rule.mode == "val");
+  info["converged"] = rule.converged;
+  info["steps"] = res->steps;
+  info["train_examples"] = res->train_examples;
+  info["val_examples"] = res->val_examples;
+  info["best_score"] = rule.best;
+  return py::make_tuple(std::move(res->model), info);
+}
+
+}  // namespace
+
+}  // namespace fcnet::python
+
+PYBIND11_MODULE(_fcnet, m) {
+  using namespace fcnet;
+  using namespace fcnet::python;
+  m.doc() = "Compiled core of the fcnet package (use the classes in fcnet instead).";
+#ifdef FCNET_VERSION
+  m.attr("__version__") = FCNET_VERSION;
+#endif
+
+  // fcnet.Error: most library failures are bad inputs (ValueError); some are runtime conditions
+  // such as a diverged training run (RuntimeError). Deriving from both lets either clause catch it.
+  py::module_ builtins = py::module_::import("builtins");
+  py::dict ns;
+  ns["__module__"] = "fcnet";
+  ns["__doc__"] =
+      "Error raised by the fcnet library: the message says what was wrong, where, and what was "
+      "expected. Subclass of ValueError and RuntimeError.";
+  py::object err = builtins.attr("type")(
+      "Error", py::make_tuple(builtins.attr("ValueError"), builtins.attr("RuntimeError")), ns);
+  m.attr("Error") = err;
+  g_error = err.release().ptr();
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const fcnet::Error& e) {
+      PyErr_SetString(g_error, e.what());
+    }
+  });
+
+  m.def("set_num_threads", &set_num_threads, py::arg("n"),
+        "Use exactly n threads for fcnet's parallel work from the calling thread on (n <= 0: one "
+        "per core).");
+  m.def("num_threads", &num_threads, "Threads fcnet's parallel work uses.");
+
+  bind_net<float>(m, "Net32");
+  bind_net<double>(m, "Net64");
+
+  py::class_<Model>(m, "Model")
+      .def_static(
+          "load",
+          [](const std::string& path) {
+            py::gil_scoped_release release;
+            return load_model(path);
+          },
+          py::arg("path"))
+      .def(
+          "save",
+          [](const Model& mo, const std::string& path) {
+            py::gil_scoped_release release;
+            save_model(path, mo);
+          },
+          py::arg("path"))
+      .def_static(
+          "from_bytes",
+          [](const py::bytes& b, const std::string& where) {
+            std::string s = b;
+            py::gil_scoped_release release;
+            return model_from_safetensors(parse_safetensors(s, where), where);
+          },
+          py::arg("data"), py::arg("where") = "model bytes")
+      .def("to_bytes",
+           [](const Model& mo) {
+             std::string s;
+             {
+               py::gil_scoped_release release;
+               s = serialize_safetensors(model_to_safetensors(mo));
+             }
+             return py::bytes(s);
+           })
+      .def_static(
+          "from_params", &model_from_params, py::arg("params"), py::arg("activation") = "relu",
+          py::arg("alpha") = 0.01, py::arg("f64") = false, py::arg("input_scale") = 1.0,
+          py::arg("input_mean") = py::none(), py::arg("input_std") = py::none(),
+          py::arg("class_names") = std::vector<std::string>{}, py::arg("training_json") = "")
+      .def_property_readonly("sizes", [](const Model& mo) { return mo.sizes(); })
+      .def_readonly("f64", &Model::f64)
+      .def_property_readonly(
+          "activation",
+          [](const Model& mo) { return std::string(activation_name(mo.activation().kind)); })
+      .def_property_readonly("leaky_relu_alpha",
+                             [](const Model& mo) { return mo.activation().alpha; })
+      .def_property_readonly("num_params", [](const Model& mo) { return mo.num_params(); })
+      .def_readwrite("class_names", &Model::class_names)
+      .def_readwrite("training_json", &Model::training_json)
+      .def_property_readonly("input_scale", [](const Model& mo) { return mo.transform.scale; })
+      .def_property_readonly("input_mean",
+                             [](const Model& mo) -> py::object {
+                               if (mo.transform.mean.empty()) return py::none();
+                               return py::array_t<double>(
+                                   static_cast<py::ssize_t>(mo.transform.mean.size()),
+                                   mo.transform.mean.data());
+                             })
+      .def_property_readonly("input_std",
+                             [](const Model& mo) -> py::object {
+                               if (mo.transform.std.empty()) return py::none();
+                               return py::array_t<double>(
+                                   static_cast<py::ssize_t>(mo.transform.std.size()),
+                                   mo.transform.std.data());
+                             })
+      .def("params",
+           [](const Model& mo) { return mo.f64 ? params_of(mo.net64) : params_of(mo.net32); })
+      .def("run", &model_run, py::arg("X"), py::arg("y") = py::none(), py::arg("probs") = true,
+           py::arg("threads") = 0,
+           "(N×C probabilities or scores as float64, per-example −log p[y] or None).");
+
+  m.def("train", &train_py, py::arg("X"), py::arg("y"), py::arg("X_val") = py::none(),
+        py::arg("y_val") = py::none(), py::kw_only(),
+        py::arg("class_names") = std::vector<std::string>{},
+        py::arg("hidden") = std::vector<int64_t>{100}, py::arg("activation") = "relu",
+        py::arg("leaky_relu_alpha") = 0.01, py::arg("init") = "he", py::arg("init_std") = 1e-2,
+        py::arg("optimizer") = "adam", py::arg("momentum") = 0.9, py::arg("beta1") = 0.9,
+        py::arg("beta2") = 0.999, py::arg("eps") = 1e-8, py::arg("rmsprop_alpha") = 0.99,
+        py::arg("weight_decay") = 0.01, py::arg("lr") = 1e-3, py::arg("schedule") = "constant",
+        py::arg("lr_decay") = 0.95, py::arg("step_epochs") = 10, py::arg("warmup_epochs") = 0.0,
+        py::arg("reg") = 0.0, py::arg("dropout") = 0.0, py::arg("batch") = 200,
+        py::arg("epochs") = 200, py::arg("max_steps") = 0, py::arg("val_split") = 0.0,
+        py::arg("patience") = 0, py::arg("normalize") = "auto", py::arg("seed") = 0,
+        py::arg("f64") = false, py::arg("stop") = "none", py::arg("tol") = 1e-4,
+        py::arg("n_iter_no_change") = 10, py::arg("threads") = 0, py::arg("on_epoch") = py::none(),
+        "Trains a model with the library's trainer; returns (Model, info dict).");
+}

@@ -1,0 +1,77 @@
+// Fused batch gather: example rows picked through the epoch's permutation, converted from the
+// stored type (uint8, float, double) to the compute type (fp32 or bf16) and transformed
+// (x' = x·mul + add per column), in one pass over the device-resident data set.
+#include "device.cuh"
+
+namespace fcnet::cuda {
+
+namespace {
+
+// x·m + a rounded after each operation (no fused multiply-add), as the CPU gather computes it.
+__device__ __forceinline__ float affine(float x, float m, float a) {
+  return __fadd_rn(__fmul_rn(x, m), a);
+}
+__device__ __forceinline__ double affine(double x, double m, double a) {
+  return __dadd_rn(__dmul_rn(x, m), a);
+}
+
+// One block per output row; its threads stride over the d columns. A is the arithmetic type:
+// float for uint8/float data, double for double data (as the CPU's gather).
+template <class S, class A, class T>
+__global__ void gather_kernel(T* __restrict__ out, int32_t* __restrict__ y_out,
+                              const S* __restrict__ data, int64_t d,
+                              const int32_t* __restrict__ labels, const int32_t* __restrict__ perm,
+                              const int64_t* __restrict__ step, int64_t stride, int64_t base,
+                              int64_t count, const A* __restrict__ mul, const A* __restrict__ add) {
+  const int64_t i = blockIdx.x;
+  if (i >= count) return;
+  const int64_t pos = (step ? *step : 0) * stride + base + i;
+  const int64_t r = perm ? static_cast<int64_t>(perm[pos]) : pos;
+  const S* src = data + r * d;
+  T* dst = out + i * d;
+  for (int64_t j = threadIdx.x; j < d; j += blockDim.x)
+    store(dst, j, static_cast<float>(affine(static_cast<A>(src[j]), mul[j], add[j])));
+  if (threadIdx.x == 0 && y_out && labels) y_out[i] = labels[r];
+}
+
+template <class S, class A>
+void launch(void* out, Store st, int32_t* y_out, const void* data, int64_t d, const int32_t* labels,
+            const int32_t* perm, const int64_t* step, int64_t stride, int64_t base, int64_t count,
+            const A* mul, const A* add, cudaStream_t stream) {
+  const unsigned blocks = static_cast<unsigned>(count);
+  const int threads = d >= 256 ? 256 : (d >= 64 ? 128 : 32);
+  if (st == Store::f32)
+    gather_kernel<S, A, float><<<blocks, threads, 0, stream>>>(
+        static_cast<float*>(out), y_out, static_cast<const S*>(data), d, labels, perm, step, stride,
+        base, count, mul, add);
+  else
+    gather_kernel<S, A, __nv_bfloat16><<<blocks, threads, 0, stream>>>(
+        static_cast<__nv_bfloat16*>(out), y_out, static_cast<const S*>(data), d, labels, perm, step,
+        stride, base, count, mul, add);
+}
+
+}  // namespace
+
+void gather_rows(void* out, Store st, int32_t* y_out, const void* data, int dtype, int64_t d,
+                 const int32_t* labels, const int32_t* perm, const int64_t* step, int64_t stride,
+                 int64_t base, int64_t count, const float* mul_f, const float* add_f,
+                 const double* mul_d, const double* add_d, cudaStream_t stream) {
+  if (count <= 0) return;
+  switch (dtype) {
+    case kU8:
+      launch<uint8_t, float>(out, st, y_out, data, d, labels, perm, step, stride, base, count,
+                             mul_f, add_f, stream);
+      break;
+    case kF32:
+      launch<float, float>(out, st, y_out, data, d, labels, perm, step, stride, base, count, mul_f,
+                           add_f, stream);
+      break;
+    default:
+      launch<double, double>(out, st, y_out, data, d, labels, perm, step, stride, base, count,
+                             mul_d, add_d, stream);
+      break;
+  }
+  check_launch("gather_rows");
+}
+
+}  // namespace fcnet::cuda

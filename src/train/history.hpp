@@ -1,0 +1,22 @@
+// The per-epoch training history as JSON: the "history" list of the model's training metadata, so
+// a saved model can redraw its loss and accuracy curves (fcnet report).
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "fcnet/trainer.hpp"
+
+namespace fcnet {
+
+// One object per epoch: epoch, train_loss, train_accuracy, val_loss and val_accuracy (only when
+// measured), lr, seconds, examples, steps, weight_norms and grad_norms. Values are rounded to 7
+// significant digits, enough for charts and compact in the model file's header.
+nlohmann::json epochs_to_json(const std::vector<EpochRecord>& epochs);
+
+// The inverse of epochs_to_json (missing values come back as NaN). Throws fcnet::Error naming
+// `where` when the list is malformed.
+std::vector<EpochRecord> epochs_from_json(const nlohmann::json& history, const std::string& where);
+
+}  // namespace fcnet

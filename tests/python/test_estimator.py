@@ -1,0 +1,252 @@
+"""fcnet.MLPClassifier against scikit-learn: accuracy, the estimator protocol, stopping rules."""
+
+import pickle
+import threading
+import time
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import load_breast_cancer, load_digits, load_wine
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_split
+from sklearn.neural_network import MLPClassifier as SkMLP
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+import fcnet
+
+
+@pytest.fixture(scope="module")
+def wine():
+    return load_wine(return_X_y=True)
+
+
+@pytest.mark.parametrize("loader,floor", [(load_breast_cancer, 0.93), (load_wine, 0.95)])
+def test_accuracy_is_comparable_to_scikit_learn(loader, floor):
+    X, y = loader(return_X_y=True)
+    Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.3, random_state=0, stratify=y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        sk = make_pipeline(StandardScaler(), SkMLP(random_state=0)).fit(Xtr, ytr).score(Xte, yte)
+        # fcnet standardizes float inputs itself: no scaler needed.
+        ours = fcnet.MLPClassifier(random_state=0).fit(Xtr, ytr).score(Xte, yte)
+    assert ours >= floor, (ours, sk)
+    assert ours >= sk - 0.03, (ours, sk)
+
+
+def test_binary_decision_function_is_one_column_like_scikit_learn():
+    X, y = load_breast_cancer(return_X_y=True)
+    names = np.array(["benign", "malignant"])[1 - y]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = fcnet.MLPClassifier(hidden_layer_sizes=(16,), random_state=0).fit(X, names)
+    d = clf.decision_function(X)
+    assert d.shape == (len(X),)
+    np.testing.assert_array_equal(clf.classes_[(d > 0).astype(int)], clf.predict(X))
+    p = clf.predict_proba(X)
+    np.testing.assert_allclose(1 / (1 + np.exp(-d)), p[:, 1], rtol=1e-5, atol=1e-7)
+
+
+def test_ten_class_digits():
+    # scikit-learn's MLPClassifier (with a StandardScaler) scores 0.976 on this split; it is left
+    # out of the run because it takes several seconds.
+    X, y = load_digits(return_X_y=True)
+    Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.3, random_state=0, stratify=y)
+    clf = fcnet.MLPClassifier(random_state=0).fit(Xtr, ytr)
+    assert clf.score(Xte, yte) > 0.95
+    assert clf.n_iter_ < 200  # the loss stopped improving by tol: converged as scikit-learn does
+
+
+def test_pipeline_and_cross_val_score(wine):
+    X, y = wine
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        pipe = make_pipeline(StandardScaler(), fcnet.MLPClassifier(random_state=0))
+        scores = cross_val_score(pipe, X, y, cv=5)
+        raw = cross_val_score(fcnet.MLPClassifier(random_state=0), X, y, cv=5)
+    assert scores.shape == (5,) and scores.mean() > 0.95, scores
+    assert raw.mean() > 0.95, raw
+
+
+def test_grid_search_clones_and_sets_parameters(wine):
+    X, y = wine
+    est = fcnet.MLPClassifier(max_iter=30, random_state=0)
+    params = est.get_params()
+    assert params["hidden_layer_sizes"] == (100,) and params["solver"] == "adam"
+    assert clone(est).get_params() == params
+    assert est.set_params(alpha=0.5, hidden_layer_sizes=(8,)) is est and est.alpha == 0.5
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        gs = GridSearchCV(fcnet.MLPClassifier(random_state=0),
+                          {"hidden_layer_sizes": [(4,), (32,)], "solver": ["adam", "nesterov"]}, cv=3)
+        gs.fit(X, y)
+    assert gs.best_score_ > 0.9
+    assert set(gs.best_params_) == {"hidden_layer_sizes", "solver"}
+
+
+@pytest.mark.parametrize("labels", [
+    np.array(["class_0", "class_1", "class_2"]),
+    np.array([3, 7, 10]),
+    np.array([-1.5, 0.25, 2.0]),
+])
+def test_any_label_type(wine, labels):
+    X, y = wine
+    yy = labels[y]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = fcnet.MLPClassifier(hidden_layer_sizes=(16,), random_state=1).fit(X, yy)
+    np.testing.assert_array_equal(clf.classes_, np.sort(labels))
+    pred = clf.predict(X)
+    assert pred.dtype == clf.classes_.dtype
+    assert np.mean(pred == yy) > 0.95
+    proba = clf.predict_proba(X)
+    assert proba.shape == (len(X), 3)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
+    np.testing.assert_array_equal(clf.classes_[np.argmax(proba, axis=1)], pred)
+    assert clf.model_.score(X, yy) == np.mean(pred == yy)
+    if labels.dtype.kind != "f":  # scikit-learn's accuracy_score rejects fractional labels
+        assert clf.score(X, yy) == np.mean(pred == yy)
+
+
+def test_same_seed_same_model_and_different_seed_different_model(wine):
+    X, y = wine
+    kw = dict(hidden_layer_sizes=(16,), max_iter=20, tol=0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        a = fcnet.MLPClassifier(random_state=5, **kw).fit(X, y).predict_proba(X)
+        b = fcnet.MLPClassifier(random_state=5, **kw).fit(X, y).predict_proba(X)
+        c = fcnet.MLPClassifier(random_state=6, **kw).fit(X, y).predict_proba(X)
+    np.testing.assert_array_equal(a, b)
+    assert np.max(np.abs(a - c)) > 1e-4
+
+
+def test_stopping_on_training_loss_follows_scikit_learn(wine):
+    """With tol larger than any improvement, both stop after n_iter_no_change + 2 epochs."""
+    X, y = wine
+    sk = make_pipeline(StandardScaler(), SkMLP(tol=10.0, n_iter_no_change=3, random_state=0)).fit(X, y)
+    ours = fcnet.MLPClassifier(tol=10.0, n_iter_no_change=3, random_state=0).fit(X, y)
+    assert sk[-1].n_iter_ == 5
+    assert ours.n_iter_ == 5 and len(ours.loss_curve_) == 5
+    assert ours.best_loss_ == min(ours.loss_curve_) and ours.validation_scores_ is None
+
+
+def test_early_stopping_holds_out_data_and_keeps_the_best_epoch():
+    X, y = load_digits(return_X_y=True)
+    clf = fcnet.MLPClassifier(early_stopping=True, validation_fraction=0.2, n_iter_no_change=3,
+                              max_iter=200, random_state=0).fit(X, y)
+    assert clf.n_iter_ < 200
+    assert len(clf.validation_scores_) == clf.n_iter_
+    assert clf.best_validation_score_ == max(clf.validation_scores_) > 0.9
+    assert clf.best_loss_ is None
+    assert clf.history_[0]["examples"] == len(X) - round(0.2 * len(X))
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd", "momentum", "nesterov", "adamw", "rmsprop"])
+def test_every_solver_learns(wine, solver):
+    X, y = wine
+    lr = {"sgd": 0.1, "momentum": 0.01, "nesterov": 0.01}.get(solver, 1e-3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = fcnet.MLPClassifier(hidden_layer_sizes=(32,), solver=solver, learning_rate_init=lr,
+                                  random_state=0).fit(X, y)
+    assert clf.score(X, y) > 0.95, solver
+    assert clf.loss_curve_[-1] < clf.loss_curve_[0]
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "logistic", "identity", "leaky_relu", "gelu"])
+def test_activations(wine, activation):
+    X, y = wine
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = fcnet.MLPClassifier(hidden_layer_sizes=(16,), activation=activation,
+                                  random_state=0).fit(X, y)
+    assert clf.score(X, y) > 0.95
+    assert clf.model_.activation == {"logistic": "sigmoid"}.get(activation, activation)
+
+
+def test_alpha_is_scikit_learns_penalty(wine):
+    """One full-batch SGD step: W1 = W0 − lr·(g + (alpha/n)·W0) in scikit-learn's terms, so the
+    weights of runs with and without alpha differ by exactly lr·(alpha/n)·W0; biases not at all."""
+    X, y = wine
+    n = len(X)
+    kw = dict(hidden_layer_sizes=(16,), solver="sgd", max_iter=1, random_state=3,
+              precision="float64")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        start = fcnet.MLPClassifier(learning_rate_init=1e-300, **kw).fit(X, y)  # W0 itself
+        free = fcnet.MLPClassifier(learning_rate_init=0.01, alpha=0.0, **kw).fit(X, y)
+        tied = fcnet.MLPClassifier(learning_rate_init=0.01, alpha=1000.0, **kw).fit(X, y)
+    for W0, Wf, Wt in zip(start.coefs_, free.coefs_, tied.coefs_):
+        np.testing.assert_allclose(Wf - Wt, 0.01 * (1000.0 / n) * W0, rtol=1e-9, atol=1e-15)
+    for bf, bt in zip(free.intercepts_, tied.intercepts_):
+        np.testing.assert_allclose(bf, bt, rtol=1e-12, atol=1e-15)
+    assert [W.shape for W in free.coefs_] == [(13, 16), (16, 3)]
+    assert [b.shape for b in free.intercepts_] == [(16,), (3,)]
+
+
+def test_uint8_inputs_are_scaled_and_float_inputs_standardized():
+    rng = np.random.default_rng(0)
+    X8 = rng.integers(0, 256, size=(120, 6), dtype=np.uint8)
+    y = (X8[:, 0] > 127).astype(int)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf8 = fcnet.MLPClassifier(hidden_layer_sizes=(8,), max_iter=50, random_state=0).fit(X8, y)
+        clff = fcnet.MLPClassifier(hidden_layer_sizes=(8,), max_iter=50, random_state=0).fit(
+            X8.astype(np.float64), y)
+    scale, mean, std = clf8.model_.input_transform
+    assert scale == pytest.approx(1 / 255) and mean is None and std is None
+    scale, mean, std = clff.model_.input_transform
+    assert scale == 1.0
+    np.testing.assert_allclose(mean, X8.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(std, X8.std(axis=0), rtol=1e-12)
+
+
+def test_not_fitted_verbose_and_convergence_warning(wine, capsys):
+    X, y = wine
+    with pytest.raises(NotFittedError):
+        fcnet.MLPClassifier().predict(X)
+    with pytest.warns(ConvergenceWarning):
+        fcnet.MLPClassifier(max_iter=3, verbose=True, random_state=0).fit(X, y)
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 3 and out[0].startswith("Iteration 1, loss = ")
+
+
+def test_pickle_round_trip(wine):
+    X, y = wine
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = fcnet.MLPClassifier(hidden_layer_sizes=(8,), max_iter=20, random_state=0).fit(X, y)
+    back = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(back.predict_proba(X), clf.predict_proba(X))
+
+
+def test_training_releases_the_gil():
+    """While one thread trains, another keeps running Python code."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(3000, 64)).astype(np.float32)
+    y = rng.integers(0, 5, size=3000)
+    clf = fcnet.MLPClassifier(hidden_layer_sizes=(64,), max_iter=40, tol=0.0, random_state=0)
+    done = threading.Event()
+    ticks = []
+
+    def fit():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            clf.fit(X, y)
+        done.set()
+
+    t = threading.Thread(target=fit)
+    start = time.perf_counter()
+    t.start()
+    while not done.is_set():
+        ticks.append(time.perf_counter())
+        time.sleep(0.001)
+    t.join()
+    elapsed = time.perf_counter() - start
+    assert elapsed > 0.05, "training too short to tell"
+    # With the GIL held for the whole fit, the loop would get almost no turns; released, the
+    # largest gap between two of its ticks stays far below the training time.
+    gaps = np.diff(ticks) if len(ticks) > 1 else [elapsed]
+    assert len(ticks) > 10 and max(gaps) < 0.5 * elapsed, (len(ticks), max(gaps), elapsed)

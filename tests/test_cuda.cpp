@@ -1,0 +1,497 @@
+// The CUDA backend against the CPU: gradients and losses against the double-precision reference
+// network, optimizer steps against Optimizer<float>, whole training runs against fcnet::train.
+// Compiled in every build. Without FCNET_CUDA only the "not available" path runs; without a
+// usable GPU the device tests report SKIPPED with the reason.
+//
+// Tolerances (max |gpu − ref| / max |ref| per tensor): fp32 1e-5, tf32 1e-2, bf16 3e-2.
+// FCNET_CUDA_TEST_QUICK=1 runs fewer cases (for compute-sanitizer, which is slow).
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <functional>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "fcnet/cuda.hpp"
+#include "fcnet/kernels.hpp"
+#include "fcnet/optim.hpp"
+#include "fcnet/trainer.hpp"
+#include "test_util.hpp"
+
+using namespace fcnet;
+using namespace fcnet::test;
+
+namespace {
+
+// Empty when a device can be used; else why not. Only the expected reasons (no CUDA in the build,
+// no device, a device too old for the build) skip: any other failure makes the tests fail.
+const std::string& gpu_unavailable() {
+  static const std::string why = [] {
+    try {
+      Network<float> net({2, 2}, {});
+      CudaNetwork probe(net, OptimizerConfig{});
+      return std::string();
+    } catch (const Error& e) {
+      const std::string m = e.what();
+      for (const char* reason :
+           {"built without FCNET_CUDA", "no CUDA device found", "compute capability"})
+        if (m.find(reason) != std::string::npos) return m;
+      return std::string();
+    }
+  }();
+  return why;
+}
+
+#define FCNET_REQUIRE_GPU()                                                                 \
+  do {                                                                                      \
+    if (!gpu_unavailable().empty()) GTEST_SKIP() << "no usable GPU: " << gpu_unavailable(); \
+  } while (0)
+
+bool quick() {
+  return std::getenv("FCNET_CUDA_TEST_QUICK") != nullptr;
+}
+
+double tolerance(Precision p) {
+  switch (p) {
+    case Precision::fp32:
+      return 1e-5;
+    case Precision::tf32:
+      return 1e-2;
+    case Precision::bf16:
+      return 3e-2;
+  }
+  return 0;
+}
+
+// max |a − ref| / max |ref| over n entries.
+template <class A, class B>
+double rel_diff(const A* a, const B* ref, int64_t n) {
+  double num = 0, den = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    num = std::max(num, std::fabs(static_cast<double>(a[i]) - static_cast<double>(ref[i])));
+    den = std::max(den, std::fabs(static_cast<double>(ref[i])));
+  }
+  return den > 0 ? num / den : num;
+}
+
+void expect_error(const std::function<void()>& f, const std::string& part) {
+  try {
+    f();
+    ADD_FAILURE() << "no fcnet::Error thrown; expected one containing '" << part << "'";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
+  }
+}
+
+// A learnable synthetic data set: class centres plus noise, stored as `t`.
+Dataset synthetic(DType t, int64_t n, int64_t d, int64_t classes, uint64_t seed) {
+  Rng rng(seed);
+  std::vector<double> centre(static_cast<std::size_t>(classes * d));
+  for (auto& c : centre) c = rng.normal();
+  Dataset ds;
+  ds.n = n;
+  ds.d = d;
+  ds.dtype = t;
+  ds.source = "synthetic";
+  ds.bytes.resize(static_cast<std::size_t>(n * d) * dtype_size(t));
+  for (int64_t i = 0; i < n; ++i) {
+    const auto y = static_cast<int32_t>(rng.below(static_cast<uint64_t>(classes)));
+    ds.labels.push_back(y);
+    for (int64_t j = 0; j < d; ++j) {
+      const double v = centre[static_cast<std::size_t>(y * d + j)] + 0.8 * rng.normal();
+      const auto k = static_cast<std::size_t>(i * d + j);
+      if (t == DType::u8)
+        ds.bytes[k] = static_cast<uint8_t>(std::clamp(128.0 + 40.0 * v, 0.0, 255.0));
+      else if (t == DType::f32)
+        reinterpret_cast<float*>(ds.bytes.data())[k] = static_cast<float>(3.0 + 2.0 * v);
+      else
+        reinterpret_cast<double*>(ds.bytes.data())[k] = -5.0 + 0.5 * v;
+    }
+  }
+  return ds;
+}
+
+const std::vector<ActivationFn> kActivations = {
+    {Activation::relu, 0.01},    {Activation::leaky_relu, 0.1}, {Activation::leaky_relu, 0.0},
+    {Activation::tanh, 0.01},    {Activation::sigmoid, 0.01},   {Activation::gelu, 0.01},
+    {Activation::identity, 0.01}};
+
+const std::vector<Precision> kPrecisions = {Precision::fp32, Precision::tf32, Precision::bf16};
+
+}  // namespace
+
+TEST(CudaBuild, PrecisionNamesParse) {
+  EXPECT_EQ(parse_precision("fp32"), Precision::fp32);
+  EXPECT_EQ(parse_precision("f32"), Precision::fp32);
+  EXPECT_EQ(parse_precision("tf32"), Precision::tf32);
+  EXPECT_EQ(parse_precision("bf16"), Precision::bf16);
+  for (Precision p : kPrecisions) EXPECT_EQ(parse_precision(precision_name(p)), p);
+  expect_error([] { parse_precision("f64"); }, "one of fp32, tf32, bf16");
+}
+
+TEST(CudaBuild, UnavailableIsACleanError) {
+  Network<float> net({4, 3}, {});
+  Dataset ds = synthetic(DType::u8, 12, 4, 3, 1);
+  TrainConfig cfg;
+  cfg.hidden = {5};
+  cfg.epochs = 1;
+#ifndef FCNET_HAVE_CUDA
+  EXPECT_FALSE(cuda_built());
+  expect_error([] { cuda_devices_info(); }, "CUDA is not available: built without FCNET_CUDA");
+  expect_error([&] { CudaNetwork g(net, OptimizerConfig{}); }, "built without FCNET_CUDA");
+  expect_error([&] { train_cuda(ds, nullptr, cfg, {}, Precision::fp32); },
+               "built without FCNET_CUDA");
+#else
+  EXPECT_TRUE(cuda_built());
+  std::string info;
+  try {
+    info = cuda_devices_info();
+  } catch (const Error& e) {
+    // Built with CUDA on a machine without a device: the same clean error everywhere.
+    EXPECT_NE(std::string(e.what()).find("no CUDA device found"), std::string::npos) << e.what();
+    expect_error([&] { CudaNetwork g(net, OptimizerConfig{}); }, "no CUDA device found");
+    expect_error([&] { train_cuda(ds, nullptr, cfg, {}, Precision::fp32); },
+                 "no CUDA device found");
+    return;
+  }
+  EXPECT_NE(info.find("cuda:0"), std::string::npos) << info;
+  EXPECT_NE(info.find("compute capability"), std::string::npos) << info;
+#endif
+}
+
+TEST(CudaBuild, CommandLineDeviceOptions) {
+  const auto dir = temp_dir("cuda-cli");
+  // tf32/bf16 are device precisions: a usage error on the CPU.
+  CmdResult r = run_cli("train --precision bf16 --out " + (dir / "m.safetensors").string(), dir);
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("needs --device cuda"), std::string::npos) << r.err;
+  r = run_cli("train --device cuda --precision f64 --out " + (dir / "m.safetensors").string(), dir);
+  EXPECT_EQ(r.code, 2) << r.err;
+  r = run_cli("info", dir);
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("--model"), std::string::npos) << r.err;
+  r = run_cli("info --devices", dir);
+  if (!cuda_built()) {
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.err.find("built without FCNET_CUDA"), std::string::npos) << r.err;
+    r = run_cli("train --device cuda --out " + (dir / "m.safetensors").string(), dir);
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.err.find("built without FCNET_CUDA"), std::string::npos) << r.err;
+  } else if (gpu_unavailable().empty()) {
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find("cuda:0"), std::string::npos) << r.out;
+  } else {
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.err.find("no CUDA device found"), std::string::npos) << r.err;
+  }
+  std::filesystem::remove_all(dir);
+}
+
+namespace {
+
+// Smallest |z| over the hidden pre-activations of `net` on x (double reference).
+double min_abs_preactivation(const Network<double>& net, const Matrix<double>& x) {
+  double m = INFINITY;
+  Matrix<double> a = x;
+  for (int l = 1; l < net.num_layers(); ++l) {
+    Matrix<double> z(x.rows(), net.sizes()[l]);
+    GemmOp<double> op;
+    op.bias = net.b(l).data;
+    ref::gemm<double>(z.view(), a.view(), net.W(l), op);
+    for (int64_t i = 0; i < z.size(); ++i) m = std::min(m, std::fabs(z[i]));
+    Matrix<double> next(x.rows(), net.sizes()[l]);
+    ref::activation_forward<double>(next.view(), z.view(), net.activation());
+    a = std::move(next);
+  }
+  return m;
+}
+
+}  // namespace
+
+// Loss, correct count and every gradient against the double-precision reference network, for
+// every activation and precision, with and without the fused cuBLASLt epilogues.
+//
+// relu and leaky_relu have a kink at 0: a pre-activation closer to 0 than the rounding error
+// of the precision can fall on the other side on the device, which changes one row's share of a
+// gradient column by O(1) — a correct result that no tolerance on the others separates from a
+// bug. Those cases draw networks and inputs until every hidden pre-activation is at least a
+// margin away from 0 (1e-4 for fp32; 0.05 for tf32/bf16, on a small network where such draws
+// are common); the smooth activations run on every shape in every precision.
+TEST(CudaGpu, GradientsMatchDoubleReference) {
+  FCNET_REQUIRE_GPU();
+  Rng rng(11);
+  const std::vector<int64_t> small_kink = {13, 9, 7, 5};
+  std::vector<std::vector<int64_t>> shapes = {{37, 29, 17, 11}, {784, 64, 10}, {13, 5}, small_kink};
+  std::vector<ActivationFn> acts = kActivations;
+  if (quick()) {
+    shapes = {shapes[0], small_kink};
+    acts = {{Activation::relu, 0.01}, {Activation::gelu, 0.01}};
+  }
+  for (const auto& sizes : shapes)
+    for (ActivationFn act : acts)
+      for (Precision prec : kPrecisions)
+        for (bool fused : {true, false}) {
+          const bool kink = (act.kind == Activation::relu || act.kind == Activation::leaky_relu) &&
+                            sizes.size() > 2;
+          if (kink && prec != Precision::fp32 && sizes != small_kink) continue;
+          const double margin = !kink ? 0.0 : (prec == Precision::fp32 ? 1e-4 : 5e-2);
+          const std::string tag = std::string(activation_name(act.kind)) + " alpha " +
+                                  std::to_string(act.alpha) + " " + precision_name(prec) +
+                                  (fused ? " fused" : " kernels") + " " +
+                                  std::to_string(sizes.size() - 1) + " layers";
+          const int64_t n = sizes[0] == 784 ? 128 : (sizes == small_kink ? 7 : 33);
+          Network<float> net;
+          Matrix<float> x;
+          Network<double> ref;
+          Matrix<double> xd(n, sizes[0]);
+          int tries = 0;
+          for (;; ++tries) {
+            ASSERT_LT(tries, 5000) << tag << ": no draw clear of the kink";
+            net = random_network<float>(sizes, act, rng);
+            x = random_matrix<float>(n, sizes[0], rng);
+            ref = net.cast<double>();
+            for (int64_t i = 0; i < x.size(); ++i) xd[i] = x[i];
+            if (margin == 0.0 || min_abs_preactivation(ref, xd) >= margin) break;
+          }
+          auto y = random_labels(n, sizes.back(), rng);
+          Workspace<double> ws(false);
+          const LossParts want = forward_backward<double>(ref, xd.view(), y.data(), 0.0, ws);
+
+          CudaOptions o;
+          o.precision = prec;
+          o.fused_epilogues = fused;
+          o.graphs = fused;  // both launch modes, each with one epilogue mode
+          CudaNetwork g(net, OptimizerConfig{}, o);
+          const LossParts got = g.forward_backward(x.view(), y.data());
+          Network<float> out(sizes, act);
+          g.download(out);
+
+          const double tol = tolerance(prec);
+          EXPECT_NEAR(got.data_loss, want.data_loss, tol * std::max(1.0, want.data_loss)) << tag;
+          EXPECT_LE(std::llabs(got.correct - want.correct), prec == Precision::fp32 ? 0 : 2) << tag;
+          for (int l = 1; l <= net.num_layers(); ++l) {
+            EXPECT_LE(rel_diff(out.dW(l).data, ref.dW(l).data, ref.dW(l).size()), tol)
+                << tag << " dW" << l << "; plan " << g.plan_summary(n);
+            EXPECT_LE(rel_diff(out.db(l).data, ref.db(l).data, ref.db(l).size()), tol)
+                << tag << " db" << l << "; plan " << g.plan_summary(n);
+            // Parameters travel to the device and back unchanged.
+            EXPECT_EQ(rel_diff(out.W(l).data, net.W(l).data, net.W(l).size()), 0.0) << tag;
+          }
+        }
+}
+
+TEST(CudaGpu, LossOnlyMatchesDoubleReference) {
+  FCNET_REQUIRE_GPU();
+  Rng rng(12);
+  for (ActivationFn act : kActivations)
+    for (Precision prec : kPrecisions) {
+      const std::vector<int64_t> sizes = {50, 40, 30, 7};
+      Network<float> net = random_network<float>(sizes, act, rng);
+      Matrix<float> x = random_matrix<float>(61, 50, rng);
+      auto y = random_labels(61, 7, rng);
+      Network<double> ref = net.cast<double>();
+      Matrix<double> xd(61, 50);
+      for (int64_t i = 0; i < x.size(); ++i) xd[i] = x[i];
+      Workspace<double> ws(false);
+      const LossParts want = loss_only<double>(ref, xd.view(), y.data(), 0.0, ws);
+      CudaOptions o;
+      o.precision = prec;
+      CudaNetwork g(net, OptimizerConfig{}, o);
+      const LossParts got = g.loss_only(x.view(), y.data());
+      EXPECT_NEAR(got.data_loss, want.data_loss, tolerance(prec) * std::max(1.0, want.data_loss))
+          << activation_name(act.kind) << " " << precision_name(prec);
+    }
+}
+
+// The fused optimizer kernel follows Optimizer<float>::step operation for operation: given the
+// same gradients, three steps of every optimizer agree to float rounding, with L2 on weights only.
+TEST(CudaGpu, OptimizerStepsMatchCpuOptimizer) {
+  FCNET_REQUIRE_GPU();
+  Rng rng(13);
+  for (OptimizerKind kind : {OptimizerKind::sgd, OptimizerKind::momentum, OptimizerKind::nesterov,
+                             OptimizerKind::adam, OptimizerKind::adamw, OptimizerKind::rmsprop}) {
+    const std::vector<int64_t> sizes = {23, 19, 7};
+    Network<float> net = random_network<float>(sizes, {Activation::tanh, 0.01}, rng);
+    Matrix<float> x = random_matrix<float>(40, 23, rng);
+    auto y = random_labels(40, 7, rng);
+    OptimizerConfig oc;
+    oc.kind = kind;
+    oc.weight_decay = 0.05;
+    std::vector<ParamRange> ranges;
+    for (int l = 1; l <= net.num_layers(); ++l) {
+      ranges.push_back({net.offset(l, false), net.offset(l, false) + net.W(l).size(), true});
+      ranges.push_back({net.offset(l, true), net.offset(l, true) + net.b(l).size(), false});
+    }
+    Optimizer<float> cpu_opt(oc, net.buffer_size(), ranges);
+    Network<float> cpu = net;
+    CudaNetwork g(net, oc);
+    const double lr = 0.01, l2 = 2 * 0.05;
+    for (int s = 1; s <= 3; ++s) {
+      g.forward_backward(x.view(), y.data());
+      Network<float> dev(sizes, net.activation());
+      g.download(dev);
+      cpu_opt.step(cpu.params(), dev.grads(), lr, l2);
+      g.optimizer_step(lr, l2);
+      g.download(dev);
+      EXPECT_EQ(g.steps(), s);
+      for (int64_t i = 0; i < net.buffer_size(); ++i)
+        ASSERT_NEAR(dev.params()[i], cpu.params()[i], 1e-6 * (1 + std::fabs(cpu.params()[i])))
+            << optimizer_name(kind) << " step " << s << " entry " << i;
+      // The step moved the parameters: the comparison is not between two untouched copies.
+      EXPECT_GT(rel_diff(dev.params(), net.params(), net.buffer_size()), 1e-4)
+          << optimizer_name(kind);
+    }
+  }
+}
+
+// A whole run against fcnet::train: same initial weights, same batches (the partial last batch
+// included), same schedule, L2, validation split and best-epoch restore. Data stored as uint8
+// (scaled), float and double (standardized) exercise every gather path.
+TEST(CudaGpu, TrainingMatchesCpuTrainer) {
+  FCNET_REQUIRE_GPU();
+  std::vector<DType> types = {DType::u8, DType::f32, DType::f64};
+  std::vector<OptimizerKind> kinds = {OptimizerKind::adam, OptimizerKind::momentum};
+  if (quick()) {
+    types.resize(1);
+    kinds.resize(1);
+  }
+  for (DType t : types)
+    for (OptimizerKind kind : kinds) {
+      Dataset ds = synthetic(t, 300, 20, 3, 21);
+      TrainConfig cfg;
+      cfg.hidden = {16, 12};
+      cfg.batch = 64;
+      cfg.epochs = 3;
+      cfg.optimizer.kind = kind;
+      cfg.schedule.kind = ScheduleKind::cosine;
+      cfg.schedule.lr = kind == OptimizerKind::adam ? 1e-2 : 5e-2;
+      cfg.warmup_epochs = 0.5;
+      cfg.reg = 1e-3;
+      cfg.val_split = 0.2;
+      cfg.seed = 5;
+      const TrainResult cpu = train(ds, nullptr, cfg);
+      const TrainResult gpu = train_cuda(ds, nullptr, cfg, {}, Precision::fp32);
+      const std::string tag = std::string(dtype_name(t)) + " " + optimizer_name(kind);
+      ASSERT_EQ(gpu.epochs.size(), cpu.epochs.size()) << tag;
+      EXPECT_EQ(gpu.steps, cpu.steps) << tag;
+      EXPECT_EQ(gpu.train_examples, cpu.train_examples) << tag;
+      for (std::size_t e = 0; e < cpu.epochs.size(); ++e) {
+        const EpochRecord &a = gpu.epochs[e], &b = cpu.epochs[e];
+        EXPECT_NEAR(a.train_loss, b.train_loss, 1e-4 * b.train_loss) << tag << " epoch " << e;
+        EXPECT_NEAR(a.train_accuracy, b.train_accuracy, 1.5 / 240) << tag << " epoch " << e;
+        EXPECT_NEAR(a.val_loss, b.val_loss, 1e-4 * b.val_loss) << tag << " epoch " << e;
+        EXPECT_NEAR(a.val_accuracy, b.val_accuracy, 1.5 / 60) << tag << " epoch " << e;
+        EXPECT_DOUBLE_EQ(a.lr, b.lr) << tag;
+        EXPECT_EQ(a.examples, b.examples) << tag;
+        ASSERT_EQ(a.weight_norms.size(), b.weight_norms.size());
+        for (std::size_t l = 0; l < a.weight_norms.size(); ++l) {
+          EXPECT_NEAR(a.weight_norms[l], b.weight_norms[l], 1e-4 * b.weight_norms[l]) << tag;
+          EXPECT_NEAR(a.grad_norms[l], b.grad_norms[l], 1e-3 * b.grad_norms[l]) << tag;
+        }
+      }
+      EXPECT_EQ(gpu.best_epoch, cpu.best_epoch) << tag;
+      const Network<float>&gn = gpu.model.net32, &cn = cpu.model.net32;
+      EXPECT_LE(rel_diff(gn.params(), cn.params(), cn.buffer_size()), 1e-3) << tag;
+      EXPECT_EQ(gpu.model.transform.scale, cpu.model.transform.scale) << tag;
+      EXPECT_NE(gpu.model.training_json.find("\"device\":\"cuda\""), std::string::npos);
+      // The model learnt something: the last epoch beats the first.
+      EXPECT_LT(gpu.epochs.back().train_loss, gpu.epochs.front().train_loss) << tag;
+    }
+}
+
+TEST(CudaGpu, ReducedPrecisionTrainsCloseToCpu) {
+  FCNET_REQUIRE_GPU();
+  Dataset ds = synthetic(DType::u8, 512, 30, 4, 22);
+  TrainConfig cfg;
+  cfg.hidden = {32};
+  cfg.batch = 50;
+  cfg.epochs = 4;
+  cfg.schedule.lr = 5e-3;
+  cfg.seed = 9;
+  const TrainResult cpu = train(ds, nullptr, cfg);
+  for (Precision p : {Precision::tf32, Precision::bf16}) {
+    const TrainResult gpu = train_cuda(ds, nullptr, cfg, {}, p);
+    const double a = gpu.epochs.back().train_loss, b = cpu.epochs.back().train_loss;
+    // Rounding differences compound over 44 steps: a loose bound, and a better loss than at
+    // the start (the first epoch's).
+    EXPECT_NEAR(a, b, 0.1 * b + 0.02) << precision_name(p);
+    EXPECT_LT(a, gpu.epochs.front().train_loss) << precision_name(p);
+    EXPECT_NEAR(gpu.epochs.back().train_accuracy, cpu.epochs.back().train_accuracy, 0.05)
+        << precision_name(p);
+  }
+}
+
+TEST(CudaGpu, DropoutRunsAreReproducible) {
+  FCNET_REQUIRE_GPU();
+  Dataset ds = synthetic(DType::u8, 400, 24, 3, 23);
+  TrainConfig cfg;
+  cfg.hidden = {48, 32};
+  cfg.batch = 32;
+  cfg.epochs = 4;
+  cfg.dropout = 0.3;
+  cfg.schedule.lr = 5e-3;
+  cfg.seed = 3;
+  for (ActivationFn act :
+       {ActivationFn{Activation::relu, 0.01}, ActivationFn{Activation::gelu, 0.01}}) {
+    cfg.activation = act;
+    const TrainResult a = train_cuda(ds, nullptr, cfg, {}, Precision::fp32);
+    const TrainResult b = train_cuda(ds, nullptr, cfg, {}, Precision::fp32);
+    for (std::size_t e = 0; e < a.epochs.size(); ++e)
+      EXPECT_NEAR(a.epochs[e].train_loss, b.epochs[e].train_loss, 1e-6 * b.epochs[e].train_loss);
+    EXPECT_LT(a.epochs.back().train_loss, a.epochs.front().train_loss);
+    EXPECT_TRUE(std::isfinite(a.epochs.back().train_loss));
+    // Dropout changes the trajectory: the run without it ends elsewhere.
+    TrainConfig plain = cfg;
+    plain.dropout = 0;
+    const TrainResult c = train_cuda(ds, nullptr, plain, {}, Precision::fp32);
+    EXPECT_GT(std::fabs(c.epochs.back().train_loss - a.epochs.back().train_loss), 1e-4);
+  }
+}
+
+TEST(CudaGpu, DivergenceAndBadInputAreErrors) {
+  FCNET_REQUIRE_GPU();
+  Dataset ds = synthetic(DType::f32, 200, 10, 3, 24);
+  TrainConfig cfg;
+  cfg.hidden = {64};
+  // Linear layers and a huge step: the scores overflow to infinity by the second step.
+  cfg.activation = {Activation::identity, 0.01};
+  cfg.optimizer.kind = OptimizerKind::sgd;
+  cfg.schedule.lr = 1e30;
+  cfg.normalize = Normalize::none;
+  cfg.epochs = 3;
+  expect_error([&] { train_cuda(ds, nullptr, cfg, {}, Precision::fp32); }, "training diverged");
+
+  Network<float> net({5, 4, 3}, {});
+  CudaNetwork g(net, OptimizerConfig{});
+  Rng rng(2);
+  Matrix<float> x = random_matrix<float>(4, 5, rng);
+  std::vector<int32_t> y = {0, 1, 3, 2};  // 3 is not a class of a 3-class network
+  expect_error([&] { g.forward_backward(x.view(), y.data()); }, "label 3");
+  Matrix<float> wide = random_matrix<float>(4, 6, rng);
+  y[2] = 1;
+  expect_error([&] { g.forward_backward(wide.view(), y.data()); }, "features per example");
+}
+
+// Which epilogue (or fallback kernel) each GEMM of the 784-256-10 step got, printed for the GPU
+// check's report; every GEMM of the step is named, and without fused epilogues none is fused.
+TEST(CudaGpu, PlanNamesEveryGemm) {
+  FCNET_REQUIRE_GPU();
+  Rng rng(14);
+  Network<float> net = random_network<float>({784, 256, 10}, {}, rng);
+  for (Precision prec : kPrecisions) {
+    CudaOptions o;
+    o.precision = prec;
+    CudaNetwork g(net, OptimizerConfig{}, o);
+    const std::string s = g.plan_summary(256);
+    std::cout << "plan " << precision_name(prec) << " 784-256-10 b256: " << s << std::endl;
+    for (const char* part : {"L1.fwd=", "L2.fwd=", "L2.dW=", "L2.dX=", "L1.dW="})
+      EXPECT_NE(s.find(part), std::string::npos) << s;
+    EXPECT_EQ(s.find("L1.dX="), std::string::npos) << s;  // no input gradient for the data
+    o.fused_epilogues = false;
+    CudaNetwork k(net, OptimizerConfig{}, o);
+    const std::string plain = k.plan_summary(256);
+    EXPECT_EQ(plain.find("bias"), std::string::npos) << plain;
+    EXPECT_EQ(plain.find("relu"), std::string::npos) << plain;
+  }
+}
