@@ -360,6 +360,8 @@ def safetensors_corpus(fcnet):
     ck_with("bad-ck-opt-m-shape.safetensors", edit_header=shrink_opt_m)
     ck_with("bad-ck-opt-dtype.safetensors",
             edit_header=lambda h: h["state.opt_v"].update(dtype="I32"))
+    ck_with("bad-ck-input-std.safetensors",
+            edit_header=lambda h: h["state.input_std"].update(dtype="F32", shape=[h["state.input_std"]["shape"][0] * 2]))
     ck_with("bad-ck-extra-state.safetensors",
             edit_header=lambda h: h.update(
                 {"state.extra": {"dtype": "F32", "shape": [0], "data_offsets": [0, 0]}}))

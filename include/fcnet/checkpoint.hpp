@@ -5,10 +5,11 @@
 // with the model metadata), plus
 //   state.opt_m, state.opt_v        optimizer moments over the parameter buffer (when kept)
 //   state.best, state.epoch_start   saved weight copies over the parameter buffer (when kept)
-// all 1-D in the model's dtype, and the metadata entry "checkpoint": a JSON object with the
-// config, the position (epoch, step), the generators' states, the partial epoch's sums, early
-// stopping state, the epoch history (exact, unlike the model's rounded "history"), the data's
-// shape and the caller's own JSON ("app").
+// all 1-D in the model's dtype; state.input_mean, state.input_std: an f32 model's input
+// transform in F64 (the model tensors hold it rounded to f32, training uses it in double); and
+// the metadata entry "checkpoint": a JSON object with the config, the position (epoch, step),
+// the generators' states, the partial epoch's sums, early stopping state, the epoch history, the
+// data's shape and the caller's own JSON ("app").
 // A checkpoint also loads as a model (load_model ignores the state.* tensors).
 #pragma once
 

@@ -121,12 +121,12 @@ struct TrainResult {
   int64_t steps = 0;
   int64_t train_examples = 0;  // after the validation split
   int64_t val_examples = 0;
-  // The state where the run ended (finished or interrupted): resuming from it continues the run
-  // (after an interruption) or extends it (with more epochs).
-  std::shared_ptr<const TrainState> state;
   // Rows of the training data held out by cfg.val_split (sorted), empty otherwise; the held-out
   // split is train_data.subset(val_indices).
   std::vector<int64_t> val_indices;
+  // The state where the run ended (finished or interrupted): resuming from it continues the run
+  // (after an interruption) or extends it (with more epochs).
+  std::shared_ptr<const TrainState> state;
 };
 
 // Thrown when training diverges (a non-finite loss or gradient). The message names the epoch,

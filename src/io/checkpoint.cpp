@@ -277,6 +277,13 @@ SafeTensors checkpoint_to_safetensors(const TrainState& s, const std::string& ap
   add("opt_v", s.opt_v);
   add("best", s.best);
   add("epoch_start", s.epoch_start);
+  // The model file keeps an f32 model's input transform in f32; training used it in double, and
+  // a resumed run must too.
+  if (!f64) {
+    for (auto [name, v] : {std::pair{"input_mean", &s.model.transform.mean},
+                           std::pair{"input_std", &s.model.transform.std}})
+      if (!v->empty()) st.tensors[std::string(kStatePrefix) + name] = buffer_tensor(*v, true);
+  }
   json c;
   c["version"] = kVersion;
   c["config"] = config_json(s.config);
@@ -355,15 +362,34 @@ TrainState checkpoint_from_safetensors(const SafeTensors& st, const std::string&
         fail(tw, "has a non-finite value at index " + std::to_string(i), "finite values");
     return v;
   };
+  for (auto [name, v] : {std::pair{"input_mean", &s.model.transform.mean},
+                         std::pair{"input_std", &s.model.transform.std}}) {
+    auto t = st.tensors.find(std::string(kStatePrefix) + name);
+    if (t == st.tensors.end()) continue;
+    const std::string tw = where + ": tensor '" + t->first + "'";
+    if (s.model.f64 || t->second.dtype != "F64" ||
+        t->second.shape != std::vector<int64_t>{static_cast<int64_t>(v->size())})
+      fail(tw, "does not match the model's " + std::string(name),
+           "an F64 copy of " + std::string(name) + " of an f32 model");
+    std::vector<double> exact = t->second.to_double(tw);
+    for (std::size_t i = 0; i < exact.size(); ++i)
+      if (static_cast<float>(exact[i]) != static_cast<float>((*v)[i]) || !std::isfinite(exact[i]) ||
+          (std::string(name) == "input_std" && exact[i] <= 0))
+        fail(tw, "disagrees with tensor '" + std::string(name) + "' at index " + std::to_string(i),
+             "the same values in double precision");
+    *v = std::move(exact);
+  }
   s.opt_m = buffer("opt_m");
   s.opt_v = buffer("opt_v");
   s.best = buffer("best");
   s.epoch_start = buffer("epoch_start");
   for (const auto& kv : st.tensors)
     if (kv.first.rfind(kStatePrefix, 0) == 0 && kv.first != "state.opt_m" &&
-        kv.first != "state.opt_v" && kv.first != "state.best" && kv.first != "state.epoch_start")
+        kv.first != "state.opt_v" && kv.first != "state.best" && kv.first != "state.epoch_start" &&
+        kv.first != "state.input_mean" && kv.first != "state.input_std")
       fail(where, "has unexpected tensor '" + kv.first + "'",
-           "state.opt_m, state.opt_v, state.best or state.epoch_start");
+           "state.opt_m, state.opt_v, state.best, state.epoch_start, state.input_mean or "
+           "state.input_std");
   for (std::size_t i = 0; i < s.opt_v.size(); ++i)
     if (s.opt_v[i] < 0)
       fail(where + ": tensor 'state.opt_v'", "has a negative value at index " + std::to_string(i),

@@ -46,7 +46,6 @@ struct Options {
   std::string out = "fcnet-model.safetensors";
   std::string checkpoint;
   std::string resume;
-  CLI::App* cmd = nullptr;  // to tell options given from defaults when resuming
   bool json = false;
   bool quiet = false;
   TrainReportOptions report;
@@ -191,7 +190,6 @@ Command add_train(CLI::App& app) {
       ->check(CLI::IsMember({"cpu", "cuda"}))
       ->capture_default_str();
   c->add_option("--out", o->out, "Model file to write")->capture_default_str();
-  o->cmd = c;
   c->add_option("--checkpoint", o->checkpoint,
                 "Save the full training state here after every epoch (and on Ctrl-C)");
   c->add_option("--resume", o->resume,
@@ -200,162 +198,158 @@ Command add_train(CLI::App& app) {
   c->add_flag("--quiet,-q", o->quiet, "No progress output");
   add_train_report_options(c, o->report);
 
-  return {
-      c, [o] {
-        TrainConfig cfg;
-        cfg.hidden = parse_sizes(o->hidden, "--hidden", true);
-        cfg.activation = {parse_activation(o->activation, "--activation"), o->leaky_alpha};
-        cfg.optimizer.kind = parse_optimizer(o->optimizer);
-        cfg.optimizer.momentum = o->momentum;
-        cfg.optimizer.weight_decay = o->weight_decay;
-        cfg.schedule.kind = parse_schedule(o->schedule);
-        cfg.schedule.lr = o->lr;
-        cfg.schedule.decay = o->lr_decay;
-        cfg.schedule.step_epochs = o->step_epochs;
-        cfg.warmup_epochs = o->warmup;
-        cfg.reg = o->reg;
-        cfg.dropout = o->dropout;
-        cfg.batch = o->batch;
-        cfg.max_steps = o->max_steps;
-        cfg.val_split = o->val_split;
-        cfg.patience = o->patience;
-        cfg.normalize = parse_normalize(o->normalize);
-        cfg.init = parse_init(o->init);
-        cfg.init_std = o->init_std;
-        cfg.seed = o->seed;
-        cfg.f64 = o->precision == "f64";
-        const bool cuda = o->device == "cuda";
-        if (!cuda && (o->precision == "tf32" || o->precision == "bf16"))
-          throw CLI::ValidationError("--precision", o->precision + " needs --device cuda");
-        if (cuda && cfg.f64)
-          throw CLI::ValidationError("--precision",
-                                     "f64 runs on the CPU only; use fp32, tf32 or bf16 with "
-                                     "--device cuda");
-        if (cuda && (!o->resume.empty() || !o->checkpoint.empty()))
-          throw CLI::ValidationError(o->resume.empty() ? "--checkpoint" : "--resume",
-                                     "runs on the CPU only (without --device cuda)");
-        if (cuda) (void)cuda_devices_info();  // no device: fail before loading any data
-        int64_t epochs = 0;
-        if (o->epochs != "auto") {
-          std::size_t used = 0;
-          try {
-            epochs = std::stoll(o->epochs, &used);
-          } catch (const std::exception&) {
-            used = 0;
-          }
-          if (used != o->epochs.size() || epochs <= 0)
-            throw CLI::ValidationError("--epochs",
-                                       "'" + o->epochs + "' is not a positive integer or auto");
-        }
-        if (o->patience > 0 && o->val_split <= 0)
-          throw CLI::ValidationError("--patience", "needs a validation split (--val-split F)");
-        set_num_threads(o->threads);
+  return {c, [o, c] {
+            TrainConfig cfg;
+            cfg.hidden = parse_sizes(o->hidden, "--hidden", true);
+            cfg.activation = {parse_activation(o->activation, "--activation"), o->leaky_alpha};
+            cfg.optimizer.kind = parse_optimizer(o->optimizer);
+            cfg.optimizer.momentum = o->momentum;
+            cfg.optimizer.weight_decay = o->weight_decay;
+            cfg.schedule.kind = parse_schedule(o->schedule);
+            cfg.schedule.lr = o->lr;
+            cfg.schedule.decay = o->lr_decay;
+            cfg.schedule.step_epochs = o->step_epochs;
+            cfg.warmup_epochs = o->warmup;
+            cfg.reg = o->reg;
+            cfg.dropout = o->dropout;
+            cfg.batch = o->batch;
+            cfg.max_steps = o->max_steps;
+            cfg.val_split = o->val_split;
+            cfg.patience = o->patience;
+            cfg.normalize = parse_normalize(o->normalize);
+            cfg.init = parse_init(o->init);
+            cfg.init_std = o->init_std;
+            cfg.seed = o->seed;
+            cfg.f64 = o->precision == "f64";
+            const bool cuda = o->device == "cuda";
+            if (!cuda && (o->precision == "tf32" || o->precision == "bf16"))
+              throw CLI::ValidationError("--precision", o->precision + " needs --device cuda");
+            if (cuda && cfg.f64)
+              throw CLI::ValidationError("--precision",
+                                         "f64 runs on the CPU only; use fp32, tf32 or bf16 with "
+                                         "--device cuda");
+            if (cuda && (!o->resume.empty() || !o->checkpoint.empty()))
+              throw CLI::ValidationError(o->resume.empty() ? "--checkpoint" : "--resume",
+                                         "is supported on the CPU only");
+            if (cuda) (void)cuda_devices_info();  // no device: fail before loading any data
+            int64_t epochs = 0;
+            if (o->epochs != "auto") {
+              std::size_t used = 0;
+              try {
+                epochs = std::stoll(o->epochs, &used);
+              } catch (const std::exception&) {
+                used = 0;
+              }
+              if (used != o->epochs.size() || epochs <= 0)
+                throw CLI::ValidationError("--epochs",
+                                           "'" + o->epochs + "' is not a positive integer or auto");
+            }
+            if (o->patience > 0 && o->val_split <= 0)
+              throw CLI::ValidationError("--patience", "needs a validation split (--val-split F)");
+            set_num_threads(o->threads);
 
-        // Everything checkable is checked before training starts.
-        std::unique_ptr<TrainState> resume;
-        if (!o->resume.empty()) {
-          resume = std::make_unique<TrainState>(load_checkpoint(o->resume));
-          resume_options(*o->cmd, *resume, o->data, o->out);
-        }
-        check_writable(o->out);
-        if (!o->checkpoint.empty()) check_writable(o->checkpoint);
-        Dataset train_data = load_data(o->data, "train", true);
-        prepare_train_report(o->report, train_data);
-        std::string test_src = o->test_data;
-        const bool fmnist = o->data.data.rfind("fashion-mnist", 0) == 0;
-        if (test_src.empty() && fmnist) test_src = "fashion-mnist:test";
-        Dataset test_data;
-        const bool has_test = !test_src.empty() && test_src != "none";
-        if (has_test) {
-          DataOptions t{test_src, o->test_labels, o->data.label_col};
-          test_data = load_data(t, "test", true, train_data.class_names);
-          if (test_data.d != train_data.d)
-            throw Error(test_data.source + ": has " + std::to_string(test_data.d) +
-                        " features per example, expected " + std::to_string(train_data.d) +
-                        " like the training data");
-        }
-        const int64_t n_train =
-            train_data.n - static_cast<int64_t>(std::llround(o->val_split * train_data.n));
-        cfg.epochs = epochs > 0 ? epochs : auto_epochs(n_train, std::min(cfg.batch, n_train));
-        if (resume) {
-          resume_config(*o->cmd, *resume, cfg);
-          o->hidden = join_sizes(cfg.hidden);  // what the log line shows
-          o->optimizer = optimizer_name(cfg.optimizer.kind);
-        }
-        check_training(train_data, cfg, resume.get());
+            // Everything checkable is checked before training starts.
+            std::unique_ptr<TrainState> resume;
+            if (!o->resume.empty()) {
+              resume = std::make_unique<TrainState>(load_checkpoint(o->resume));
+              resume_options(*c, *resume, o->data, o->out);
+            }
+            check_writable(o->out);
+            if (!o->checkpoint.empty()) check_writable(o->checkpoint);
+            Dataset train_data = load_data(o->data, "train", true);
+            prepare_train_report(o->report, train_data);
+            std::string test_src = o->test_data;
+            const bool fmnist = o->data.data.rfind("fashion-mnist", 0) == 0;
+            if (test_src.empty() && fmnist) test_src = "fashion-mnist:test";
+            Dataset test_data;
+            const bool has_test = !test_src.empty() && test_src != "none";
+            if (has_test) {
+              DataOptions t{test_src, o->test_labels, o->data.label_col};
+              test_data = load_data(t, "test", true, train_data.class_names);
+              if (test_data.d != train_data.d)
+                throw Error(test_data.source + ": has " + std::to_string(test_data.d) +
+                            " features per example, expected " + std::to_string(train_data.d) +
+                            " like the training data");
+            }
+            const int64_t n_train =
+                train_data.n - static_cast<int64_t>(std::llround(o->val_split * train_data.n));
+            cfg.epochs = epochs > 0 ? epochs : auto_epochs(n_train, std::min(cfg.batch, n_train));
+            if (resume) resume_config(*c, *resume, cfg);
+            check_training(train_data, cfg, resume.get());
 
-        if (!o->quiet)
-          log("training %s on %s: %lld examples x %lld features, %lld epochs, batch %lld, %s, "
-              "%d threads",
-              o->hidden.c_str(), train_data.source.c_str(), static_cast<long long>(train_data.n),
-              static_cast<long long>(train_data.d), static_cast<long long>(cfg.epochs),
-              static_cast<long long>(cfg.batch), o->optimizer.c_str(), num_threads());
-        Progress progress(o->quiet);
-        TrainCallbacks cb;
-        cb.on_step = [&](const TrainProgress& p) { progress.step(p); };
-        cb.on_epoch = [&](const EpochRecord& r) { progress.epoch(r, cfg.epochs); };
-        const std::string app_json = checkpoint_app_json(o->data, num_threads(), o->out);
-        if (!o->checkpoint.empty())
-          cb.on_checkpoint = [&](const TrainState& s) {
-            save_checkpoint(o->checkpoint, s, app_json);
-          };
-        cb.stop = install_stop_handlers();
-        TrainResult r;
-        try {
-          r = cuda ? train_cuda(train_data, nullptr, cfg, cb, parse_precision(o->precision))
-                   : train(train_data, nullptr, cfg, cb, resume.get());
-        } catch (const TrainDiverged& e) {
-          save_diverged(o->out, e);
-          throw;
-        }
-        if (int code = finish_interrupted(r, o->checkpoint, o->out, app_json); code >= 0)
-          return code;
+            if (!o->quiet)
+              log("training %s on %s: %lld examples x %lld features, %lld epochs, batch %lld, %s, "
+                  "%d threads",
+                  join_sizes(cfg.hidden).c_str(), train_data.source.c_str(),
+                  static_cast<long long>(train_data.n), static_cast<long long>(train_data.d),
+                  static_cast<long long>(cfg.epochs), static_cast<long long>(cfg.batch),
+                  optimizer_name(cfg.optimizer.kind), num_threads());
+            Progress progress(o->quiet);
+            TrainCallbacks cb;
+            cb.on_step = [&](const TrainProgress& p) { progress.step(p); };
+            cb.on_epoch = [&](const EpochRecord& r) { progress.epoch(r, cfg.epochs); };
+            const std::string app_json = checkpoint_app_json(o->data, num_threads(), o->out);
+            if (!o->checkpoint.empty())
+              cb.on_checkpoint = [&](const TrainState& s) {
+                save_checkpoint(o->checkpoint, s, app_json);
+              };
+            cb.stop = install_stop_handlers();
+            TrainResult r;
+            try {
+              r = cuda ? train_cuda(train_data, nullptr, cfg, cb, parse_precision(o->precision))
+                       : train(train_data, nullptr, cfg, cb, resume.get());
+            } catch (const TrainDiverged& e) {
+              save_diverged(o->out, e);
+              throw;
+            }
+            if (int code = finish_interrupted(r, o->checkpoint, o->out, app_json); code >= 0)
+              return code;
 
-        json out;
-        json epochs_j = json::array();
-        for (const auto& e : r.epochs) epochs_j.push_back(epoch_json(e));
-        out["epochs"] = epochs_j;
-        out["seconds"] = r.seconds;
-        out["steps"] = r.steps;
-        out["train_examples"] = r.train_examples;
-        out["best_epoch"] = r.best_epoch;
-        out["stopped_early"] = r.stopped_early;
-        if (r.val_examples > 0) {
-          double best = 0;
-          for (const auto& e : r.epochs)
-            if (e.epoch == r.best_epoch) best = e.val_accuracy;
-          out["val_accuracy"] = best;
-          out["val_examples"] = r.val_examples;
-        }
-        if (has_test) {
-          const auto t0 = std::chrono::steady_clock::now();
-          EvalResult ev = evaluate(r.model, test_data);
-          const double secs =
-              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-          out["test_accuracy"] = ev.accuracy;
-          out["test_loss"] = ev.loss;
-          out["test_examples"] = ev.n;
-          out["test_seconds"] = secs;
-          auto tj = json::parse(r.model.training_json);
-          tj["test_accuracy"] = ev.accuracy;
-          tj["test_loss"] = ev.loss;
-          tj["test_data"] = test_data.source;
-          r.model.training_json = tj.dump();
-          if (!o->quiet)
-            log("test accuracy %.4f (loss %.4f) on %lld examples of %s", ev.accuracy, ev.loss,
-                static_cast<long long>(ev.n), test_data.source.c_str());
-        }
-        save_model(o->out, r.model);
-        out["model"] = o->out;
-        const std::string report =
-            write_train_report(o->report, r, train_data, has_test ? &test_data : nullptr, o->quiet);
-        if (!report.empty()) out["report"] = report;
-        if (!o->quiet)
-          log("trained in %.1fs (%lld steps); model saved to %s", r.seconds,
-              static_cast<long long>(r.steps), o->out.c_str());
-        if (o->json) print_json(out);
-        return 0;
-      }};
+            json out;
+            json epochs_j = json::array();
+            for (const auto& e : r.epochs) epochs_j.push_back(epoch_json(e));
+            out["epochs"] = epochs_j;
+            out["seconds"] = r.seconds;
+            out["steps"] = r.steps;
+            out["train_examples"] = r.train_examples;
+            out["best_epoch"] = r.best_epoch;
+            out["stopped_early"] = r.stopped_early;
+            if (r.val_examples > 0) {
+              double best = 0;
+              for (const auto& e : r.epochs)
+                if (e.epoch == r.best_epoch) best = e.val_accuracy;
+              out["val_accuracy"] = best;
+              out["val_examples"] = r.val_examples;
+            }
+            if (has_test) {
+              const auto t0 = std::chrono::steady_clock::now();
+              EvalResult ev = evaluate(r.model, test_data);
+              const double secs =
+                  std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+              out["test_accuracy"] = ev.accuracy;
+              out["test_loss"] = ev.loss;
+              out["test_examples"] = ev.n;
+              out["test_seconds"] = secs;
+              auto tj = json::parse(r.model.training_json);
+              tj["test_accuracy"] = ev.accuracy;
+              tj["test_loss"] = ev.loss;
+              tj["test_data"] = test_data.source;
+              r.model.training_json = tj.dump();
+              if (!o->quiet)
+                log("test accuracy %.4f (loss %.4f) on %lld examples of %s", ev.accuracy, ev.loss,
+                    static_cast<long long>(ev.n), test_data.source.c_str());
+            }
+            save_model(o->out, r.model);
+            out["model"] = o->out;
+            const std::string report = write_train_report(
+                o->report, r, train_data, has_test ? &test_data : nullptr, o->quiet);
+            if (!report.empty()) out["report"] = report;
+            if (!o->quiet)
+              log("trained in %.1fs (%lld steps); model saved to %s", r.seconds,
+                  static_cast<long long>(r.steps), o->out.c_str());
+            if (o->json) print_json(out);
+            return 0;
+          }};
 }
 
 }  // namespace fcnet::cli
