@@ -120,7 +120,6 @@ TrainResult train_impl(const Dataset& train, const Dataset* val, const TrainConf
     dval = std::make_unique<cuda::DeviceData>(eng.context(), *val, model.transform, classes);
 
   std::vector<int64_t> order(static_cast<std::size_t>(n));
-  std::iota(order.begin(), order.end(), 0);
   std::vector<double> lrs(static_cast<std::size_t>(steps_per_epoch));
   double best_val = -1;
   int64_t since_best = 0;
@@ -128,6 +127,9 @@ TrainResult train_impl(const Dataset& train, const Dataset* val, const TrainConf
   double last_loss = 0, last_accuracy = 0;  // of the previous epoch, for early progress reports
 
   for (int64_t epoch = 1; epoch <= cfg.epochs; ++epoch) {
+    // A fresh shuffle of 0..N-1 each epoch, as the CPU trainer does (so checkpoints can
+    // regenerate an epoch's order from the generator alone).
+    std::iota(order.begin(), order.end(), 0);
     shuffle_rng.shuffle(order);
     dtrain.set_permutation(eng.context(), order);
     for (int64_t s = 0; s < steps_per_epoch; ++s)

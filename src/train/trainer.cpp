@@ -701,6 +701,7 @@ TrainResult train(const Dataset& train_data, const Dataset* val, const TrainConf
   } catch (TrainDiverged& e) {
     e.result->train_examples = shard.total;
     e.result->val_examples = val_total;
+    e.result->val_indices = val_indices;
     nlohmann::json j = training_metadata(cfg, *e.result, train_data);
     if (all.comm) j["ranks"] = all.comm->size();
     j["diverged"] = e.what();

@@ -239,6 +239,9 @@ Command add_train(CLI::App& app) {
                                      "cuda trains in a single process, not on " +
                                          std::to_string(ranks.size()) +
                                          " ranks; run it without mpirun or with --device cpu");
+        if (cuda && (!o->resume.empty() || !o->checkpoint.empty()))
+          throw CLI::ValidationError(o->resume.empty() ? "--checkpoint" : "--resume",
+                                     "is supported on the CPU only");
         if (cuda) (void)cuda_devices_info();  // no device: fail before loading any data
         int64_t epochs = 0;
         if (o->epochs != "auto") {
@@ -313,8 +316,6 @@ Command add_train(CLI::App& app) {
         cb.stop = install_stop_handlers();
         TrainResult r;
         try {
-          if (cuda && resume)
-            throw CLI::ValidationError("--resume", "is supported on the CPU only");
           r = cuda ? train_cuda(train_data, nullptr, cfg, cb, parse_precision(o->precision))
                    : train(train_data, nullptr, cfg, cb, resume.get());
         } catch (const TrainDiverged& e) {

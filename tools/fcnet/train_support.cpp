@@ -149,6 +149,10 @@ void save_diverged(const std::string& out, const TrainDiverged& e) {
 int finish_interrupted(const TrainResult& r, const std::string& checkpoint, const std::string& out,
                        const std::string& app_json) {
   if (!r.interrupted) return -1;
+  if (!r.state) {  // a trainer without resumable state (the CUDA one)
+    log("fcnet: interrupted; nothing saved");
+    return 130;
+  }
   const std::string path = checkpoint.empty() ? default_checkpoint_path(out) : checkpoint;
   if (checkpoint.empty()) save_checkpoint(path, *r.state, app_json);
   const int sig = stop_signal();
