@@ -100,104 +100,105 @@ struct TrainState {
   std::string data_source;
   std::string app_json;  // a caller's own JSON (the CLI keeps its data options), stored as is
   std::string origin;    // where the state was loaded from, for messages ("" = in memory)
-  // The processes of a data-parallel training run (MPI ranks, or threads in tests). Every rank
-  // calls the same methods in the same order with buffers of the same length; each call returns the
-  // same values on every rank.
-  class Collective {
-   public:
-    virtual ~Collective() = default;
-    virtual int rank() const = 0;  // 0..size()-1
-    virtual int size() const = 0;
-    // Element-wise sum (max) over all ranks, in place.
-    virtual void sum(float* v, int64_t n) = 0;
-    virtual void sum(double* v, int64_t n) = 0;
-    virtual void max(double* v, int64_t n) = 0;
-  };
+};
 
-  // Data-parallel training: the training data set of `total` examples is split over the ranks of
-  // `comm` in rank order, and this process holds examples [first, first + its n) of it. Every rank
-  // draws the same per-epoch permutation of all `total` examples, computes the gradient of the
-  // examples of each global batch that it holds (normalised by the global batch size), and the
-  // gradients are summed over the ranks before every rank takes the same optimizer step; so each
-  // step sees the same batch as a single-process run, and results agree with it up to the order of
-  // float additions. Dropout masks are drawn per rank. A validation set (given or split off) is
-  // sharded the same way. `comm` null: a single process holding all the data.
-  struct DataParallel {
-    Collective* comm = nullptr;
-    int64_t total = 0;
-    int64_t first = 0;
-  };
+// The processes of a data-parallel training run (MPI ranks, or threads in tests). Every rank calls
+// the same methods in the same order with buffers of the same length; each call returns the same
+// values on every rank.
+class Collective {
+ public:
+  virtual ~Collective() = default;
+  virtual int rank() const = 0;  // 0..size()-1
+  virtual int size() const = 0;
+  // Element-wise sum (max) over all ranks, in place.
+  virtual void sum(float* v, int64_t n) = 0;
+  virtual void sum(double* v, int64_t n) = 0;
+  virtual void max(double* v, int64_t n) = 0;
+};
 
-  struct TrainCallbacks {
-    std::function<void(const TrainProgress&)> on_step;
-    std::function<void(const EpochRecord&)> on_epoch;
-    const std::atomic<bool>* stop =
-        nullptr;  // set (e.g. by a signal) to stop after the current step
-    // Called with the full state after every completed epoch and when `stop` ends a run mid-epoch
-    // (e.g. to write a checkpoint file).
-    std::function<void(const TrainState&)> on_checkpoint;
-    DataParallel parallel;  // with ranks, `stop` takes effect when any rank's flag is set
-  };
+// Data-parallel training: the training data set of `total` examples is split over the ranks of
+// `comm` in rank order, and this process holds examples [first, first + its n) of it. Every rank
+// draws the same per-epoch permutation of all `total` examples, computes the gradient of the
+// examples of each global batch that it holds (normalised by the global batch size), and the
+// gradients are summed over the ranks before every rank takes the same optimizer step; so each
+// step sees the same batch as a single-process run, and results agree with it up to the order of
+// float additions. Dropout masks are drawn per rank. A validation set (given or split off) is
+// sharded the same way. `comm` null: a single process holding all the data.
+struct DataParallel {
+  Collective* comm = nullptr;
+  int64_t total = 0;
+  int64_t first = 0;
+};
 
-  struct TrainResult {
-    Model model;
-    std::vector<EpochRecord> epochs;
-    double seconds = 0;      // total training time (evaluation excluded)
-    int64_t best_epoch = 0;  // epoch whose weights the model holds when early stopping restored
-    bool stopped_early = false;
-    bool interrupted = false;  // callbacks.stop was set
-    int64_t steps = 0;
-    int64_t train_examples = 0;  // after the validation split
-    int64_t val_examples = 0;
-    // Rows of the training data held out by cfg.val_split (sorted), empty otherwise; the held-out
-    // split is train_data.subset(val_indices).
-    std::vector<int64_t> val_indices;
-    // The state where the run ended (finished or interrupted): resuming from it continues the run
-    // (after an interruption) or extends it (with more epochs).
-    std::shared_ptr<const TrainState> state;
-  };
+struct TrainCallbacks {
+  std::function<void(const TrainProgress&)> on_step;
+  std::function<void(const EpochRecord&)> on_epoch;
+  const std::atomic<bool>* stop = nullptr;  // set (e.g. by a signal) to stop after the current step
+  // Called with the full state after every completed epoch and when `stop` ends a run mid-epoch
+  // (e.g. to write a checkpoint file).
+  std::function<void(const TrainState&)> on_checkpoint;
+  DataParallel parallel;  // with ranks, `stop` takes effect when any rank's flag is set
+};
 
-  // Thrown when training diverges (a non-finite loss or gradient). The message names the epoch,
-  // the step and the first layer with a non-finite gradient and suggests a lower learning rate;
-  // `result` holds the run up to there, its model the last good weights (those at the start of
-  // the epoch that diverged).
-  class TrainDiverged : public Error {
-   public:
-    TrainDiverged(const std::string& what, std::shared_ptr<TrainResult> r)
-        : Error(what), result(std::move(r)) {}
-    std::shared_ptr<TrainResult> result;
-  };
+struct TrainResult {
+  Model model;
+  std::vector<EpochRecord> epochs;
+  double seconds = 0;      // total training time (evaluation excluded)
+  int64_t best_epoch = 0;  // epoch whose weights the model holds when early stopping restored
+  bool stopped_early = false;
+  bool interrupted = false;  // callbacks.stop was set
+  int64_t steps = 0;
+  int64_t train_examples = 0;  // after the validation split
+  int64_t val_examples = 0;
+  // Rows of the training data held out by cfg.val_split (sorted), empty otherwise; the held-out
+  // split is train_data.subset(val_indices).
+  std::vector<int64_t> val_indices;
+  // The state where the run ended (finished or interrupted): resuming from it continues the run
+  // (after an interruption) or extends it (with more epochs).
+  std::shared_ptr<const TrainState> state;
+};
 
-  // Every check train() makes before it starts: the configuration, the memory the network needs,
-  // the validation split, and a `resume` state's fit to cfg and the data. Throws fcnet::Error; lets
-  // a caller fail before it prints or writes anything.
-  void check_training(const Dataset& train, const TrainConfig& cfg,
-                      const TrainState* resume = nullptr);
+// Thrown when training diverges (a non-finite loss or gradient). The message names the epoch,
+// the step and the first layer with a non-finite gradient and suggests a lower learning rate;
+// `result` holds the run up to there, its model the last good weights (those at the start of
+// the epoch that diverged).
+class TrainDiverged : public Error {
+ public:
+  TrainDiverged(const std::string& what, std::shared_ptr<TrainResult> r)
+      : Error(what), result(std::move(r)) {}
+  std::shared_ptr<TrainResult> result;
+};
 
-  // Trains a new model on `train`, or continues the run saved in `resume`; `val` (optional) is
-  // evaluated each epoch, else cfg.val_split holds out part of `train`. Throws fcnet::Error on bad
-  // configuration, on a `resume` state that does not fit cfg and the data (architecture, width,
-  // classes, precision, optimizer), and TrainDiverged on divergence.
-  TrainResult train(const Dataset& train, const Dataset* val, const TrainConfig& cfg,
-                    const TrainCallbacks& callbacks = {}, const TrainState* resume = nullptr);
+// Every check train() makes before it starts: the configuration, the memory the network needs,
+// the validation split, and a `resume` state's fit to cfg and the data. Throws fcnet::Error; lets
+// a caller fail before it prints or writes anything.
+void check_training(const Dataset& train, const TrainConfig& cfg,
+                    const TrainState* resume = nullptr);
 
-  struct EvalResult {
-    int64_t n = 0;
-    double loss = 0;  // mean −log p[y] (no regularisation)
-    double accuracy = 0;
-    int64_t classes = 0;
-    std::vector<int64_t> confusion;  // classes×classes, row = true label, column = predicted
-    std::vector<double> per_class_accuracy;  // recall per class (NaN for classes absent from data)
-  };
+// Trains a new model on `train`, or continues the run saved in `resume`; `val` (optional) is
+// evaluated each epoch, else cfg.val_split holds out part of `train`. Throws fcnet::Error on bad
+// configuration, on a `resume` state that does not fit cfg and the data (architecture, width,
+// classes, precision, optimizer), and TrainDiverged on divergence.
+TrainResult train(const Dataset& train, const Dataset* val, const TrainConfig& cfg,
+                  const TrainCallbacks& callbacks = {}, const TrainState* resume = nullptr);
 
-  // Evaluates `model` on labelled `data` (the model's input transform applied), in batches.
-  EvalResult evaluate(const Model& model, const Dataset& data, int64_t batch = 1000);
+struct EvalResult {
+  int64_t n = 0;
+  double loss = 0;  // mean −log p[y] (no regularisation)
+  double accuracy = 0;
+  int64_t classes = 0;
+  std::vector<int64_t> confusion;          // classes×classes, row = true label, column = predicted
+  std::vector<double> per_class_accuracy;  // recall per class (NaN for classes absent from data)
+};
 
-  // Class probabilities (or raw scores when `probs` is false) for every example, N×C.
-  Matrix<double> predict(const Model& model, const Dataset& data, bool probs = true,
-                         int64_t batch = 1000);
+// Evaluates `model` on labelled `data` (the model's input transform applied), in batches.
+EvalResult evaluate(const Model& model, const Dataset& data, int64_t batch = 1000);
 
-  // Checks that data fits the model: width D and, when labelled, labels within the classes.
-  void check_compatible(const Model& model, const Dataset& data);
+// Class probabilities (or raw scores when `probs` is false) for every example, N×C.
+Matrix<double> predict(const Model& model, const Dataset& data, bool probs = true,
+                       int64_t batch = 1000);
+
+// Checks that data fits the model: width D and, when labelled, labels within the classes.
+void check_compatible(const Model& model, const Dataset& data);
 
 }  // namespace fcnet
