@@ -390,6 +390,9 @@ TrainResult train_impl(const Dataset& train, const Dataset* val, const TrainConf
         cb.on_step(p);
       }
       if (steps_out()) break;
+      // One process stops after the step in which the flag was set (during on_step included);
+      // ranks go by the flags exchanged above, so that all of them stop after the same step.
+      if (!comm) stop = cb.stop && cb.stop->load();
       if (stop && s + 1 < steps_per_epoch) {
         // Stopped inside the epoch (on every rank alike: the flag went through the exchange):
         // save where it is, leave the epoch unfinished.
