@@ -1,13 +1,15 @@
 // `fcnet train` under mpirun: K ranks on shards the test writes (and on slices of Fashion-MNIST)
 // must train the model that one process trains on all the data, bit-identically run to run, and
-// a rank that cannot load its shard must end every rank promptly with an error naming it. Shard
-// lists also work in one process (and are tested without MPI too).
+// a rank that cannot load its shard must end every rank promptly with an error naming it; a
+// checkpoint written by K ranks resumes on another K. Shard lists also work in one process (and
+// are tested without MPI too).
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "fcnet/checkpoint.hpp"
 #include "test_util.hpp"
 
 using namespace fcnet;
@@ -223,6 +225,55 @@ TEST(Mpi, RerunsWithTheSameRanksAreBitIdentical) {
   const auto& y = models[1].net32;
   ASSERT_EQ(x.buffer_size(), y.buffer_size());
   EXPECT_EQ(std::memcmp(x.params(), y.params(), sizeof(float) * x.buffer_size()), 0);
+}
+
+// A checkpoint does not depend on the number of ranks that wrote it: one epoch on K ranks, then a
+// resume for two more on another K (one process included), trains the model that one process
+// trains in three epochs, up to float reduction order. (A per-epoch schedule, so that the first
+// run's one epoch is the first of three.)
+TEST(Mpi, CheckpointsFromKRanksResumeOnAnotherK) {
+  auto dir = temp_dir("mpi-resume");
+  const auto files = write_shards(dir);
+  const std::string list = files[0] + "," + files[1] + "," + files[2];
+  const std::string common =
+      " --hidden 12 --batch 16 --optimizer adam --lr 0.01 --schedule exponential --lr-decay 0.7 "
+      "--seed 3 --threads 1 --val-split 0.2 --test-data none --json --quiet";
+  const std::string ref_path = (dir / "ref.safetensors").string();
+  MpiRun ref = run_np(0, "train --data " + list + " --epochs 3 --out " + ref_path + common, dir);
+  ASSERT_EQ(ref.r.code, 0) << ref.r.err;
+  const json rj = json::parse(ref.r.out);
+  const Model rm = load_model(ref_path);
+  ASSERT_EQ(rj["epochs"].size(), 3u);
+  for (auto [from, to] : {std::pair{2, 3}, std::pair{3, 0}, std::pair{3, 2}}) {
+    const std::string tag = std::to_string(from) + "-" + std::to_string(to);
+    const std::string ck = (dir / ("ck" + tag + ".safetensors")).string();
+    const std::string out = (dir / ("m" + tag + ".safetensors")).string();
+    MpiRun first = run_np(from,
+                          "train --data " + list + " --epochs 1 --checkpoint " + ck + " --out " +
+                              (dir / ("first" + tag + ".safetensors")).string() + common,
+                          dir);
+    ASSERT_EQ(first.r.code, 0) << tag << "\n" << first.r.err;
+    EXPECT_EQ(load_checkpoint(ck).epoch, 2) << tag;
+    // A parameter after one epoch moved away from its value after three.
+    EXPECT_GT(max_diff(load_model(ck), rm), 1e-3) << tag;
+    MpiRun rest = run_np(
+        to, "train --resume " + ck + " --epochs 3 --test-data none --json --quiet --out " + out,
+        dir);
+    ASSERT_EQ(rest.r.code, 0) << tag << "\n" << rest.r.err;
+    EXPECT_LT(rest.seconds, 20) << tag;
+    const json j = json::parse(rest.r.out);
+    if (to > 1) {
+      EXPECT_EQ(j["ranks"].get<int>(), to) << tag;
+    }
+    EXPECT_EQ(j["train_examples"], rj["train_examples"]) << tag;
+    EXPECT_EQ(j["steps"], rj["steps"]) << tag;
+    ASSERT_EQ(j["epochs"].size(), 3u) << tag;
+    for (std::size_t e = 0; e < 3; ++e)
+      EXPECT_NEAR(j["epochs"][e]["train_loss"].get<double>(),
+                  rj["epochs"][e]["train_loss"].get<double>(), 1e-5)
+          << tag << " epoch " << e + 1;
+    EXPECT_LT(max_diff(load_model(out), rm), 2e-5) << tag;
+  }
 }
 
 TEST(Mpi, ARankWithABadShardEndsEveryRankNamingIt) {
