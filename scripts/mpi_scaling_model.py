@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Step-time model of data-parallel `fcnet train` on N machines (docs/PERFORMANCE-mpi.md).
+"""Step-time model of data-parallel `fcnet train` on N machines (docs/PERFORMANCE.md, section
+"Data-parallel training on MPI").
 
 Reads the JSON lines of scripts/mpi_step_components.cpp run alone, one or more runs (the fastest
 of each entry is kept), (K = 1: forward+backward at

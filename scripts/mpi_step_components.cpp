@@ -1,9 +1,9 @@
 // Measures the parts of one data-parallel training step for the benchmark networks, for the
-// step-time model in docs/PERFORMANCE-mpi.md: forward+backward on this rank's share of the global
-// batch (B/K rows), the Adam step over the whole buffer (replicated on every rank), and
-// MPI_Allreduce of the 4·P-byte gradient buffer. Prints one JSON line per network from rank 0;
-// times are the minimum over repetitions. Not part of the build; from the repository root, after
-// building with MPI:
+// step-time model in docs/PERFORMANCE.md (section "Data-parallel training on MPI"):
+// forward+backward on this rank's share of the global batch (B/K rows), the Adam step over the
+// whole buffer (replicated on every rank), and MPI_Allreduce of the 4·P-byte gradient buffer.
+// Prints one JSON line per network from rank 0; times are the minimum over repetitions. Not part
+// of the build; from the repository root, after building with MPI:
 //
 //   mpicxx -O3 -march=native -fopenmp -std=c++20 -Iinclude scripts/mpi_step_components.cpp \
 //     build/lib/libfcnet.a -ldnnl -lz -o /tmp/mpi_step_components
