@@ -381,18 +381,32 @@ Dataset Ranks::load_share(const DataOptions& o, const std::string& split) {
 #endif
 }
 
+namespace {
+
+// An error every rank raised alike: rank 0 prints it, as main() would, while all ranks are still
+// in MPI. Leaving MPI (MPI_Finalize, when `ranks` goes) waits for every rank, so the message is
+// out before any rank exits with `code`: mpirun ends the job at the first non-zero exit, which
+// would otherwise race rank 0's message when it is printed after MPI_Finalize.
+int report_once(const Ranks& ranks, const char* what, int code) {
+  if (ranks.leader()) {
+    std::fprintf(stderr, "fcnet: error: %s\n", what);
+    std::fflush(stderr);
+  }
+  return code;
+}
+
+}  // namespace
+
 Runner with_ranks(std::function<int(Ranks&)> body) {
   return [body] {
     Ranks ranks;
     if (ranks.size() == 1) return body(ranks);
     try {
       return body(ranks);
-    } catch (const CLI::ValidationError&) {
-      if (ranks.leader()) throw;
-      return 2;
-    } catch (const AgreedError&) {
-      if (ranks.leader()) throw;
-      return 1;
+    } catch (const CLI::ValidationError& e) {
+      return report_once(ranks, e.what(), 2);
+    } catch (const AgreedError& e) {
+      return report_once(ranks, e.what(), 1);
     } catch (const std::exception& e) {
 #if FCNET_HAVE_MPI
       abort_all(ranks.rank(), ranks.size(), e.what());
