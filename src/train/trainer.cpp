@@ -151,15 +151,6 @@ void from_doubles(const std::vector<double>& v, T* p) {
   for (std::size_t i = 0; i < v.size(); ++i) p[i] = static_cast<T>(v[i]);
 }
 
-// True when every value is finite; a branch-free pass that vectorises (x - x is 0 only for
-// finite x).
-template <class T>
-bool all_finite(const T* p, int64_t n) {
-  int bad = 0;
-  for (int64_t i = 0; i < n; ++i) bad |= !(p[i] - p[i] == T(0));
-  return bad == 0;
-}
-
 template <class T>
 TrainResult train_impl(const Dataset& train, const Dataset* val, const TrainConfig& cfg,
                        const TrainCallbacks& cb, const TrainState* resume) {
@@ -313,7 +304,11 @@ TrainResult train_impl(const Dataset& train, const Dataset* val, const TrainConf
       const double lr = sched.at(step);
       LossParts lp = forward_backward<T>(net, x, yb.data(), 0.0, ws,
                                          cfg.dropout > 0 ? &dropout : nullptr, 0.0, false);
-      if (!std::isfinite(lp.data_loss) || !all_finite(net.grads(), P)) {
+      // The optimizer reports non-finite gradients from its own pass; the weights it then wrote
+      // are discarded below, as are those of a non-finite loss (never applied).
+      const bool finite =
+          std::isfinite(lp.data_loss) && opt.step(net.params(), net.grads(), lr, 2.0 * cfg.reg);
+      if (!finite) {
         // Keep the last good weights: those the diverging epoch started from.
         std::copy(epoch_start.begin(), epoch_start.end(), net.params());
         const int bad = first_bad_layer(net);
@@ -336,7 +331,6 @@ TrainResult train_impl(const Dataset& train, const Dataset* val, const TrainConf
                 std::string("a finite loss: try a lower learning rate (--lr ") + lr_text + ")"),
             std::make_shared<TrainResult>(std::move(res)));
       }
-      opt.step(net.params(), net.grads(), lr, 2.0 * cfg.reg);
       loss_sum += lp.data_loss * static_cast<double>(b);
       correct += lp.correct;
       seen += b;
