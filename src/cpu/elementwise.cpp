@@ -9,22 +9,13 @@
 
 #include "fcnet/kernels.hpp"
 
+#include "core/parallel.hpp"
+
 namespace fcnet {
 
 namespace {
 
 constexpr int64_t kParallelMin = 1 << 15;  // elements below which one thread does the work
-
-int threads_for(int64_t work) {
-  return work < kParallelMin ? 1 : std::max(1, omp_get_max_threads());
-}
-
-// Column range [begin, end) of thread t of nt over m columns, in multiples of 16 floats.
-void column_range(int t, int nt, int64_t m, int64_t& begin, int64_t& end) {
-  const int64_t blocks = (m + 15) / 16;
-  begin = std::min(m, blocks * t / nt * 16);
-  end = std::min(m, blocks * (t + 1) / nt * 16);
-}
 
 template <class T>
 T grad_from_a(Activation kind, T alpha, T a) {
@@ -108,44 +99,42 @@ template <class T>
 void activation_forward(MatrixView<T> a, ConstView<T> z, ActivationFn f) {
   const int64_t n = z.rows, m = z.cols;
   const T alpha = static_cast<T>(f.alpha);
-#pragma omp parallel for schedule(static) num_threads(threads_for(n* m))
-  for (int64_t i = 0; i < n; ++i) {
-    const T* zr = z.row(i);
-    T* ar = a.row(i);
-    switch (f.kind) {
-      case Activation::identity:
-        for (int64_t j = 0; j < m; ++j) ar[j] = zr[j];
-        break;
-      case Activation::relu:
-        for (int64_t j = 0; j < m; ++j) ar[j] = zr[j] > T(0) ? zr[j] : T(0);
-        break;
-      case Activation::leaky_relu:
-        for (int64_t j = 0; j < m; ++j) ar[j] = zr[j] > T(0) ? zr[j] : alpha * zr[j];
-        break;
-      case Activation::tanh:
-        for (int64_t j = 0; j < m; ++j) ar[j] = std::tanh(zr[j]);
-        break;
-      case Activation::sigmoid:
-        for (int64_t j = 0; j < m; ++j) ar[j] = T(1) / (T(1) + std::exp(-zr[j]));
-        break;
-      case Activation::gelu:
-        for (int64_t j = 0; j < m; ++j)
-          ar[j] = T(0.5) * zr[j] * (T(1) + std::erf(zr[j] * T(M_SQRT1_2)));
-        break;
+  detail::for_chunks(n, n * m >= kParallelMin, 1, [&](int64_t r0, int64_t r1) {
+    for (int64_t i = r0; i < r1; ++i) {
+      const T* zr = z.row(i);
+      T* ar = a.row(i);
+      switch (f.kind) {
+        case Activation::identity:
+          for (int64_t j = 0; j < m; ++j) ar[j] = zr[j];
+          break;
+        case Activation::relu:
+          for (int64_t j = 0; j < m; ++j) ar[j] = zr[j] > T(0) ? zr[j] : T(0);
+          break;
+        case Activation::leaky_relu:
+          for (int64_t j = 0; j < m; ++j) ar[j] = zr[j] > T(0) ? zr[j] : alpha * zr[j];
+          break;
+        case Activation::tanh:
+          for (int64_t j = 0; j < m; ++j) ar[j] = std::tanh(zr[j]);
+          break;
+        case Activation::sigmoid:
+          for (int64_t j = 0; j < m; ++j) ar[j] = T(1) / (T(1) + std::exp(-zr[j]));
+          break;
+        case Activation::gelu:
+          for (int64_t j = 0; j < m; ++j)
+            ar[j] = T(0.5) * zr[j] * (T(1) + std::erf(zr[j] * T(M_SQRT1_2)));
+          break;
+      }
     }
-  }
+  });
 }
 
 template <class T>
 void activation_backward(MatrixView<T> dz, ConstView<T> da, ConstView<T> saved, ActivationFn f,
                          T* db) {
   const int64_t m = da.cols;
-  const int nt = threads_for(da.rows * m);
   const T alpha = static_cast<T>(f.alpha);
-#pragma omp parallel num_threads(nt)
-  {
-    int64_t c0, c1;
-    column_range(omp_get_thread_num(), omp_get_num_threads(), m, c0, c1);
+  // Threads take column blocks (multiples of 16), so each owns its part of db.
+  detail::for_chunks(m, da.rows * m >= kParallelMin, 16, [&](int64_t c0, int64_t c1) {
     if (backward_needs_z(f)) {
       backward_block_z(dz, da, saved, f, db, c0, c1);
     } else {
@@ -167,37 +156,49 @@ void activation_backward(MatrixView<T> dz, ConstView<T> da, ConstView<T> saved, 
           break;
       }
     }
-  }
+  });
 }
 
 template <class T>
 double softmax_xent_backward(MatrixView<T> scores, const int32_t* y, T scale, T* db,
                              int64_t* correct) {
   const int64_t n = scores.rows, c = scores.cols;
-  double total = 0.0;
-  int64_t hits = 0;
-#pragma omp parallel for schedule(static) reduction(+ : total, hits) \
-    num_threads(threads_for(n * c * 8))
-  for (int64_t i = 0; i < n; ++i) {
-    T* s = scores.row(i);
-    T mx = s[0];
-    int64_t arg = 0;
-    for (int64_t j = 1; j < c; ++j)
-      if (s[j] > mx) mx = s[arg = j];
-    hits += arg == y[i];
-    // −log p_y = log Σ exp(s − max) − (s_y − max): never log of a probability that underflowed.
-    const double margin = static_cast<double>(s[y[i]] - mx);
-    double sum = 0.0;
-    for (int64_t j = 0; j < c; ++j) {
-      const T e = std::exp(s[j] - mx);
-      sum += static_cast<double>(e);
-      s[j] = e;
-    }
-    total += std::log(sum) - margin;
-    const T inv_scaled = static_cast<T>(1.0 / sum) * scale;
-    for (int64_t j = 0; j < c; ++j) s[j] *= inv_scaled;
-    s[y[i]] -= scale;
-  }
+  struct Part {
+    double total = 0.0;
+    int64_t hits = 0;
+  };
+  const Part sum = detail::reduce_chunks(
+      n, n * c * 8 >= kParallelMin, 1, Part{},
+      [&](int64_t r0, int64_t r1) {
+        Part part;
+        for (int64_t i = r0; i < r1; ++i) {
+          T* s = scores.row(i);
+          T mx = s[0];
+          int64_t arg = 0;
+          for (int64_t j = 1; j < c; ++j)
+            if (s[j] > mx) mx = s[arg = j];
+          part.hits += arg == y[i];
+          // −log p_y = log Σ exp(s − max) − (s_y − max): never log of a probability that
+          // underflowed.
+          const double margin = static_cast<double>(s[y[i]] - mx);
+          double se = 0.0;
+          for (int64_t j = 0; j < c; ++j) {
+            const T e = std::exp(s[j] - mx);
+            se += static_cast<double>(e);
+            s[j] = e;
+          }
+          part.total += std::log(se) - margin;
+          const T inv_scaled = static_cast<T>(1.0 / se) * scale;
+          for (int64_t j = 0; j < c; ++j) s[j] *= inv_scaled;
+          s[y[i]] -= scale;
+        }
+        return part;
+      },
+      [](Part x, Part w) {
+        return Part{x.total + w.total, x.hits + w.hits};
+      });
+  const double total = sum.total;
+  const int64_t hits = sum.hits;
   if (db) {
     for (int64_t j = 0; j < c; ++j) db[j] = T(0);
     for (int64_t i = 0; i < n; ++i) {
@@ -213,29 +214,33 @@ template <class T>
 double softmax_xent_forward(MatrixView<T> probs, ConstView<T> scores, const int32_t* y,
                             double* losses) {
   const int64_t n = scores.rows, c = scores.cols;
-  double total = 0.0;
-#pragma omp parallel for schedule(static) reduction(+ : total) num_threads(threads_for(n* c * 8))
-  for (int64_t i = 0; i < n; ++i) {
-    const T* s = scores.row(i);
-    T* p = probs.row(i);
-    T mx = s[0];
-    for (int64_t j = 1; j < c; ++j) mx = std::max(mx, s[j]);
-    const double margin = y ? static_cast<double>(s[y[i]] - mx) : 0.0;
-    double sum = 0.0;
-    for (int64_t j = 0; j < c; ++j) {
-      const T e = std::exp(s[j] - mx);
-      sum += static_cast<double>(e);
-      p[j] = e;
-    }
-    const T inv = static_cast<T>(1.0 / sum);
-    for (int64_t j = 0; j < c; ++j) p[j] *= inv;
-    if (y) {
-      const double li = std::log(sum) - margin;
-      if (losses) losses[i] = li;
-      total += li;
-    }
-  }
-  return total;
+  return detail::reduce_chunks(
+      n, n * c * 8 >= kParallelMin, 1, 0.0,
+      [&](int64_t r0, int64_t r1) {
+        double total = 0.0;
+        for (int64_t i = r0; i < r1; ++i) {
+          const T* s = scores.row(i);
+          T* p = probs.row(i);
+          T mx = s[0];
+          for (int64_t j = 1; j < c; ++j) mx = std::max(mx, s[j]);
+          const double margin = y ? static_cast<double>(s[y[i]] - mx) : 0.0;
+          double sum = 0.0;
+          for (int64_t j = 0; j < c; ++j) {
+            const T e = std::exp(s[j] - mx);
+            sum += static_cast<double>(e);
+            p[j] = e;
+          }
+          const T inv = static_cast<T>(1.0 / sum);
+          for (int64_t j = 0; j < c; ++j) p[j] *= inv;
+          if (y) {
+            const double li = std::log(sum) - margin;
+            if (losses) losses[i] = li;
+            total += li;
+          }
+        }
+        return total;
+      },
+      [](double x, double w) { return x + w; });
 }
 
 template <class T>

@@ -1,5 +1,7 @@
 #include "fcnet/optim.hpp"
 
+#include "core/parallel.hpp"
+
 #include <cmath>
 
 #include "fcnet/error.hpp"
@@ -60,14 +62,14 @@ namespace {
 
 constexpr int64_t kParallelMin = 1 << 16;
 
-// The update of one contiguous range; K is fixed at compile time so each loop vectorises.
-// Returns whether every g[i] was finite (checked in the same pass, so the trainer's divergence test
-// costs no extra sweep over the gradients).
+// The update of elements [0, n) of one range; K is fixed at compile time so the loop vectorises.
+// Returns 1 when some g[i] was not finite (checked in the same pass, so the trainer's divergence
+// test costs no extra sweep over the gradients).
 template <class T, OptimizerKind K>
-bool update(T* __restrict p, const T* __restrict g, T* __restrict m, T* __restrict v, int64_t n,
-            T lr, T l2, T mu, T b1, T b2, T eps, T step_size, T inv_bc2_sqrt, T decay) {
+int update_span(T* __restrict p, const T* __restrict g, T* __restrict m, T* __restrict v, int64_t n,
+                T lr, T l2, T mu, T b1, T b2, T eps, T step_size, T inv_bc2_sqrt, T decay) {
   int bad = 0;
-#pragma omp parallel for simd schedule(static) reduction(| : bad) if (n >= kParallelMin)
+#pragma omp simd reduction(| : bad)
   for (int64_t i = 0; i < n; ++i) {
     bad |= !(g[i] - g[i] == T(0));  // NaN and ±Inf give NaN here
     const T gi = g[i] + l2 * p[i];
@@ -89,6 +91,20 @@ bool update(T* __restrict p, const T* __restrict g, T* __restrict m, T* __restri
       p[i] -= step_size * m[i] / (std::sqrt(v[i]) * inv_bc2_sqrt + eps);
     }
   }
+  return bad;
+}
+
+// The whole range, split over the threads when it is large. Returns whether all of g was finite.
+template <class T, OptimizerKind K>
+bool update(T* p, const T* g, T* m, T* v, int64_t n, T lr, T l2, T mu, T b1, T b2, T eps,
+            T step_size, T inv_bc2_sqrt, T decay) {
+  const int bad = detail::reduce_chunks(
+      n, n >= kParallelMin, 16, 0,
+      [&](int64_t b, int64_t e) {
+        return update_span<T, K>(p + b, g + b, m ? m + b : nullptr, v ? v + b : nullptr, e - b, lr,
+                                 l2, mu, b1, b2, eps, step_size, inv_bc2_sqrt, decay);
+      },
+      [](int x, int y) { return x | y; });
   return bad == 0;
 }
 
