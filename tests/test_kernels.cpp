@@ -191,3 +191,45 @@ TEST(SoftmaxXent, FiniteAtScoresOfMagnitude1e4) {
   EXPECT_NEAR(s[0], 0.5, 1e-6);   // p = 1 for the wrong class, ·1/2
   EXPECT_NEAR(s[1], -0.5, 1e-6);  // p = 0 for the right class: (0 − 1)/2
 }
+
+TEST(Elementwise, InPlaceBackwardMatchesReference) {
+  // The backward pass overwrites da with dz; the in-place kernel must agree with the reference.
+  Rng rng(17);
+  for (auto act : kActs)
+    for (auto [n, m] : {std::pair<int64_t, int64_t>{3, 5}, {128, 1024}, {65, 300}}) {
+      auto z = random_matrix<float>(n, m, rng, 2.0);
+      auto da = random_matrix<float>(n, m, rng);
+      Matrix<float> a(n, m);
+      ref::activation_forward<float>(a.view(), z.view(), act);
+      const Matrix<float>& saved = backward_needs_z(act) ? z : a;
+      Matrix<float> io = da, dz2(n, m), db1(1, m), db2(1, m);
+      activation_backward<float>(io.view(), io.view(), saved.view(), act, db1.data());
+      ref::activation_backward<float>(dz2.view(), da.view(), saved.view(), act, db2.data());
+      expect_close(io.view(), dz2.view(), 1, std::string("in place ") + activation_name(act.kind));
+      expect_close(db1.view(), db2.view(), n, std::string("db ") + activation_name(act.kind));
+    }
+}
+
+TEST(Transpose, DnnlMatchesReferenceAndDefinition) {
+  Rng rng(19);
+  DnnlContext ctx;
+  for (auto [r, c] : {std::pair<int64_t, int64_t>{1, 1}, {3, 7}, {784, 1024}, {17, 1}}) {
+    auto in = random_matrix<float>(r, c, rng);
+    Matrix<float> fast(c, r), slow(c, r);
+    ctx.transpose(fast.view(), in.view());
+    ref::transpose<float>(slow.view(), in.view());
+    for (int64_t i = 0; i < r; ++i)
+      for (int64_t j = 0; j < c; ++j) {
+        ASSERT_EQ(slow(j, i), in(i, j));
+        ASSERT_EQ(fast(j, i), in(i, j)) << i << "," << j;
+      }
+  }
+  // A strided view (a column block of a wider matrix) into a strided output.
+  auto wide = random_matrix<float>(6, 10, rng);
+  Matrix<float> out(8, 9);
+  ctx.transpose(MatrixView<float>(out.data(), 4, 6, 9),
+                ConstView<float>(wide.data() + 3, 6, 4, 10));
+  for (int64_t i = 0; i < 6; ++i)
+    for (int64_t j = 0; j < 4; ++j) EXPECT_EQ(out(j, i), wide(i, 3 + j));
+  EXPECT_THROW(ctx.transpose(out.view(), wide.view()), Error);
+}

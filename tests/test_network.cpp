@@ -211,3 +211,29 @@ TEST(Network, DropoutGradientMatchesNumericalWithFixedMask) {
   }
   EXPECT_LT(worst, 1e-7);
 }
+
+TEST(Network, FloatFastPathWithTransposedForwardMatchesDoubleReference) {
+  // 784→700 at batch 64 takes the transposed-weights forward (forward_prefers_transposed); its
+  // loss and gradients must agree with the float64 reference kernels to float32 rounding.
+  ASSERT_TRUE(forward_prefers_transposed(64, 784, 700));
+  Rng rng(23);
+  auto net = random_network<float>({784, 700, 10}, {Activation::relu, 0}, rng);
+  auto x = random_matrix<float>(64, 784, rng);
+  auto y = random_labels(64, 10, rng);
+  Workspace<float> ws;
+  const LossParts fast = forward_backward(net, x.view(), y.data(), 1e-3, ws);
+  ASSERT_GT(ws.wt[1].size(), 0);  // the transposed copy was used
+  Network<double> net64 = net.cast<double>();
+  Matrix<double> x64(64, 784);
+  for (int64_t i = 0; i < x64.size(); ++i) x64.data()[i] = x.data()[i];
+  Workspace<double> ws64;
+  const LossParts ref = forward_backward(net64, x64.view(), y.data(), 1e-3, ws64);
+  EXPECT_NEAR(fast.loss, ref.loss, 1e-5 * std::fabs(ref.loss));
+  double worst = 0, scale = 0;
+  for (int64_t i = 0; i < net.buffer_size(); ++i) {
+    worst = std::max(worst, std::fabs(net.grads()[i] - net64.grads()[i]));
+    scale = std::max(scale, std::fabs(net64.grads()[i]));
+  }
+  EXPECT_GT(scale, 1e-3);
+  EXPECT_LT(worst, 1e-5 * scale);
+}

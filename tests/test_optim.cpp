@@ -66,6 +66,29 @@ TEST(Optimizer, FloatLargeBufferMatchesDoubleReference) {
   for (int64_t i = 0; i < n; i += 997) ASSERT_NEAR(p[i], pd[i], 1e-6 * (1 + std::fabs(pd[i])));
 }
 
+TEST(Optimizer, StepReportsNonFiniteGradients) {
+  // Every optimizer, on the small (one thread) and the large (parallel) path: a finite gradient
+  // buffer gives true, one NaN or Inf anywhere in a range gives false.
+  for (OptimizerKind k : {OptimizerKind::sgd, OptimizerKind::momentum, OptimizerKind::nesterov,
+                          OptimizerKind::adam, OptimizerKind::adamw, OptimizerKind::rmsprop})
+    for (int64_t n : {int64_t{7}, int64_t{150001}}) {
+      std::vector<float> p(n, 0.5f), g(n, 0.25f);
+      Optimizer<float> opt({k}, n, {{0, n - 3, true}, {n - 3, n, false}});
+      EXPECT_TRUE(opt.step(p.data(), g.data(), 1e-3)) << optimizer_name(k) << " " << n;
+      if (k == OptimizerKind::sgd) {
+        EXPECT_NEAR(p[n / 2], 0.5 - 1e-3 * 0.25, 1e-7);
+      }
+      for (float badv : {std::nanf(""), INFINITY, -INFINITY}) {
+        std::vector<float> gb = g;
+        gb[n - 1] = badv;
+        EXPECT_FALSE(opt.step(p.data(), gb.data(), 1e-3)) << optimizer_name(k) << " " << n;
+        gb[n - 1] = 0.25f;
+        gb[n / 3] = badv;
+        EXPECT_FALSE(opt.step(p.data(), gb.data(), 1e-3)) << optimizer_name(k) << " " << n;
+      }
+    }
+}
+
 TEST(Schedule, HandValues) {
   Schedule s;
   s.lr = 0.1;

@@ -71,6 +71,10 @@ template <class T>
 double softmax_xent_backward(MatrixView<T> scores, const int32_t* y, T scale, T* db,
                              int64_t* correct = nullptr);
 
+// out = inᵀ (out is in.cols × in.rows).
+template <class T>
+void transpose(MatrixView<T> out, ConstView<T> in);
+
 }  // namespace ref
 
 // Fast CPU kernels (OpenMP; the same results for the same thread count).
@@ -99,6 +103,8 @@ class DnnlContext {
   DnnlContext& operator=(const DnnlContext&) = delete;
 
   void gemm(MatrixView<float> c, ConstView<float> a, ConstView<float> b, const GemmOp<float>& op);
+  // out = inᵀ through a cached oneDNN reorder (out is in.cols × in.rows).
+  void transpose(MatrixView<float> out, ConstView<float> in);
   // Number of distinct primitives created so far (each shape/operation once).
   std::size_t primitives_created() const;
 
@@ -110,5 +116,15 @@ class DnnlContext {
 // GEMM on the fastest path available for T: oneDNN for float when ctx is given, else the reference.
 template <class T>
 void gemm(DnnlContext* ctx, MatrixView<T> c, ConstView<T> a, ConstView<T> b, const GemmOp<T>& op);
+
+// Whether a layer's forward product x·W (x N×K, W K×M) is faster as x·(Wᵀ)ᵀ from a transposed copy
+// of W, the copy included. oneDNN's f32 GEMM re-packs a row-major W on every call, which dominates
+// at small batches and wide layers (about 2× at N = 128, K×M = 1024×1024); a shape rule, so the
+// choice (and with it the rounding) is the same on every run.
+bool forward_prefers_transposed(int64_t n, int64_t k, int64_t m);
+
+// out = inᵀ: oneDNN for float when ctx is given, else the reference.
+template <class T>
+void transpose(DnnlContext* ctx, MatrixView<T> out, ConstView<T> in);
 
 }  // namespace fcnet

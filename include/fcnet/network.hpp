@@ -105,6 +105,7 @@ class Workspace {
   std::vector<Matrix<T>> drop;  // [l]: a_l after dropout (when dropout is on)
   std::vector<Matrix<T>> mask;  // [l]: dropout multipliers 0 or 1/keep
   std::vector<Matrix<T>> grad;  // [l]: dz_l (N×H_l)
+  std::vector<Matrix<T>> wt;    // [l]: W_lᵀ for layers whose forward runs faster from it
   Matrix<T> probs;              // N×C for forward-only use
   int64_t batch = -1;
 

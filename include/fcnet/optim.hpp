@@ -49,8 +49,10 @@ class Optimizer {
   Optimizer(OptimizerConfig cfg, int64_t size, std::vector<ParamRange> ranges);
 
   // One update of `params` from `grads` at learning rate lr; l2 = 2·reg is added to weight
-  // gradients on the fly (grads are not modified).
-  void step(T* params, const T* grads, double lr, double l2 = 0.0);
+  // gradients on the fly (grads are not modified). Returns whether every gradient in the ranges
+  // was finite; when one was not, params and the moments hold non-finite values and the caller
+  // must restore its last good copy.
+  bool step(T* params, const T* grads, double lr, double l2 = 0.0);
 
   const OptimizerConfig& config() const { return cfg_; }
   int64_t steps() const { return t_; }

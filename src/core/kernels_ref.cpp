@@ -83,8 +83,15 @@ double softmax_xent_backward(MatrixView<T> scores, const int32_t* y, T scale, T*
   return total;
 }
 
+template <class T>
+void transpose(MatrixView<T> out, ConstView<T> in) {
+  for (int64_t i = 0; i < in.rows; ++i)
+    for (int64_t j = 0; j < in.cols; ++j) out(j, i) = in(i, j);
+}
+
 #define FCNET_INSTANTIATE(T)                                                                    \
   template void gemm<T>(MatrixView<T>, ConstView<T>, ConstView<T>, const GemmOp<T>&);           \
+  template void transpose<T>(MatrixView<T>, ConstView<T>);                                      \
   template void activation_forward<T>(MatrixView<T>, ConstView<T>, ActivationFn);               \
   template void activation_backward<T>(MatrixView<T>, ConstView<T>, ConstView<T>, ActivationFn, \
                                        T*);                                                     \

@@ -5,7 +5,8 @@
 #include <cstring>
 #include <map>
 #include <oneapi/dnnl/dnnl.hpp>
-#include <unordered_map>
+#include <string>
+#include <vector>
 
 #include "fcnet/kernels.hpp"
 
@@ -16,11 +17,22 @@ namespace {
 using dnnl::memory;
 using Key = std::array<int64_t, 12>;
 
+// Arguments are kept as the C API's array: the C++ execute() builds one from a map on every call,
+// which would allocate in each training step.
 struct Entry {
   dnnl::matmul prim;
   memory src, wei, bias, dst, scratch;
-  std::unordered_map<int, memory> args;
+  std::vector<dnnl_exec_arg_t> args;
 };
+
+void execute(const dnnl::primitive& prim, const dnnl::stream& stream,
+             const std::vector<dnnl_exec_arg_t>& args) {
+  const dnnl_status_t st = dnnl_primitive_execute(prim.get(), stream.get(),
+                                                  static_cast<int>(args.size()), args.data());
+  if (st != dnnl_success)
+    fail("oneDNN", "a primitive failed to run (status " + std::to_string(static_cast<int>(st)) + ")",
+         "success");
+}
 
 dnnl::algorithm eltwise_algorithm(Activation a) {
   switch (a) {
@@ -41,10 +53,17 @@ dnnl::algorithm eltwise_algorithm(Activation a) {
 
 }  // namespace
 
+struct Reorder {
+  dnnl::reorder prim;
+  memory src, dst;
+  std::vector<dnnl_exec_arg_t> args;
+};
+
 struct DnnlContext::Impl {
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
   dnnl::stream stream{engine};
   std::map<Key, Entry> cache;
+  std::map<std::array<int64_t, 4>, Reorder> reorders;  // rows, cols, ld in, ld out
 
   Entry& get(const Key& key, const GemmOp<float>& op) {
     auto it = cache.find(key);
@@ -79,13 +98,13 @@ struct DnnlContext::Impl {
     e.wei = memory(wei_md, engine, DNNL_MEMORY_NONE);
     e.dst = memory(dst_md, engine, DNNL_MEMORY_NONE);
     e.scratch = memory(pd.scratchpad_desc(), engine);
-    e.args = {{DNNL_ARG_SRC, e.src},
-              {DNNL_ARG_WEIGHTS, e.wei},
-              {DNNL_ARG_DST, e.dst},
-              {DNNL_ARG_SCRATCHPAD, e.scratch}};
+    e.args = {{DNNL_ARG_SRC, e.src.get()},
+              {DNNL_ARG_WEIGHTS, e.wei.get()},
+              {DNNL_ARG_DST, e.dst.get()},
+              {DNNL_ARG_SCRATCHPAD, e.scratch.get()}};
     if (has_bias) {
       e.bias = memory(bias_md, engine, DNNL_MEMORY_NONE);
-      e.args.emplace(DNNL_ARG_BIAS, e.bias);
+      e.args.push_back({DNNL_ARG_BIAS, e.bias.get()});
     }
     return cache.emplace(key, std::move(e)).first->second;
   }
@@ -95,7 +114,34 @@ DnnlContext::DnnlContext() : impl_(std::make_unique<Impl>()) {}
 DnnlContext::~DnnlContext() = default;
 
 std::size_t DnnlContext::primitives_created() const {
-  return impl_->cache.size();
+  return impl_->cache.size() + impl_->reorders.size();
+}
+
+void DnnlContext::transpose(MatrixView<float> out, ConstView<float> in) {
+  if (out.rows != in.cols || out.cols != in.rows)
+    fail("transpose",
+         "output is " + shape_str(out.rows, out.cols) + " for input " + shape_str(in.rows, in.cols),
+         shape_str(in.cols, in.rows));
+  if (in.rows == 0 || in.cols == 0) return;
+  const std::array<int64_t, 4> key{in.rows, in.cols, in.ld, out.ld};
+  auto it = impl_->reorders.find(key);
+  if (it == impl_->reorders.end()) {
+    // The same logical rows×cols tensor in two layouts: row-major with ld `in.ld`, and column-major
+    // with ld `out.ld` (which is out = inᵀ stored row-major).
+    memory::desc src_md({in.rows, in.cols}, memory::data_type::f32, memory::dims{in.ld, 1});
+    memory::desc dst_md({in.rows, in.cols}, memory::data_type::f32, memory::dims{1, out.ld});
+    Reorder r;
+    r.src = memory(src_md, impl_->engine, DNNL_MEMORY_NONE);
+    r.dst = memory(dst_md, impl_->engine, DNNL_MEMORY_NONE);
+    r.prim = dnnl::reorder(r.src, r.dst);
+    r.args = {{DNNL_ARG_FROM, r.src.get()}, {DNNL_ARG_TO, r.dst.get()}};
+    it = impl_->reorders.emplace(key, std::move(r)).first;
+  }
+  Reorder& r = it->second;
+  r.src.set_data_handle(const_cast<float*>(in.data));
+  r.dst.set_data_handle(out.data);
+  execute(r.prim, impl_->stream, r.args);
+  impl_->stream.wait();
 }
 
 void DnnlContext::gemm(MatrixView<float> c, ConstView<float> a, ConstView<float> b,
@@ -128,7 +174,7 @@ void DnnlContext::gemm(MatrixView<float> c, ConstView<float> a, ConstView<float>
   e.wei.set_data_handle(const_cast<float*>(b.data));
   e.dst.set_data_handle(c.data);
   if (op.bias) e.bias.set_data_handle(const_cast<float*>(op.bias));
-  e.prim.execute(impl_->stream, e.args);
+  execute(e.prim, impl_->stream, e.args);
   impl_->stream.wait();
 }
 

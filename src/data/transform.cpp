@@ -7,6 +7,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "core/parallel.hpp"
 #include "fcnet/data.hpp"
 #include "fcnet/error.hpp"
 
@@ -173,29 +174,28 @@ void gather_typed(MatrixView<T> out, const Dataset& data, const int64_t* idx, in
   }
   const auto kind = tf.kind;
   const std::size_t row_bytes = sizeof(S) * static_cast<std::size_t>(d);
-  const bool parallel =
-      count * d >= kParallelElems && omp_get_max_threads() > 1 && !omp_in_parallel();
-#pragma omp parallel for schedule(static) if (parallel)
-  for (int64_t i = 0; i < count; ++i) {
-    // Random rows defeat the hardware prefetcher across rows: ask for a later row's lines now.
-    if (idx != nullptr && i + kPrefetchAhead < count) {
-      const auto* ahead = reinterpret_cast<const char*>(base + idx[i + kPrefetchAhead] * d);
-      for (std::size_t b = 0; b < row_bytes; b += 64) __builtin_prefetch(ahead + b);
+  detail::for_chunks(count, count * d >= kParallelElems, 1, [&](int64_t r0, int64_t r1) {
+    for (int64_t i = r0; i < r1; ++i) {
+      // Random rows defeat the hardware prefetcher across rows: ask for a later row's lines now.
+      if (idx != nullptr && i + kPrefetchAhead < count) {
+        const auto* ahead = reinterpret_cast<const char*>(base + idx[i + kPrefetchAhead] * d);
+        for (std::size_t b = 0; b < row_bytes; b += 64) __builtin_prefetch(ahead + b);
+      }
+      const S* src = base + (idx != nullptr ? idx[i] : i) * d;
+      T* dst = out.row(i);
+      switch (kind) {
+        case PreparedTransform::Kind::identity:
+          K::identity(dst, src, d);
+          break;
+        case PreparedTransform::Kind::scale:
+          K::scale(dst, src, d, s);
+          break;
+        case PreparedTransform::Kind::affine:
+          K::affine(dst, src, d, mul, add);
+          break;
+      }
     }
-    const S* src = base + (idx != nullptr ? idx[i] : i) * d;
-    T* dst = out.row(i);
-    switch (kind) {
-      case PreparedTransform::Kind::identity:
-        K::identity(dst, src, d);
-        break;
-      case PreparedTransform::Kind::scale:
-        K::scale(dst, src, d, s);
-        break;
-      case PreparedTransform::Kind::affine:
-        K::affine(dst, src, d, mul, add);
-        break;
-    }
-  }
+  });
 }
 
 template <class T>

@@ -130,8 +130,14 @@ void Workspace<T>::prepare(const Network<T>& net, int64_t n, bool dropout) {
   drop.resize(L + 1);
   mask.resize(L + 1);
   grad.resize(L + 1);
+  wt.resize(L + 1);
   for (int l = 1; l <= L; ++l) {
     const int64_t h = net.sizes()[l];
+    if (dnnl() && forward_prefers_transposed(n, net.sizes()[l - 1], h))
+      wt[l].reshape_uninit(h, net.sizes()[l - 1],
+                           "transposed weights of layer " + std::to_string(l));
+    else
+      wt[l] = Matrix<T>();
     const std::string name = "activations of layer " + std::to_string(l);
     out[l].reshape_uninit(n, h, name);
     grad[l].reshape_uninit(n, h, name);
@@ -174,13 +180,19 @@ MatrixView<T> run_forward(const Network<T>& net, ConstView<T> x, Workspace<T>& w
     const bool hidden = l < L;
     GemmOp<T> op;
     op.bias = net.b(l).data;
+    ConstView<T> w = net.W(l);
+    if (ws.wt[l].size() > 0) {  // x·W as x·(Wᵀ)ᵀ: see forward_prefers_transposed
+      transpose<T>(ws.dnnl(), ws.wt[l].view(), w);
+      w = ws.wt[l].view();
+      op.trans_b = true;
+    }
     if (hidden && need_z) {
-      gemm<T>(ws.dnnl(), ws.z[l].view(), in, net.W(l), op);
+      gemm<T>(ws.dnnl(), ws.z[l].view(), in, w, op);
       activation_forward<T>(ws.out[l].view(), ws.z[l].view(), f);
     } else {
       op.activate = hidden;
       op.act = f;
-      gemm<T>(ws.dnnl(), ws.out[l].view(), in, net.W(l), op);
+      gemm<T>(ws.dnnl(), ws.out[l].view(), in, w, op);
     }
     in = ws.out[l].view();
     if (hidden && dropout && dropout->p > 0) {
@@ -250,9 +262,8 @@ LossParts forward_backward(Network<T>& net, std::type_identity_t<ConstView<T>> x
   const T scale = static_cast<T>(grad_scale > 0 ? grad_scale : 1.0 / n);
   LossParts lp;
   // dscores = (probs − onehot(y)) / N, in place over the scores (eq. 1.3, vectorised).
-  lp.data_loss =
-      softmax_xent_backward<T>(scores, y, scale, net.db(L).data, &lp.correct) *
-      static_cast<double>(scale);
+  lp.data_loss = softmax_xent_backward<T>(scores, y, scale, net.db(L).data, &lp.correct) *
+                 static_cast<double>(scale);
   MatrixView<T> d = scores;  // dz_L
 
   for (int l = L; l >= 1; --l) {

@@ -1,5 +1,7 @@
 #include "fcnet/optim.hpp"
 
+#include "core/parallel.hpp"
+
 #include <cmath>
 
 #include "fcnet/error.hpp"
@@ -60,12 +62,16 @@ namespace {
 
 constexpr int64_t kParallelMin = 1 << 16;
 
-// The update of one contiguous range; K is fixed at compile time so each loop vectorises.
+// The update of elements [0, n) of one range; K is fixed at compile time so the loop vectorises.
+// Returns 1 when some g[i] was not finite (checked in the same pass, so the trainer's divergence
+// test costs no extra sweep over the gradients).
 template <class T, OptimizerKind K>
-void update(T* __restrict p, const T* __restrict g, T* __restrict m, T* __restrict v, int64_t n,
-            T lr, T l2, T mu, T b1, T b2, T eps, T step_size, T inv_bc2_sqrt, T decay) {
-#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
+int update_span(T* __restrict p, const T* __restrict g, T* __restrict m, T* __restrict v, int64_t n,
+                T lr, T l2, T mu, T b1, T b2, T eps, T step_size, T inv_bc2_sqrt, T decay) {
+  int bad = 0;
+#pragma omp simd reduction(| : bad)
   for (int64_t i = 0; i < n; ++i) {
+    bad |= !(g[i] - g[i] == T(0));  // NaN and ±Inf give NaN here
     const T gi = g[i] + l2 * p[i];
     if constexpr (K == OptimizerKind::sgd) {
       p[i] -= lr * gi;
@@ -85,12 +91,27 @@ void update(T* __restrict p, const T* __restrict g, T* __restrict m, T* __restri
       p[i] -= step_size * m[i] / (std::sqrt(v[i]) * inv_bc2_sqrt + eps);
     }
   }
+  return bad;
+}
+
+// The whole range, split over the threads when it is large. Returns whether all of g was finite.
+template <class T, OptimizerKind K>
+bool update(T* p, const T* g, T* m, T* v, int64_t n, T lr, T l2, T mu, T b1, T b2, T eps,
+            T step_size, T inv_bc2_sqrt, T decay) {
+  const int bad = detail::reduce_chunks(
+      n, n >= kParallelMin, 16, 0,
+      [&](int64_t b, int64_t e) {
+        return update_span<T, K>(p + b, g + b, m ? m + b : nullptr, v ? v + b : nullptr, e - b, lr,
+                                 l2, mu, b1, b2, eps, step_size, inv_bc2_sqrt, decay);
+      },
+      [](int x, int y) { return x | y; });
+  return bad == 0;
 }
 
 }  // namespace
 
 template <class T>
-void Optimizer<T>::step(T* params, const T* grads, double lr, double l2) {
+bool Optimizer<T>::step(T* params, const T* grads, double lr, double l2) {
   ++t_;
   const double t = static_cast<double>(t_);
   const double bc1 = 1.0 - std::pow(cfg_.beta1, t), bc2 = 1.0 - std::pow(cfg_.beta2, t);
@@ -100,6 +121,7 @@ void Optimizer<T>::step(T* params, const T* grads, double lr, double l2) {
   const T b1 = static_cast<T>(cfg_.beta1);
   const T b2 = static_cast<T>(cfg_.kind == OptimizerKind::rmsprop ? cfg_.alpha : cfg_.beta2);
   const T eps = static_cast<T>(cfg_.eps);
+  bool finite = true;
   for (const ParamRange& r : ranges_) {
     const int64_t n = r.end - r.begin;
     T* p = params + r.begin;
@@ -109,9 +131,10 @@ void Optimizer<T>::step(T* params, const T* grads, double lr, double l2) {
     const T rl2 = r.weights ? static_cast<T>(l2) : T(0);
     const T decay = static_cast<T>(r.weights ? 1.0 - lr * cfg_.weight_decay : 1.0);
     const T tlr = static_cast<T>(lr);
-#define FCNET_CASE(K)                                                                       \
-  case K:                                                                                   \
-    update<T, K>(p, g, m, v, n, tlr, rl2, mu, b1, b2, eps, step_size, inv_bc2_sqrt, decay); \
+#define FCNET_CASE(K)                                                                           \
+  case K:                                                                                       \
+    finite &=                                                                                   \
+        update<T, K>(p, g, m, v, n, tlr, rl2, mu, b1, b2, eps, step_size, inv_bc2_sqrt, decay); \
     break;
     switch (cfg_.kind) {
       FCNET_CASE(OptimizerKind::sgd)
@@ -123,6 +146,7 @@ void Optimizer<T>::step(T* params, const T* grads, double lr, double l2) {
     }
 #undef FCNET_CASE
   }
+  return finite;
 }
 
 template class Optimizer<float>;

@@ -152,15 +152,6 @@ void from_doubles(const std::vector<double>& v, T* p) {
   for (std::size_t i = 0; i < v.size(); ++i) p[i] = static_cast<T>(v[i]);
 }
 
-// True when every value is finite; a branch-free pass that vectorises (x - x is 0 only for
-// finite x).
-template <class T>
-bool all_finite(const T* p, int64_t n) {
-  int bad = 0;
-  for (int64_t i = 0; i < n; ++i) bad |= !(p[i] - p[i] == T(0));
-  return bad == 0;
-}
-
 // `shard`: where `train` sits among the ranks' data (all of it for a single process); n below is
 // the global example count, and a rank computes the gradient of the rows of each batch it holds.
 template <class T>
@@ -347,7 +338,12 @@ TrainResult train_impl(const Dataset& train, const Dataset* val, const TrainConf
         lp.correct = static_cast<int64_t>(v[1]);
         stop = v[2] > 0;
       }
-      if (!std::isfinite(lp.data_loss) || !all_finite(net.grads(), P)) {
+      // The optimizer reports non-finite gradients from its own pass; the weights it then wrote
+      // are discarded below, as are those of a non-finite loss (never applied). With ranks, the
+      // summed gradients and loss are the same on every rank, so all of them agree.
+      const bool finite =
+          std::isfinite(lp.data_loss) && opt.step(net.params(), net.grads(), lr, 2.0 * cfg.reg);
+      if (!finite) {
         // Keep the last good weights: those the diverging epoch started from.
         std::copy(epoch_start.begin(), epoch_start.end(), net.params());
         const int bad = first_bad_layer(net);
@@ -370,7 +366,6 @@ TrainResult train_impl(const Dataset& train, const Dataset* val, const TrainConf
                 std::string("a finite loss: try a lower learning rate (--lr ") + lr_text + ")"),
             std::make_shared<TrainResult>(std::move(res)));
       }
-      opt.step(net.params(), net.grads(), lr, 2.0 * cfg.reg);
       loss_sum += lp.data_loss * static_cast<double>(b);
       correct += lp.correct;
       seen += b;
