@@ -84,6 +84,26 @@ void gemm_args(benchmark::internal::Benchmark* b) {
 }
 BENCHMARK(BM_Gemm)->Apply(gemm_args);
 
+// W (K×M) → Wᵀ, the copy the transposed-weight forward makes each step.
+void BM_Transpose(benchmark::State& st) {
+  const int64_t k = st.range(0), m = st.range(1);
+  DnnlContext ctx;
+  Matrix<float> w = random_matrix(k, m, 13), wt(m, k);
+  for (auto _ : st) {
+    if (st.range(2))
+      ref::transpose<float>(wt.view(), w.view());
+    else
+      ctx.transpose(wt.view(), w.view());
+    benchmark::ClobberMemory();
+  }
+  st.SetBytesProcessed(st.iterations() * k * m * 2 * static_cast<int64_t>(sizeof(float)));
+}
+BENCHMARK(BM_Transpose)
+    ->ArgNames({"K", "M", "ref"})
+    ->Args({784, 1024, 0})
+    ->Args({1024, 1024, 0})
+    ->Args({1024, 1024, 1});
+
 void BM_ActivationBackward(benchmark::State& st) {
   const int64_t n = st.range(0), h = st.range(1);
   Matrix<float> da = random_matrix(n, h, 5), a = random_matrix(n, h, 6), db(1, h);
