@@ -27,10 +27,11 @@ struct Entry {
 
 void execute(const dnnl::primitive& prim, const dnnl::stream& stream,
              const std::vector<dnnl_exec_arg_t>& args) {
-  const dnnl_status_t st = dnnl_primitive_execute(prim.get(), stream.get(),
-                                                  static_cast<int>(args.size()), args.data());
+  const dnnl_status_t st =
+      dnnl_primitive_execute(prim.get(), stream.get(), static_cast<int>(args.size()), args.data());
   if (st != dnnl_success)
-    fail("oneDNN", "a primitive failed to run (status " + std::to_string(static_cast<int>(st)) + ")",
+    fail("oneDNN",
+         "a primitive failed to run (status " + std::to_string(static_cast<int>(st)) + ")",
          "success");
 }
 
