@@ -1,9 +1,11 @@
 #include "train_support.hpp"
 
+#include <pthread.h>
 #include <unistd.h>
 
 #include <csignal>
 #include <cstring>
+#include <thread>
 
 namespace fcnet::cli {
 
@@ -38,6 +40,11 @@ std::string join_sizes(const std::vector<int64_t>& sizes) {
   return s;
 }
 
+// SIGINT and SIGTERM are blocked in the training thread (and in every thread it starts later) and
+// taken by a dedicated thread with sigwait, so no handler ever runs on top of the compute kernels:
+// a handler frame pushed onto the stack of JIT-generated GEMM code can clobber data that code keeps
+// below its stack pointer. The handler above stays installed for threads that existed before and
+// do not block the signals.
 const std::atomic<bool>* install_stop_handlers() {
   struct sigaction sa {};
   sa.sa_handler = on_stop_signal;
@@ -45,6 +52,29 @@ const std::atomic<bool>* install_stop_handlers() {
   sa.sa_flags = SA_RESTART;
   ::sigaction(SIGINT, &sa, nullptr);
   ::sigaction(SIGTERM, &sa, nullptr);
+  static bool started = false;
+  if (!started) {
+    started = true;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    ::pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    std::thread([set] {
+      for (;;) {
+        int sig = 0;
+        if (::sigwait(&set, &sig) != 0) continue;
+        if (g_stop.load()) {
+          // Second signal: give up at once, with the signal's default action.
+          std::signal(sig, SIG_DFL);
+          ::pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+          std::raise(sig);
+          continue;
+        }
+        on_stop_signal(sig);
+      }
+    }).detach();
+  }
   return &g_stop;
 }
 
