@@ -16,7 +16,7 @@ test: build
 	ctest --preset default -j $(JOBS)
 
 # The whole suite under ASan+UBSan in build-asan/, except the headless-browser test. Not yet part of
-# `make test`: it has not had a complete run on this tree.
+# `make test` (see docs/ROBUSTNESS.md).
 
 asan: deps
 	cmake --preset asan >/dev/null
