@@ -188,11 +188,7 @@ void BM_TrainStep(benchmark::State& st) {
   Workspace<float> ws;
   OptimizerConfig cfg;
   cfg.kind = kind;
-  std::vector<ParamRange> ranges;
-  for (auto [b, e] : net.weight_ranges()) ranges.push_back({b, e, true});
-  for (int l = 1; l <= net.num_layers(); ++l)
-    ranges.push_back({net.offset(l, true), net.offset(l, true) + sizes[l], false});
-  Optimizer<float> opt(cfg, net.buffer_size(), ranges);
+  Optimizer<float> opt(cfg, net.buffer_size(), param_ranges(net));
   Matrix<float> x = random_matrix(batch, 784, 12);
   std::vector<int32_t> y(static_cast<std::size_t>(batch));
   for (int64_t i = 0; i < batch; ++i) y[static_cast<std::size_t>(i)] = static_cast<int32_t>(i % 10);

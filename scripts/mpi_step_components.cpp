@@ -82,12 +82,7 @@ int main(int argc, char** argv) {
                     static_cast<long long>(rows), fb * 1e3);
       fb_json += buf;
     }
-    std::vector<ParamRange> ranges;
-    for (int l = 1; l <= net.num_layers(); ++l) {
-      ranges.push_back({net.offset(l, false), net.offset(l, false) + net.W(l).size(), true});
-      ranges.push_back({net.offset(l, true), net.offset(l, true) + net.b(l).size(), false});
-    }
-    Optimizer<float> opt(OptimizerConfig{}, net.buffer_size(), ranges);
+    Optimizer<float> opt(OptimizerConfig{}, net.buffer_size(), param_ranges(net));
     const double step = best_seconds(c.reps, [&] { opt.step(net.params(), net.grads(), 1e-9); });
     const double sum = best_seconds(c.reps, [&] {
       MPI_Allreduce(MPI_IN_PLACE, net.grads(), static_cast<int>(net.buffer_size()), MPI_FLOAT,

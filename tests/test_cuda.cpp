@@ -318,12 +318,7 @@ TEST(CudaGpu, OptimizerStepsMatchCpuOptimizer) {
     OptimizerConfig oc;
     oc.kind = kind;
     oc.weight_decay = 0.05;
-    std::vector<ParamRange> ranges;
-    for (int l = 1; l <= net.num_layers(); ++l) {
-      ranges.push_back({net.offset(l, false), net.offset(l, false) + net.W(l).size(), true});
-      ranges.push_back({net.offset(l, true), net.offset(l, true) + net.b(l).size(), false});
-    }
-    Optimizer<float> cpu_opt(oc, net.buffer_size(), ranges);
+    Optimizer<float> cpu_opt(oc, net.buffer_size(), param_ranges(net));
     Network<float> cpu = net;
     CudaNetwork g(net, oc);
     const double lr = 0.01, l2 = 2 * 0.05;

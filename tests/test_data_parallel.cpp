@@ -294,7 +294,7 @@ TEST(DataParallel, MismatchedWidthsFailOnEveryRank) {
 TEST(DataParallel, SplitOfASortedIndexListKeepsEachRanksPart) {
   const std::vector<int64_t> sorted = {0, 2, 3, 7, 8, 9, 12};
   detail::Shard s{nullptr, 13, 3, 6}, out;  // this rank holds global 3..8
-  const std::vector<int64_t> local = detail::restrict_to(sorted, s, out);
+  const std::vector<int64_t> local = detail::restrict_to(sorted, s, &out);
   EXPECT_EQ(local, (std::vector<int64_t>{0, 4, 5}));  // 3, 7, 8 relative to 3
   EXPECT_EQ(out.total, 7);
   EXPECT_EQ(out.first, 2);  // position of 3 in the list

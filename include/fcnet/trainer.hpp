@@ -24,6 +24,11 @@ namespace fcnet {
 void set_num_threads(int n);
 int num_threads();
 
+// The optimizer's ranges over a network's parameter buffer: W_l (weights: regularised, decayed) and
+// b_l (biases) for every layer, as the trainer updates them.
+template <class T>
+std::vector<ParamRange> param_ranges(const Network<T>& net);
+
 struct TrainConfig {
   std::vector<int64_t> hidden = {512, 256};  // hidden widths; empty = softmax regression
   ActivationFn activation{};

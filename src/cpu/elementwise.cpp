@@ -1,7 +1,6 @@
 // Fast elementwise kernels. Work is split across OpenMP threads in fixed, static partitions so that
 // the same thread count gives bit-identical results; small inputs stay on one thread, where the
 // cost of waking the pool exceeds the work.
-#include <omp.h>
 
 #include <algorithm>
 #include <cmath>

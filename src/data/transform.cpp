@@ -1,15 +1,16 @@
 // The input transform (fit, prepare) and the fused gather that applies it while converting the
 // stored element type to the compute type.
-#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <type_traits>
 
 #include "core/parallel.hpp"
 #include "fcnet/data.hpp"
 #include "fcnet/error.hpp"
+#include "train/data_parallel.hpp"
 
 namespace fcnet {
 
@@ -22,6 +23,11 @@ Normalize parse_normalize(const std::string& s) {
 }
 
 InputTransform fit_transform(const Dataset& train, Normalize mode) {
+  return detail::fit_transform_over(train, mode, nullptr, train.n);
+}
+
+InputTransform detail::fit_transform_over(const Dataset& train, Normalize mode, Collective* comm,
+                                          int64_t total) {
   InputTransform tf;
   const bool u8 = train.dtype == DType::u8;
   if (mode == Normalize::none) return tf;
@@ -30,52 +36,57 @@ InputTransform fit_transform(const Dataset& train, Normalize mode) {
     return tf;
   }
   // standardize (explicit, or automatic on float data)
-  if (train.n <= 0 || train.d <= 0)
+  if (total <= 0 || train.d <= 0)
     fail(train.source, "cannot standardize an empty data set", "at least one example");
   if (u8) tf.scale = 1.0 / 255.0;
-  const auto n = train.n;
   const auto d = static_cast<std::size_t>(train.d);
-  std::vector<double> sum(d, 0.0), sq(d, 0.0), lo(d), hi(d);
-  // Two passes (mean, then squared deviations) so large offsets do not cancel the variance.
-  auto pass = [&](auto tag) {
-    using S = decltype(tag);
-    const S* x = reinterpret_cast<const S*>(train.bytes.data());
-    for (std::size_t j = 0; j < d; ++j) lo[j] = hi[j] = static_cast<double>(x[j]);
-    for (int64_t i = 0; i < n; ++i) {
-      const S* r = x + static_cast<std::size_t>(i) * d;
-      for (std::size_t j = 0; j < d; ++j) {
-        const double v = static_cast<double>(r[j]);
-        sum[j] += v;
-        lo[j] = std::min(lo[j], v);
-        hi[j] = std::max(hi[j], v);
+  const double inf = std::numeric_limits<double>::infinity();
+  // sum | −min | max in one buffer, so that with ranks the first pass needs one sum and one max
+  // exchange. Two passes (mean, then squared deviations) so large offsets do not cancel the
+  // variance.
+  std::vector<double> sum(d, 0.0), ext(2 * d, -inf), sq(d, 0.0);
+  auto each = [&](auto&& fn) {
+    auto rows = [&](auto tag) {
+      using S = decltype(tag);
+      const S* x = reinterpret_cast<const S*>(train.bytes.data());
+      for (int64_t i = 0; i < train.n; ++i) {
+        const S* r = x + static_cast<std::size_t>(i) * d;
+        for (std::size_t j = 0; j < d; ++j) fn(j, static_cast<double>(r[j]));
       }
-    }
-    for (std::size_t j = 0; j < d; ++j) sum[j] /= static_cast<double>(n);
-    for (int64_t i = 0; i < n; ++i) {
-      const S* r = x + static_cast<std::size_t>(i) * d;
-      for (std::size_t j = 0; j < d; ++j) {
-        const double e = static_cast<double>(r[j]) - sum[j];
-        sq[j] += e * e;
-      }
+    };
+    switch (train.dtype) {
+      case DType::u8:
+        rows(uint8_t{});
+        break;
+      case DType::f32:
+        rows(float{});
+        break;
+      case DType::f64:
+        rows(double{});
+        break;
     }
   };
-  switch (train.dtype) {
-    case DType::u8:
-      pass(uint8_t{});
-      break;
-    case DType::f32:
-      pass(float{});
-      break;
-    case DType::f64:
-      pass(double{});
-      break;
+  each([&](std::size_t j, double v) {
+    sum[j] += v;
+    ext[j] = std::max(ext[j], -v);
+    ext[d + j] = std::max(ext[d + j], v);
+  });
+  if (comm) {
+    comm->sum(sum.data(), static_cast<int64_t>(d));
+    comm->max(ext.data(), static_cast<int64_t>(2 * d));
   }
+  for (std::size_t j = 0; j < d; ++j) sum[j] /= static_cast<double>(total);
+  each([&](std::size_t j, double v) {
+    const double e = v - sum[j];
+    sq[j] += e * e;
+  });
+  if (comm) comm->sum(sq.data(), static_cast<int64_t>(d));
   tf.mean.resize(d);
   tf.std.resize(d);
   for (std::size_t j = 0; j < d; ++j) {
     tf.mean[j] = sum[j] * tf.scale;
-    const double sd = std::sqrt(sq[j] / static_cast<double>(n)) * tf.scale;
-    tf.std[j] = (lo[j] == hi[j] || !(sd > 0)) ? 1.0 : sd;
+    const double sd = std::sqrt(sq[j] / static_cast<double>(total)) * tf.scale;
+    tf.std[j] = (-ext[j] == ext[d + j] || !(sd > 0)) ? 1.0 : sd;
   }
   return tf;
 }

@@ -52,81 +52,19 @@ Shard make_shard(const DataParallel& par, const Dataset& data) {
   return {par.comm, par.total, par.first, data.n};
 }
 
-std::vector<int64_t> restrict_to(const std::vector<int64_t>& sorted, const Shard& s, Shard& out) {
+std::vector<int64_t> restrict_to(const std::vector<int64_t>& sorted, const Shard& s, Shard* out) {
   const auto lo = std::lower_bound(sorted.begin(), sorted.end(), s.first);
   const auto hi = std::lower_bound(lo, sorted.end(), s.first + s.count);
   std::vector<int64_t> local;
   local.reserve(static_cast<std::size_t>(hi - lo));
   for (auto it = lo; it != hi; ++it) local.push_back(*it - s.first);
-  out = {s.comm, static_cast<int64_t>(sorted.size()), lo - sorted.begin(), hi - lo};
+  if (out) *out = {s.comm, static_cast<int64_t>(sorted.size()), lo - sorted.begin(), hi - lo};
   return local;
-}
-
-InputTransform fit_transform_shared(const Dataset& train, Normalize mode, const Shard& s) {
-  InputTransform tf;
-  const bool u8 = train.dtype == DType::u8;
-  if (mode == Normalize::none) return tf;
-  if (mode == Normalize::scale || (mode == Normalize::automatic && u8)) {
-    if (u8) tf.scale = 1.0 / 255.0;
-    return tf;
-  }
-  if (s.total <= 0 || train.d <= 0)
-    fail(train.source, "cannot standardize an empty data set", "at least one example");
-  if (u8) tf.scale = 1.0 / 255.0;
-  const auto n = train.n;
-  const auto d = static_cast<std::size_t>(train.d);
-  const double inf = std::numeric_limits<double>::infinity();
-  // sum | −min | max in one buffer, so the first pass needs one sum and one max exchange.
-  std::vector<double> sum(d, 0.0), ext(2 * d, -inf), sq(d, 0.0);
-  auto rows = [&](auto tag, auto&& fn) {
-    using S = decltype(tag);
-    const S* x = reinterpret_cast<const S*>(train.bytes.data());
-    for (int64_t i = 0; i < n; ++i) {
-      const S* r = x + static_cast<std::size_t>(i) * d;
-      for (std::size_t j = 0; j < d; ++j) fn(j, static_cast<double>(r[j]));
-    }
-  };
-  auto each = [&](auto&& fn) {
-    switch (train.dtype) {
-      case DType::u8:
-        rows(uint8_t{}, fn);
-        break;
-      case DType::f32:
-        rows(float{}, fn);
-        break;
-      case DType::f64:
-        rows(double{}, fn);
-        break;
-    }
-  };
-  each([&](std::size_t j, double v) {
-    sum[j] += v;
-    ext[j] = std::max(ext[j], -v);
-    ext[d + j] = std::max(ext[d + j], v);
-  });
-  s.comm->sum(sum.data(), static_cast<int64_t>(d));
-  s.comm->max(ext.data(), static_cast<int64_t>(2 * d));
-  for (std::size_t j = 0; j < d; ++j) sum[j] /= static_cast<double>(s.total);
-  each([&](std::size_t j, double v) {
-    const double e = v - sum[j];
-    sq[j] += e * e;
-  });
-  s.comm->sum(sq.data(), static_cast<int64_t>(d));
-  tf.mean.resize(d);
-  tf.std.resize(d);
-  for (std::size_t j = 0; j < d; ++j) {
-    tf.mean[j] = sum[j] * tf.scale;
-    const double sd = std::sqrt(sq[j] / static_cast<double>(s.total)) * tf.scale;
-    tf.std[j] = (-ext[j] == ext[d + j] || !(sd > 0)) ? 1.0 : sd;
-  }
-  return tf;
 }
 
 void combine_eval(Collective& comm, EvalResult& r) {
   const int64_t c = r.classes;
   std::vector<double> v(static_cast<std::size_t>(c * c + 2));
-  int64_t correct = 0;
-  for (int64_t k = 0; k < c; ++k) correct += r.confusion[static_cast<std::size_t>(k * c + k)];
   v[0] = r.loss * static_cast<double>(r.n);
   v[1] = static_cast<double>(r.n);
   for (int64_t i = 0; i < c * c; ++i)
@@ -134,20 +72,14 @@ void combine_eval(Collective& comm, EvalResult& r) {
         static_cast<double>(r.confusion[static_cast<std::size_t>(i)]);
   comm.sum(v.data(), static_cast<int64_t>(v.size()));
   r.n = static_cast<int64_t>(v[1]);
-  correct = 0;
   for (int64_t i = 0; i < c * c; ++i)
     r.confusion[static_cast<std::size_t>(i)] =
         static_cast<int64_t>(v[static_cast<std::size_t>(i + 2)]);
-  for (int64_t k = 0; k < c; ++k) correct += r.confusion[static_cast<std::size_t>(k * c + k)];
-  r.loss = r.n > 0 ? v[0] / static_cast<double>(r.n) : 0.0;
-  r.accuracy = r.n > 0 ? static_cast<double>(correct) / static_cast<double>(r.n) : 0.0;
-  r.per_class_accuracy.clear();
-  for (int64_t k = 0; k < c; ++k) {
-    int64_t row = 0;
-    for (int64_t j = 0; j < c; ++j) row += r.confusion[static_cast<std::size_t>(k * c + j)];
-    r.per_class_accuracy.push_back(
-        row ? static_cast<double>(r.confusion[static_cast<std::size_t>(k * c + k)]) / row
-            : std::numeric_limits<double>::quiet_NaN());
+  if (r.n > 0) {
+    finish_eval(r, v[0]);
+  } else {
+    r.loss = r.accuracy = 0.0;
+    r.per_class_accuracy.clear();
   }
 }
 

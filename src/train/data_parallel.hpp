@@ -25,13 +25,18 @@ struct Shard {
 Shard make_shard(const DataParallel& par, const Dataset& data);
 
 // The part of the sorted global index list `sorted` that this rank holds, as local row indices,
-// and the shard it forms within that list (the list's positions are the new global indices).
-std::vector<int64_t> restrict_to(const std::vector<int64_t>& sorted, const Shard& s, Shard& out);
+// and (when `out` is given) the shard it forms within that list (the list's positions are the new
+// global indices).
+std::vector<int64_t> restrict_to(const std::vector<int64_t>& sorted, const Shard& s,
+                                 Shard* out = nullptr);
 
-// fit_transform over the union of every rank's `train` rows (the same two passes, with sums,
-// minima and maxima combined over the ranks); equal to fit_transform on the whole set up to the
-// order of additions.
-InputTransform fit_transform_shared(const Dataset& train, Normalize mode, const Shard& s);
+// fit_transform over the union of every rank's `train` rows, `total` of them (sums, minima and
+// maxima combined over the ranks); with comm null it is fit_transform itself (total = train.n).
+InputTransform fit_transform_over(const Dataset& train, Normalize mode, Collective* comm,
+                                  int64_t total);
+
+// Fills loss (loss_sum / n), accuracy and per-class accuracy of r from its n and confusion matrix.
+void finish_eval(EvalResult& r, double loss_sum);
 
 // Largest of v over the ranks.
 int64_t max_over(Collective& comm, int64_t v);

@@ -22,6 +22,19 @@ int num_threads() {
   return omp_get_max_threads();
 }
 
+template <class T>
+std::vector<ParamRange> param_ranges(const Network<T>& net) {
+  std::vector<ParamRange> r;
+  for (int l = 1; l <= net.num_layers(); ++l) {
+    const int64_t w = net.offset(l, false), b = net.offset(l, true);
+    r.push_back({w, w + net.W(l).size(), true});
+    r.push_back({b, b + net.b(l).size(), false});
+  }
+  return r;
+}
+template std::vector<ParamRange> param_ranges<float>(const Network<float>&);
+template std::vector<ParamRange> param_ranges<double>(const Network<double>&);
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -53,17 +66,6 @@ double l2_norm(ConstView<T> m) {
   return std::sqrt(s);
 }
 
-template <class T>
-std::vector<ParamRange> param_ranges(const Network<T>& net) {
-  std::vector<ParamRange> r;
-  for (int l = 1; l <= net.num_layers(); ++l) {
-    const int64_t w = net.offset(l, false), b = net.offset(l, true);
-    r.push_back({w, w + net.W(l).size(), true});
-    r.push_back({b, b + net.b(l).size(), false});
-  }
-  return r;
-}
-
 // Index of the first layer whose gradient holds a non-finite value, or 0.
 template <class T>
 int first_bad_layer(const Network<T>& net) {
@@ -91,6 +93,26 @@ const Network<T>& net_of(const Model& m) {
     return m.net32;
 }
 
+}  // namespace
+
+void detail::finish_eval(EvalResult& r, double loss_sum) {
+  const int64_t c = r.classes;
+  int64_t correct = 0;
+  r.per_class_accuracy.clear();
+  for (int64_t k = 0; k < c; ++k) {
+    int64_t row = 0;
+    for (int64_t j = 0; j < c; ++j) row += r.confusion[static_cast<std::size_t>(k * c + j)];
+    const int64_t hit = r.confusion[static_cast<std::size_t>(k * c + k)];
+    correct += hit;
+    r.per_class_accuracy.push_back(row ? static_cast<double>(hit) / static_cast<double>(row)
+                                       : std::numeric_limits<double>::quiet_NaN());
+  }
+  r.loss = loss_sum / static_cast<double>(r.n);
+  r.accuracy = static_cast<double>(correct) / static_cast<double>(r.n);
+}
+
+namespace {
+
 template <class T>
 EvalResult evaluate_impl(const Network<T>& net, const InputTransform& tf, const Dataset& data,
                          int64_t batch, Matrix<double>* out, bool probs) {
@@ -107,7 +129,6 @@ EvalResult evaluate_impl(const Network<T>& net, const InputTransform& tf, const 
   std::vector<double> losses(static_cast<std::size_t>(batch));
   const PreparedTransform ptf = prepare_transform(tf, data.d);
   double total = 0;
-  int64_t correct = 0;
   for (int64_t s = 0; s < n; s += batch) {
     const int64_t b = std::min(batch, n - s);
     std::iota(idx.begin(), idx.begin() + b, s);
@@ -120,7 +141,6 @@ EvalResult evaluate_impl(const Network<T>& net, const InputTransform& tf, const 
       const T* row = p.row(i);
       const int64_t pred = std::max_element(row, row + c) - row;
       if (y) {
-        correct += pred == y[i];
         r.confusion[static_cast<std::size_t>(y[i] * c + pred)]++;
       }
       if (out) {
@@ -129,17 +149,7 @@ EvalResult evaluate_impl(const Network<T>& net, const InputTransform& tf, const 
       }
     }
   }
-  if (data.has_labels() && n > 0) {
-    r.loss = total / static_cast<double>(n);
-    r.accuracy = static_cast<double>(correct) / static_cast<double>(n);
-    for (int64_t k = 0; k < c; ++k) {
-      int64_t row = 0;
-      for (int64_t j = 0; j < c; ++j) row += r.confusion[static_cast<std::size_t>(k * c + j)];
-      r.per_class_accuracy.push_back(
-          row ? static_cast<double>(r.confusion[static_cast<std::size_t>(k * c + k)]) / row
-              : std::numeric_limits<double>::quiet_NaN());
-    }
-  }
+  if (data.has_labels() && n > 0) detail::finish_eval(r, total);
   return r;
 }
 
@@ -155,8 +165,8 @@ void from_doubles(const std::vector<double>& v, T* p) {
 // `shard`: where `train` sits among the ranks' data (all of it for a single process); n below is
 // the global example count, and a rank computes the gradient of the rows of each batch it holds.
 template <class T>
-TrainResult train_impl(const Dataset& train, const Dataset* val, const TrainConfig& cfg,
-                       const TrainCallbacks& cb, const detail::Shard& shard,
+TrainResult train_impl(const Dataset& train, const Dataset* val, int64_t val_n,
+                       const TrainConfig& cfg, const TrainCallbacks& cb, const detail::Shard& shard,
                        const TrainState* resume) {
   TrainResult res;
   Collective* const comm = shard.comm;
@@ -164,7 +174,6 @@ TrainResult train_impl(const Dataset& train, const Dataset* val, const TrainConf
   int64_t classes = resume ? resume->model.num_classes()
                            : std::max<int64_t>(train.num_classes(), val ? val->num_classes() : 0);
   if (comm && !resume) classes = detail::max_over(*comm, classes);
-  const int64_t val_n = !val ? 0 : comm ? detail::sum_over(*comm, val->n) : val->n;
   if (classes < 2)
     fail(train.source, "has labels of only one class", "at least two classes to classify");
   std::vector<int64_t> sizes = {d};
@@ -173,9 +182,8 @@ TrainResult train_impl(const Dataset& train, const Dataset* val, const TrainConf
 
   Model& model = res.model;
   model.f64 = std::is_same_v<T, double>;
-  model.transform = resume ? resume->model.transform
-                    : comm ? detail::fit_transform_shared(train, cfg.normalize, shard)
-                           : fit_transform(train, cfg.normalize);
+  model.transform =
+      resume ? resume->model.transform : detail::fit_transform_over(train, cfg.normalize, comm, n);
   model.class_names = resume ? resume->model.class_names : train.class_names;
   model.image_shape = train.image_shape;
   Network<T>& net = net_of<T>(model);
@@ -681,9 +689,8 @@ TrainResult train(const Dataset& train_data, const Dataset* val, const TrainConf
     std::vector<int64_t> vi(idx.end() - nv, idx.end()), ti(idx.begin(), idx.end() - nv);
     std::sort(vi.begin(), vi.end());
     std::sort(ti.begin(), ti.end());
-    detail::Shard val_shard;
-    split_val = train_data.subset(detail::restrict_to(vi, all, val_shard));
-    split_train = train_data.subset(detail::restrict_to(ti, all, shard));
+    split_val = train_data.subset(detail::restrict_to(vi, all));
+    split_train = train_data.subset(detail::restrict_to(ti, all, &shard));
     tr = &split_train;
     val = &split_val;
     val_indices = std::move(vi);
@@ -694,8 +701,8 @@ TrainResult train(const Dataset& train_data, const Dataset* val, const TrainConf
   const int64_t val_total = !val ? 0 : all.comm ? detail::sum_over(*all.comm, val->n) : val->n;
   TrainResult r;
   try {
-    r = cfg.f64 ? train_impl<double>(*tr, val, cfg, callbacks, shard, resume)
-                : train_impl<float>(*tr, val, cfg, callbacks, shard, resume);
+    r = cfg.f64 ? train_impl<double>(*tr, val, val_total, cfg, callbacks, shard, resume)
+                : train_impl<float>(*tr, val, val_total, cfg, callbacks, shard, resume);
   } catch (TrainDiverged& e) {
     e.result->train_examples = shard.total;
     e.result->val_examples = val_total;
