@@ -17,6 +17,7 @@
 #include "fcnet/kernels.hpp"
 #include "fcnet/optim.hpp"
 #include "fcnet/trainer.hpp"
+#include "fcnet/training_report.hpp"
 #include "test_util.hpp"
 
 using namespace fcnet;
@@ -388,7 +389,10 @@ TEST(CudaGpu, TrainingMatchesCpuTrainer) {
       EXPECT_EQ(gpu.best_epoch, cpu.best_epoch) << tag;
       const Network<float>&gn = gpu.model.net32, &cn = cpu.model.net32;
       EXPECT_LE(rel_diff(gn.params(), cn.params(), cn.buffer_size()), 1e-3) << tag;
-      EXPECT_EQ(gpu.model.transform.scale, cpu.model.transform.scale) << tag;
+      // The same held-out rows, recorded for the report, and the history in the model file.
+      EXPECT_EQ(gpu.val_indices, cpu.val_indices) << tag;
+      EXPECT_FALSE(gpu.val_indices.empty()) << tag;
+      EXPECT_EQ(training_history(gpu.model).size(), gpu.epochs.size()) << tag;
       EXPECT_NE(gpu.model.training_json.find("\"device\":\"cuda\""), std::string::npos);
       // The model learnt something: the last epoch beats the first.
       EXPECT_LT(gpu.epochs.back().train_loss, gpu.epochs.front().train_loss) << tag;

@@ -197,7 +197,9 @@ struct EvalResult {
 };
 
 // Evaluates `model` on labelled `data` (the model's input transform applied), in batches.
-EvalResult evaluate(const Model& model, const Dataset& data, int64_t batch = 1000);
+// When `probs` is given it also receives the class probabilities (N×C), from the same pass.
+EvalResult evaluate(const Model& model, const Dataset& data, int64_t batch = 1000,
+                    Matrix<double>* probs = nullptr);
 
 // Class probabilities (or raw scores when `probs` is false) for every example, N×C.
 Matrix<double> predict(const Model& model, const Dataset& data, bool probs = true,

@@ -12,6 +12,7 @@
 
 #include "engine.hpp"
 #include "fcnet/cuda.hpp"
+#include "train/history.hpp"
 
 namespace fcnet {
 
@@ -20,58 +21,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
-// The checks of the CPU trainer's validate(), with the same messages.
-void validate(const TrainConfig& c, const Dataset& train) {
-  if (c.batch <= 0) fail("--batch", "is " + std::to_string(c.batch), "a positive batch size");
-  if (c.epochs <= 0) fail("--epochs", "is " + std::to_string(c.epochs), "a positive count");
-  if (!(c.schedule.lr > 0) || !std::isfinite(c.schedule.lr))
-    fail("--lr", "is " + std::to_string(c.schedule.lr), "a positive learning rate");
-  if (!(c.dropout >= 0 && c.dropout < 1))
-    fail("--dropout", "is " + std::to_string(c.dropout), "a drop probability in [0, 1)");
-  if (!(c.val_split >= 0 && c.val_split < 1))
-    fail("--val-split", "is " + std::to_string(c.val_split), "a fraction in [0, 1)");
-  if (!(c.reg >= 0)) fail("--reg", "is " + std::to_string(c.reg), "a non-negative strength");
-  for (auto h : c.hidden)
-    if (h <= 0) fail("--hidden", "has a width of " + std::to_string(h), "positive widths");
-  if (!train.has_labels()) fail(train.source, "has no labels", "labelled training data");
-  if (train.n == 0) fail(train.source, "has no examples", "at least one example");
-}
-
-nlohmann::json training_metadata(const TrainConfig& cfg, const TrainResult& r, const Dataset& train,
-                                 Precision precision) {
-  nlohmann::json j;
-  j["data"] = train.source;
-  j["hidden"] = cfg.hidden;
-  j["activation"] = activation_name(cfg.activation.kind);
-  j["init"] = init_name(cfg.init);
-  j["optimizer"] = optimizer_name(cfg.optimizer.kind);
-  j["lr"] = cfg.schedule.lr;
-  j["schedule"] = schedule_name(cfg.schedule.kind);
-  j["lr_decay"] = cfg.schedule.decay;
-  j["warmup_epochs"] = cfg.warmup_epochs;
-  j["reg"] = cfg.reg;
-  j["dropout"] = cfg.dropout;
-  j["batch"] = cfg.batch;
-  j["epochs"] = cfg.epochs;
-  j["epochs_run"] = r.epochs.size();
-  j["best_epoch"] = r.best_epoch;
-  j["val_split"] = cfg.val_split;
-  j["patience"] = cfg.patience;
-  j["seed"] = cfg.seed;
-  j["device"] = "cuda";
-  j["precision"] = precision_name(precision);
-  j["train_examples"] = r.train_examples;
-  j["val_examples"] = r.val_examples;
-  j["seconds"] = r.seconds;
-  if (!r.epochs.empty()) {
-    const auto& e = r.epochs.back();
-    j["final_train_loss"] = e.train_loss;
-    j["final_train_accuracy"] = e.train_accuracy;
-    if (std::isfinite(e.val_accuracy)) j["final_val_accuracy"] = e.val_accuracy;
-  }
-  return j;
 }
 
 TrainResult train_impl(const Dataset& train, const Dataset* val, const TrainConfig& cfg,
@@ -247,22 +196,23 @@ TrainResult train_cuda(const Dataset& train_data, const Dataset* val, const Trai
   if (cfg.f64)
     fail("--precision", "f64 is not available on the device",
          "fp32, tf32 or bf16 with --device cuda");
-  validate(cfg, train_data);
+  {
+    TrainConfig c = cfg;
+    if (val) c.val_split = 0;  // a given validation set replaces the split
+    check_training(train_data, c);
+  }
   cuda::require_device(0);
   // The validation split of the CPU trainer, with the same seed.
   const Dataset* tr = &train_data;
   Dataset split_train, split_val;
+  std::vector<int64_t> val_indices;
   if (!val && cfg.val_split > 0) {
     std::vector<int64_t> idx(static_cast<std::size_t>(train_data.n));
     std::iota(idx.begin(), idx.end(), 0);
     Rng rng(cfg.seed * 0x9E3779B97F4A7C15ULL + 4);
     rng.shuffle(idx);
+    // check_training has made sure both sides are non-empty.
     const int64_t nv = static_cast<int64_t>(std::llround(cfg.val_split * train_data.n));
-    if (nv < 1 || nv >= train_data.n)
-      fail("--val-split",
-           "leaves " + std::to_string(train_data.n - nv) + " training and " + std::to_string(nv) +
-               " validation examples",
-           "at least one of each");
     std::vector<int64_t> vi(idx.end() - nv, idx.end()), ti(idx.begin(), idx.end() - nv);
     std::sort(vi.begin(), vi.end());
     std::sort(ti.begin(), ti.end());
@@ -270,6 +220,7 @@ TrainResult train_cuda(const Dataset& train_data, const Dataset* val, const Trai
     split_train = train_data.subset(ti);
     tr = &split_train;
     val = &split_val;
+    val_indices = std::move(vi);
   }
   if (val && val->d != tr->d)
     fail(val->source, "has " + std::to_string(val->d) + " features",
@@ -277,7 +228,12 @@ TrainResult train_cuda(const Dataset& train_data, const Dataset* val, const Trai
   TrainResult r = train_impl(*tr, val, cfg, callbacks, precision);
   r.train_examples = tr->n;
   r.val_examples = val ? val->n : 0;
-  r.model.training_json = training_metadata(cfg, r, train_data, precision).dump();
+  r.val_indices = std::move(val_indices);
+  nlohmann::json meta = training_metadata(cfg, r, train_data);
+  meta["device"] = "cuda";
+  meta["precision"] = precision_name(precision);
+  meta["seconds"] = r.seconds;
+  r.model.training_json = meta.dump();
   return r;
 }
 

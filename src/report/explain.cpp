@@ -183,11 +183,7 @@ SeedExample explain_seed_example(uint64_t seed, double h) {
 
 namespace {
 
-std::string fixed(double v, int digits) {
-  char b[64];
-  std::snprintf(b, sizeof b, "%.*f", digits, v == 0 ? 0.0 : v);  // never "-0.000"
-  return b;
-}
+using report_detail::format_fixed;  // never "-0.000"
 std::string sci(double v) {
   char b[32];
   std::snprintf(b, sizeof b, "%.1e", v);
@@ -213,7 +209,7 @@ std::string matrix_text(const Shown& s, int digits) {
   std::vector<std::string> cells(static_cast<std::size_t>(m.size()));
   std::size_t w = 0;
   for (int64_t i = 0; i < m.size(); ++i) {
-    cells[static_cast<std::size_t>(i)] = fixed(m[i], digits);
+    cells[static_cast<std::size_t>(i)] = format_fixed(m[i], digits);
     w = std::max(w, cells[static_cast<std::size_t>(i)].size());
   }
   const std::string col = s.col_index;
@@ -320,10 +316,10 @@ std::string explain_text(const SeedExample& ex, int digits) {
   for (int64_t i = 0; i < kN; ++i) {
     const int32_t yi = ex.y[static_cast<std::size_t>(i)];
     t += "  L_" + std::to_string(i) + " = -log O2[" + std::to_string(i) + "," + std::to_string(yi) +
-         "] = -log " + fixed(ex.O2(i, yi), digits + 2) + " = " +
-         fixed(ex.Li[static_cast<std::size_t>(i)], digits + 2) + "\n";
+         "] = -log " + format_fixed(ex.O2(i, yi), digits + 2) + " = " +
+         format_fixed(ex.Li[static_cast<std::size_t>(i)], digits + 2) + "\n";
   }
-  t += "L = (1/5) * sum_i L_i = " + fixed(ex.L, 10) + "\n\n";
+  t += "L = (1/5) * sum_i L_i = " + format_fixed(ex.L, 10) + "\n\n";
 
   t += "3. Backward through the softmax layer\n-------------------------------------\n\n";
   t += "dL_i/dS[i,k] = O2[i,k] - 1 if k = y_i, else O2[i,k]      (eq. 1.3)\n";
@@ -344,9 +340,9 @@ std::string explain_text(const SeedExample& ex, int digits) {
     for (int64_t n = 0; n < kC; ++n) {
       const std::string idx = "[" + std::to_string(m) + "," + std::to_string(n) + "]";
       std::snprintf(line, sizeof line, "%-8s %16s %16s %16s %10s\n", idx.c_str(),
-                    fixed(ex.dW2_snippet(m, n), 10).c_str(),
-                    fixed(ex.dW2_library(m, n), 10).c_str(),
-                    fixed(ex.dW2_numerical(m, n), 10).c_str(),
+                    format_fixed(ex.dW2_snippet(m, n), 10).c_str(),
+                    format_fixed(ex.dW2_library(m, n), 10).c_str(),
+                    format_fixed(ex.dW2_numerical(m, n), 10).c_str(),
                     sci(std::fabs(ex.dW2_library(m, n) - ex.dW2_numerical(m, n))).c_str());
       t += line;
     }
@@ -358,8 +354,8 @@ std::string explain_text(const SeedExample& ex, int digits) {
   for (int64_t n = 0; n < kC; ++n) {
     const std::string idx = "[" + std::to_string(n) + "]";
     std::snprintf(line, sizeof line, "%-8s %16s %16s %10s\n", idx.c_str(),
-                  fixed(ex.db2_library(0, n), 10).c_str(),
-                  fixed(ex.db2_numerical(0, n), 10).c_str(),
+                  format_fixed(ex.db2_library(0, n), 10).c_str(),
+                  format_fixed(ex.db2_numerical(0, n), 10).c_str(),
                   sci(std::fabs(ex.db2_library(0, n) - ex.db2_numerical(0, n))).c_str());
     t += line;
   }
@@ -397,7 +393,7 @@ std::string matrix_html(const Shown& s, int digits, const std::vector<int32_t>* 
            (mark    ? " class=\"y\""
             : v < 0 ? " class=\"neg\""
                     : "") +
-           ">" + fixed(v, digits) + "</td>";
+           ">" + format_fixed(v, digits) + "</td>";
     }
     h += "</tr>";
   }
@@ -478,11 +474,12 @@ std::string explain_html(const SeedExample& ex, int digits) {
   for (int64_t i = 0; i < kN; ++i) {
     const int32_t yi = ex.y[static_cast<std::size_t>(i)];
     h += "<tr><th>L<sub>" + std::to_string(i) + "</sub></th><td>= −log O2[" + std::to_string(i) +
-         "," + std::to_string(yi) + "] = −log " + fixed(ex.O2(i, yi), digits + 2) +
-         "</td><td>= " + fixed(ex.Li[static_cast<std::size_t>(i)], digits + 2) + "</td></tr>";
+         "," + std::to_string(yi) + "] = −log " + format_fixed(ex.O2(i, yi), digits + 2) +
+         "</td><td>= " + format_fixed(ex.Li[static_cast<std::size_t>(i)], digits + 2) +
+         "</td></tr>";
   }
   h += "<tr><th>L</th><td>= (1/5) · Σ<sub>i</sub> L<sub>i</sub></td><td id=\"total-loss\">= " +
-       fixed(ex.L, 10) + "</td></tr></tbody></table></section>\n";
+       format_fixed(ex.L, 10) + "</td></tr></tbody></table></section>\n";
 
   h += "<section id=\"backward\"><h2>3. Backward through the softmax layer</h2>";
   h += "<div class=\"eq\">∂L<sub>i</sub>/∂S[i,k] = O2[i,k] − 1 if k = y<sub>i</sub>, else "
@@ -499,16 +496,17 @@ std::string explain_html(const SeedExample& ex, int digits) {
   for (int64_t m = 0; m < kH; ++m)
     for (int64_t n = 0; n < kC; ++n)
       h += "<tr><th>[" + std::to_string(m) + "," + std::to_string(n) + "]</th><td>" +
-           fixed(ex.dW2_snippet(m, n), 10) + "</td><td>" + fixed(ex.dW2_library(m, n), 10) +
-           "</td><td>" + fixed(ex.dW2_numerical(m, n), 10) + "</td><td class=\"diff\">" +
+           format_fixed(ex.dW2_snippet(m, n), 10) + "</td><td>" +
+           format_fixed(ex.dW2_library(m, n), 10) + "</td><td>" +
+           format_fixed(ex.dW2_numerical(m, n), 10) + "</td><td class=\"diff\">" +
            sci(std::fabs(ex.dW2_library(m, n) - ex.dW2_numerical(m, n))) + "</td></tr>";
   h += "</tbody></table>";
   h += "<div class=\"eq\">dL/db2[n] = (1/5) · Σ<sub>i</sub> ∂L<sub>i</sub>/∂S[i,n]</div>";
   h += "<table class=\"grad\" id=\"db2\"><thead><tr><th>b2[n]</th><th>dL/db2 (fcnet)</th>"
        "<th>numerical</th><th>|fcnet − numerical|</th></tr></thead><tbody>";
   for (int64_t n = 0; n < kC; ++n)
-    h += "<tr><th>[" + std::to_string(n) + "]</th><td>" + fixed(ex.db2_library(0, n), 10) +
-         "</td><td>" + fixed(ex.db2_numerical(0, n), 10) + "</td><td class=\"diff\">" +
+    h += "<tr><th>[" + std::to_string(n) + "]</th><td>" + format_fixed(ex.db2_library(0, n), 10) +
+         "</td><td>" + format_fixed(ex.db2_numerical(0, n), 10) + "</td><td class=\"diff\">" +
          sci(std::fabs(ex.db2_library(0, n) - ex.db2_numerical(0, n))) + "</td></tr>";
   h += "</tbody></table></section>\n";
 

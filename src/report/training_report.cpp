@@ -312,12 +312,12 @@ ReportData build(const ReportInputs& in, EvalResult& ev) {
   ev = EvalResult{};
   if (in.eval) {
     const Dataset& data = *in.eval;
-    ev = evaluate(m, data);
+    Matrix<double> probs;
+    ev = evaluate(m, data, 1000, &probs);
     const int64_t c = ev.classes;
     d.confusion_split = in.eval_split;
     for (int64_t k = 0; k < c; ++k)
       d.confusion.emplace_back(ev.confusion.begin() + k * c, ev.confusion.begin() + (k + 1) * c);
-    const Matrix<double> probs = predict(m, data, true);
     for (int64_t i = 0; i < data.n; ++i) {
       const double* row = &probs(i, 0);
       const auto pred = static_cast<int32_t>(std::max_element(row, row + c) - row);

@@ -89,4 +89,38 @@ std::vector<EpochRecord> epochs_from_json(const nlohmann::json& history, const s
   return out;
 }
 
+nlohmann::json training_metadata(const TrainConfig& cfg, const TrainResult& r,
+                                 const Dataset& train) {
+  nlohmann::json j;
+  j["data"] = train.source;
+  j["hidden"] = cfg.hidden;
+  j["activation"] = activation_name(cfg.activation.kind);
+  j["init"] = init_name(cfg.init);
+  j["optimizer"] = optimizer_name(cfg.optimizer.kind);
+  j["lr"] = cfg.schedule.lr;
+  j["schedule"] = schedule_name(cfg.schedule.kind);
+  j["lr_decay"] = cfg.schedule.decay;
+  j["warmup_epochs"] = cfg.warmup_epochs;
+  j["reg"] = cfg.reg;
+  j["dropout"] = cfg.dropout;
+  j["batch"] = cfg.batch;
+  j["epochs"] = cfg.epochs;
+  j["epochs_run"] = r.epochs.size();
+  j["best_epoch"] = r.best_epoch;
+  j["val_split"] = cfg.val_split;
+  j["patience"] = cfg.patience;
+  j["seed"] = cfg.seed;
+  j["precision"] = cfg.f64 ? "f64" : "f32";
+  j["train_examples"] = r.train_examples;
+  j["val_examples"] = r.val_examples;
+  if (!r.epochs.empty()) {
+    const auto& e = r.epochs.back();
+    j["final_train_loss"] = e.train_loss;
+    j["final_train_accuracy"] = e.train_accuracy;
+    if (std::isfinite(e.val_accuracy)) j["final_val_accuracy"] = e.val_accuracy;
+  }
+  j["history"] = epochs_to_json(r.epochs);  // lets fcnet report redraw the curves
+  return j;
+}
+
 }  // namespace fcnet

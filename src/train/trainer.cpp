@@ -470,40 +470,6 @@ TrainResult train_impl(const Dataset& train, const Dataset* val, int64_t val_n,
   return res;
 }
 
-nlohmann::json training_metadata(const TrainConfig& cfg, const TrainResult& r,
-                                 const Dataset& train) {
-  nlohmann::json j;
-  j["data"] = train.source;
-  j["hidden"] = cfg.hidden;
-  j["activation"] = activation_name(cfg.activation.kind);
-  j["init"] = init_name(cfg.init);
-  j["optimizer"] = optimizer_name(cfg.optimizer.kind);
-  j["lr"] = cfg.schedule.lr;
-  j["schedule"] = schedule_name(cfg.schedule.kind);
-  j["lr_decay"] = cfg.schedule.decay;
-  j["warmup_epochs"] = cfg.warmup_epochs;
-  j["reg"] = cfg.reg;
-  j["dropout"] = cfg.dropout;
-  j["batch"] = cfg.batch;
-  j["epochs"] = cfg.epochs;
-  j["epochs_run"] = r.epochs.size();
-  j["best_epoch"] = r.best_epoch;
-  j["val_split"] = cfg.val_split;
-  j["patience"] = cfg.patience;
-  j["seed"] = cfg.seed;
-  j["precision"] = cfg.f64 ? "f64" : "f32";
-  j["train_examples"] = r.train_examples;
-  j["val_examples"] = r.val_examples;
-  if (!r.epochs.empty()) {
-    const auto& e = r.epochs.back();
-    j["final_train_loss"] = e.train_loss;
-    j["final_train_accuracy"] = e.train_accuracy;
-    if (std::isfinite(e.val_accuracy)) j["final_val_accuracy"] = e.val_accuracy;
-  }
-  j["history"] = epochs_to_json(r.epochs);  // lets fcnet report redraw the curves
-  return j;
-}
-
 }  // namespace
 
 namespace {
@@ -734,11 +700,12 @@ void check_compatible(const Model& model, const Dataset& data) {
            "labels in 0.." + std::to_string(model.num_classes() - 1));
 }
 
-EvalResult evaluate(const Model& model, const Dataset& data, int64_t batch) {
+EvalResult evaluate(const Model& model, const Dataset& data, int64_t batch, Matrix<double>* probs) {
   check_compatible(model, data);
   if (!data.has_labels()) fail(data.source, "has no labels", "labelled data to evaluate on");
-  return model.f64 ? evaluate_impl<double>(model.net64, model.transform, data, batch, nullptr, true)
-                   : evaluate_impl<float>(model.net32, model.transform, data, batch, nullptr, true);
+  if (probs) probs->resize(data.n, model.num_classes(), "predictions");
+  return model.f64 ? evaluate_impl<double>(model.net64, model.transform, data, batch, probs, true)
+                   : evaluate_impl<float>(model.net32, model.transform, data, batch, probs, true);
 }
 
 Matrix<double> predict(const Model& model, const Dataset& data, bool probs, int64_t batch) {
