@@ -1,6 +1,7 @@
 #include "engine.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstddef>
 #include <cstdio>
@@ -301,7 +302,10 @@ struct Engine::Plan {
   std::string summary;
   cudaGraph_t graph = nullptr;
   cudaGraphExec_t exec = nullptr;
-  std::vector<const void*> bound;  // the operands the graph was captured with
+  // The operands the graph was captured with (a fixed array: compared on every step, built on the
+  // stack so a step allocates nothing).
+  using Operands = std::array<const void*, 12>;
+  Operands bound{};
 
   Plan() = default;
   Plan(const Plan&) = delete;
@@ -312,7 +316,7 @@ struct Engine::Plan {
     if (graph) cudaGraphDestroy(graph);
     exec = nullptr;
     graph = nullptr;
-    bound.clear();
+    bound = {};
   }
 };
 
@@ -735,18 +739,18 @@ void Engine::run(Plan& p, const Source& src) {
     return;
   }
   const DeviceData& d = *src.data;
-  std::vector<const void*> key = {d.bytes.get(),
-                                  d.labels.get(),
-                                  src.perm,
-                                  src.step,
-                                  d.mul_f.get(),
-                                  d.add_f.get(),
-                                  d.mul_d.get(),
-                                  d.add_d.get(),
-                                  reinterpret_cast<const void*>(src.stride),
-                                  reinterpret_cast<const void*>(src.base),
-                                  reinterpret_cast<const void*>(static_cast<intptr_t>(d.dtype)),
-                                  reinterpret_cast<const void*>(d.d)};
+  const Plan::Operands key = {d.bytes.get(),
+                              d.labels.get(),
+                              src.perm,
+                              src.step,
+                              d.mul_f.get(),
+                              d.add_f.get(),
+                              d.mul_d.get(),
+                              d.add_d.get(),
+                              reinterpret_cast<const void*>(src.stride),
+                              reinterpret_cast<const void*>(src.base),
+                              reinterpret_cast<const void*>(static_cast<intptr_t>(d.dtype)),
+                              reinterpret_cast<const void*>(d.d)};
   if (!p.exec || p.bound != key) {
     p.drop_graph();
     const cudaStream_t stream = ctx_.stream();
@@ -762,7 +766,7 @@ void Engine::run(Plan& p, const Source& src) {
     }
     FCNET_CUDA_CHECK(cudaStreamEndCapture(stream, &p.graph));
     FCNET_CUDA_CHECK(cudaGraphInstantiate(&p.exec, p.graph, 0));
-    p.bound = std::move(key);
+    p.bound = key;
   }
   FCNET_CUDA_CHECK(cudaGraphLaunch(p.exec, ctx_.stream()));
 }

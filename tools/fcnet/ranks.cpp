@@ -176,7 +176,6 @@ Dataset concat_datasets(std::vector<Dataset> parts, const std::string& source) {
 struct Ranks::Mpi final : Collective {
   int r = 0, k = 1;
   double seconds = 0;
-  int64_t calls = 0;
 
   int rank() const override { return r; }
   int size() const override { return k; }
@@ -194,7 +193,6 @@ struct Ranks::Mpi final : Collective {
       n -= c;
     }
     seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    ++calls;
   }
 };
 
@@ -272,9 +270,6 @@ DataParallel Ranks::parallel() {
 double Ranks::sum_seconds() const {
   return mpi_impl_ ? mpi_impl_->seconds : 0.0;
 }
-int64_t Ranks::sum_calls() const {
-  return mpi_impl_ ? mpi_impl_->calls : 0;
-}
 
 #else
 
@@ -293,9 +288,6 @@ DataParallel Ranks::parallel() {
 }
 double Ranks::sum_seconds() const {
   return 0.0;
-}
-int64_t Ranks::sum_calls() const {
-  return 0;
 }
 
 #endif

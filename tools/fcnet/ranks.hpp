@@ -48,7 +48,6 @@ class Ranks {
   DataParallel parallel();
   int64_t total_examples() const { return total_; }  // over all ranks, after load_share
   double sum_seconds() const;                        // time spent combining values so far
-  int64_t sum_calls() const;
 
  private:
   struct Mpi;
