@@ -11,9 +11,16 @@
 #   4. compute-sanitizer memcheck on the CUDA tests (quick mode) and on short training runs, with
 #      the time that is left.
 #
-# Fashion-MNIST is read from the working tree: $FCNET_FASHION_MNIST_DIR, else ./.data/fashion-mnist
-# (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-*.gz as in Debian's
-# dataset-fashion-mnist). Environment: FCNET_GPU_CHECK_BUDGET (seconds, default 450),
+# Where the GPU machine lacks fcnet's build dependencies (oneDNN, CLI11, nlohmann-json, GoogleTest),
+# pack a build here first with bench/gpu_pack.sh: when .gpu/ is there, step 1 uses its binaries
+# and libraries instead of building, and takes the CUDA libraries from the GPU machine.
+#
+# Fashion-MNIST is read from the working tree: $FCNET_FASHION_MNIST_DIR, else .gpu/data, else
+# ./.data/fashion-mnist (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz as in Debian's
+# dataset-fashion-mnist). With $OUT set, the logs are left in $OUT/gpu_check_logs.tgz.
+# FCNET_GPU_CHECK_NCU="1024,1024:128:tf32 ..." adds Nsight Compute kernel times of a few steady-
+# state steps of those networks (hidden:batch:precision). Environment: FCNET_GPU_CHECK_BUDGET
+# (seconds, default 450),
 # PYTHON (default python3), JOBS (default nproc).
 # Exit status: 0 when the build, the tests and memcheck passed; the benchmark only reports.
 set -uo pipefail
@@ -24,7 +31,12 @@ BUDGET=${FCNET_GPU_CHECK_BUDGET:-450}
 PYTHON=${PYTHON:-python3}
 JOBS=${JOBS:-$(nproc)}
 TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
+keep_logs() {
+  [ -n "${OUT:-}" ] && [ -d "$OUT" ] && tar czf "$OUT/gpu_check_logs.tgz" -C "$TMP" \
+    --exclude=./lib --exclude='*.safetensors' . 2>/dev/null
+  rm -rf "$TMP"
+}
+trap keep_logs EXIT
 FAILED=()
 
 elapsed() { echo $((SECONDS - START)); }
@@ -39,7 +51,10 @@ tmo() {
 }
 section() { printf '\n=== %s  [%ss]\n' "$1" "$(elapsed)"; }
 
-DATA=${FCNET_FASHION_MNIST_DIR:-$ROOT/.data/fashion-mnist}
+PACKED=$ROOT/.gpu
+DATA=$ROOT/.data/fashion-mnist
+[ -f "$PACKED/data/train-images-idx3-ubyte.gz" ] && DATA=$PACKED/data
+DATA=${FCNET_FASHION_MNIST_DIR:-$DATA}
 export FCNET_FASHION_MNIST_DIR=$DATA
 
 section "machine"
@@ -56,6 +71,40 @@ for f in train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz; do
   fi
 done
 
+# The directory holding a library that the dynamic loader cannot find by itself: the CUDA
+# toolkit's, or the one inside PyTorch's nvidia-* packages.
+find_lib() {
+  local hit
+  hit=$(ldconfig -p 2>/dev/null | awk -v n="$1" '$1 == n { print $NF; exit }')
+  [ -n "$hit" ] && { dirname "$hit"; return; }
+  for d in /usr/local/cuda/lib64 /usr/local/cuda/lib /usr/local/cuda/targets/x86_64-linux/lib \
+    /usr/local/cuda-*/lib64; do
+    [ -e "$d/$1" ] && { echo "$d"; return; }
+  done
+  hit=$(find / -xdev \( -path /proc -o -path /sys \) -prune -o -name "$1" -print 2>/dev/null | head -n 1)
+  [ -n "$hit" ] && dirname "$hit"
+}
+
+if [ -x "$PACKED/bin/fcnet" ] && [ -x "$PACKED/bin/fcnet_tests" ]; then
+  section "packed build (.gpu/, from bench/gpu_pack.sh)"
+  mkdir -p "$TMP/lib"
+  cp "$PACKED"/lib/*.so.* "$TMP/lib/" 2>/dev/null
+  for z in "$PACKED"/lib/*.xz; do xz -dc "$z" >"$TMP/lib/$(basename "$z" .xz)"; done
+  LIBS=$TMP/lib
+  for l in libcublasLt.so.13 libcudart.so.13; do
+    d=$(find_lib "$l")
+    if [ -n "$d" ]; then LIBS=$LIBS:$d; else echo "$l: not found on this machine"; fi
+  done
+  export LD_LIBRARY_PATH=$LIBS${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
+  FCNET=$PACKED/bin/fcnet
+  TESTS=$PACKED/bin/fcnet_tests
+  if ldd "$FCNET" | grep "not found"; then
+    echo "the packed fcnet cannot be loaded here"
+    exit 1
+  fi
+  export FCNET_TEST_CLI=$FCNET
+else
 section "build (build-cuda/)"
 if ! cmake --preset cuda -DFCNET_PYTHON=OFF -DFCNET_BUILD_BENCH=OFF >"$TMP/configure.log" 2>&1; then
   tail -n 40 "$TMP/configure.log"
@@ -71,6 +120,7 @@ fi
 echo "built in $(elapsed)s: $(ls build-cuda/bin)"
 FCNET=$ROOT/build-cuda/bin/fcnet
 TESTS=$ROOT/build-cuda/bin/fcnet_tests
+fi
 
 section "devices"
 "$FCNET" info --devices || FAILED+=("info --devices")
@@ -160,6 +210,36 @@ for k in keys:
           "%.4f" % fl if fl is not None else "-", "%.4f" % tl if tl is not None else "-"))
 print("targets: fcnet >= 2x the PyTorch CUDA graph on 784-256-10 b256 and 784-1024-1024-10 b128")
 EOF
+
+if [ -n "${FCNET_GPU_CHECK_NCU:-}" ] && command -v ncu >/dev/null && [ "$(left)" -gt 100 ]; then
+  # Kernel times of steady-state steps (graph nodes one by one): where a step's time goes.
+  for spec in $FCNET_GPU_CHECK_NCU; do  # e.g. "1024,1024:128:tf32 256:256:fp32"
+    IFS=: read -r hidden batch prec <<<"$spec"
+    csv=$TMP/ncu_${hidden//,/-}_${batch}_$prec.csv
+    section "kernel times, 784-${hidden//,/-}-10 b$batch $prec (ncu, steady-state steps)"
+    timeout "$(tmo 60 40)" ncu --csv --metrics gpu__time_duration.sum --graph-profiling node \
+      --launch-skip 2000 --launch-count 40 "$FCNET" train --device cuda --precision "$prec" \
+      --hidden "$hidden" --batch "$batch" --epochs 1 --max-steps 400 --optimizer adam \
+      --schedule constant --test-data none --quiet --out "$TMP/n.safetensors" \
+      >"$csv" 2>"$TMP/ncu.err" || tail -n 5 "$TMP/ncu.err"
+    "$PYTHON" - "$csv" <<'EOF'
+import csv, sys
+rows = [r for r in csv.reader(l for l in open(sys.argv[1]) if l.startswith('"'))]
+if not rows:
+    sys.exit("no kernel rows")
+h = rows[0]
+ix = {k: h.index(k) for k in ("Kernel Name", "Grid Size", "Block Size", "Metric Value", "Metric Unit")}
+total = 0.0
+for r in rows[1:]:
+    v = float(r[ix["Metric Value"]].replace(",", ""))
+    unit = r[ix["Metric Unit"]]
+    v = v / 1000 if unit in ("ns", "nsecond") else v * 1000 if unit in ("ms", "msecond") else v
+    total += v
+    print("%8.2f us  %-14s %-12s %s" % (v, r[ix["Grid Size"]], r[ix["Block Size"]], r[ix["Kernel Name"]][:90]))
+print("%8.2f us  total of %d kernels" % (total, len(rows) - 1))
+EOF
+  done
+fi
 
 section "compute-sanitizer memcheck"
 SANITIZER=$(command -v compute-sanitizer || true)

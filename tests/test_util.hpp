@@ -85,11 +85,18 @@ struct CmdResult {
   std::string err;
 };
 
+// The CLI under test: the one built beside the tests, or $FCNET_TEST_CLI where the test binary was
+// moved to another machine (bench/gpu_check.sh runs a packed build).
+inline std::string cli_path() {
+  const char* moved = std::getenv("FCNET_TEST_CLI");
+  return moved != nullptr && *moved != '\0' ? std::string(moved) : std::string(FCNET_CLI);
+}
+
 // Runs the fcnet CLI with `args` (a shell-quoted string), capturing stdout and stderr.
 inline CmdResult run_cli(const std::string& args, const std::filesystem::path& dir) {
   const auto out = dir / "stdout.txt", err = dir / "stderr.txt";
-  const std::string cmd = std::string(FCNET_CLI) + " " + args + " >" + out.string() + " 2>" +
-                          err.string() + " </dev/null";
+  const std::string cmd =
+      cli_path() + " " + args + " >" + out.string() + " 2>" + err.string() + " </dev/null";
   const int status = std::system(cmd.c_str());
   CmdResult r;
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
