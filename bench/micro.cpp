@@ -87,13 +87,12 @@ BENCHMARK(BM_Gemm)->Apply(gemm_args);
 // W (K×M) → Wᵀ, the copy the transposed-weight forward makes each step.
 void BM_Transpose(benchmark::State& st) {
   const int64_t k = st.range(0), m = st.range(1);
-  DnnlContext ctx;
   Matrix<float> w = random_matrix(k, m, 13), wt(m, k);
   for (auto _ : st) {
     if (st.range(2))
       ref::transpose<float>(wt.view(), w.view());
     else
-      ctx.transpose(wt.view(), w.view());
+      transpose<float>(wt.view(), w.view());
     benchmark::ClobberMemory();
   }
   st.SetBytesProcessed(st.iterations() * k * m * 2 * static_cast<int64_t>(sizeof(float)));

@@ -210,26 +210,46 @@ TEST(Elementwise, InPlaceBackwardMatchesReference) {
     }
 }
 
-TEST(Transpose, DnnlMatchesReferenceAndDefinition) {
+TEST(Transpose, MatchesReferenceAndDefinition) {
   Rng rng(19);
-  DnnlContext ctx;
-  for (auto [r, c] : {std::pair<int64_t, int64_t>{1, 1}, {3, 7}, {784, 1024}, {17, 1}}) {
+  // Shapes around the 8×8 register blocks and 16-row bands (edges in both directions), a
+  // power-of-two leading dimension, and sizes above the parallel threshold.
+  for (auto [r, c] : {std::pair<int64_t, int64_t>{1, 1},
+                      {3, 7},
+                      {8, 8},
+                      {16, 8},
+                      {17, 9},
+                      {23, 41},
+                      {784, 1024},
+                      {1024, 1024},
+                      {1000, 37},
+                      {17, 1}}) {
     auto in = random_matrix<float>(r, c, rng);
+    auto ind = random_matrix<double>(r, c, rng);
     Matrix<float> fast(c, r), slow(c, r);
-    ctx.transpose(fast.view(), in.view());
+    Matrix<double> fastd(c, r);
+    transpose<float>(fast.view(), in.view());
+    transpose<double>(fastd.view(), ind.view());
     ref::transpose<float>(slow.view(), in.view());
     for (int64_t i = 0; i < r; ++i)
       for (int64_t j = 0; j < c; ++j) {
         ASSERT_EQ(slow(j, i), in(i, j));
-        ASSERT_EQ(fast(j, i), in(i, j)) << i << "," << j;
+        ASSERT_EQ(fast(j, i), in(i, j)) << r << "x" << c << " at " << i << "," << j;
+        ASSERT_EQ(fastd(j, i), ind(i, j)) << r << "x" << c << " at " << i << "," << j;
       }
   }
-  // A strided view (a column block of a wider matrix) into a strided output.
-  auto wide = random_matrix<float>(6, 10, rng);
-  Matrix<float> out(8, 9);
-  ctx.transpose(MatrixView<float>(out.data(), 4, 6, 9),
-                ConstView<float>(wide.data() + 3, 6, 4, 10));
-  for (int64_t i = 0; i < 6; ++i)
-    for (int64_t j = 0; j < 4; ++j) EXPECT_EQ(out(j, i), wide(i, 3 + j));
-  EXPECT_THROW(ctx.transpose(out.view(), wide.view()), Error);
+  // A strided view (a column block of a wider matrix) into a strided output, whose other
+  // entries stay as they were.
+  auto wide = random_matrix<float>(19, 40, rng);
+  Matrix<float> out(24, 30);
+  for (int64_t i = 0; i < out.size(); ++i) out.data()[i] = -1.0f;
+  transpose<float>(MatrixView<float>(out.data(), 17, 19, 30),
+                   ConstView<float>(wide.data() + 3, 19, 17, 40));
+  for (int64_t i = 0; i < 24; ++i)
+    for (int64_t j = 0; j < 30; ++j)
+      if (i < 17 && j < 19)
+        EXPECT_EQ(out(i, j), wide(j, 3 + i));
+      else
+        EXPECT_EQ(out(i, j), -1.0f) << i << "," << j;
+  EXPECT_THROW(transpose<float>(out.view(), wide.view()), Error);
 }

@@ -103,8 +103,6 @@ class DnnlContext {
   DnnlContext& operator=(const DnnlContext&) = delete;
 
   void gemm(MatrixView<float> c, ConstView<float> a, ConstView<float> b, const GemmOp<float>& op);
-  // out = inᵀ through a cached oneDNN reorder (out is in.cols × in.rows).
-  void transpose(MatrixView<float> out, ConstView<float> in);
   // Number of distinct primitives created so far (each shape/operation once).
   std::size_t primitives_created() const;
 
@@ -123,8 +121,8 @@ void gemm(DnnlContext* ctx, MatrixView<T> c, ConstView<T> a, ConstView<T> b, con
 // choice (and with it the rounding) is the same on every run.
 bool forward_prefers_transposed(int64_t n, int64_t k, int64_t m);
 
-// out = inᵀ: oneDNN for float when ctx is given, else the reference.
+// out = inᵀ (out is in.cols × in.rows), in 8×8 register blocks (AVX) on the configured threads.
 template <class T>
-void transpose(DnnlContext* ctx, MatrixView<T> out, ConstView<T> in);
+void transpose(MatrixView<T> out, ConstView<T> in);
 
 }  // namespace fcnet

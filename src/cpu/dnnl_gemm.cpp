@@ -54,17 +54,10 @@ dnnl::algorithm eltwise_algorithm(Activation a) {
 
 }  // namespace
 
-struct Reorder {
-  dnnl::reorder prim;
-  memory src, dst;
-  std::vector<dnnl_exec_arg_t> args;
-};
-
 struct DnnlContext::Impl {
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
   dnnl::stream stream{engine};
   std::map<Key, Entry> cache;
-  std::map<std::array<int64_t, 4>, Reorder> reorders;  // rows, cols, ld in, ld out
 
   Entry& get(const Key& key, const GemmOp<float>& op) {
     auto it = cache.find(key);
@@ -115,34 +108,7 @@ DnnlContext::DnnlContext() : impl_(std::make_unique<Impl>()) {}
 DnnlContext::~DnnlContext() = default;
 
 std::size_t DnnlContext::primitives_created() const {
-  return impl_->cache.size() + impl_->reorders.size();
-}
-
-void DnnlContext::transpose(MatrixView<float> out, ConstView<float> in) {
-  if (out.rows != in.cols || out.cols != in.rows)
-    fail("transpose",
-         "output is " + shape_str(out.rows, out.cols) + " for input " + shape_str(in.rows, in.cols),
-         shape_str(in.cols, in.rows));
-  if (in.rows == 0 || in.cols == 0) return;
-  const std::array<int64_t, 4> key{in.rows, in.cols, in.ld, out.ld};
-  auto it = impl_->reorders.find(key);
-  if (it == impl_->reorders.end()) {
-    // The same logical rows×cols tensor in two layouts: row-major with ld `in.ld`, and column-major
-    // with ld `out.ld` (which is out = inᵀ stored row-major).
-    memory::desc src_md({in.rows, in.cols}, memory::data_type::f32, memory::dims{in.ld, 1});
-    memory::desc dst_md({in.rows, in.cols}, memory::data_type::f32, memory::dims{1, out.ld});
-    Reorder r;
-    r.src = memory(src_md, impl_->engine, DNNL_MEMORY_NONE);
-    r.dst = memory(dst_md, impl_->engine, DNNL_MEMORY_NONE);
-    r.prim = dnnl::reorder(r.src, r.dst);
-    r.args = {{DNNL_ARG_FROM, r.src.get()}, {DNNL_ARG_TO, r.dst.get()}};
-    it = impl_->reorders.emplace(key, std::move(r)).first;
-  }
-  Reorder& r = it->second;
-  r.src.set_data_handle(const_cast<float*>(in.data));
-  r.dst.set_data_handle(out.data);
-  execute(r.prim, impl_->stream, r.args);
-  impl_->stream.wait();
+  return impl_->cache.size();
 }
 
 void DnnlContext::gemm(MatrixView<float> c, ConstView<float> a, ConstView<float> b,

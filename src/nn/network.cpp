@@ -182,7 +182,7 @@ MatrixView<T> run_forward(const Network<T>& net, ConstView<T> x, Workspace<T>& w
     op.bias = net.b(l).data;
     ConstView<T> w = net.W(l);
     if (ws.wt[l].size() > 0) {  // x·W as x·(Wᵀ)ᵀ: see forward_prefers_transposed
-      transpose<T>(ws.dnnl(), ws.wt[l].view(), w);
+      transpose<T>(ws.wt[l].view(), w);
       w = ws.wt[l].view();
       op.trans_b = true;
     }
