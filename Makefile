@@ -15,8 +15,9 @@ build: deps
 test: build
 	ctest --preset default -j $(JOBS)
 
-# The whole suite under ASan+UBSan in build-asan/, except the headless-browser test. Not yet part of
-# `make test` (see docs/ROBUSTNESS.md).
+# The whole suite under ASan+UBSan in build-asan/, except the headless-browser test. CI (.ci/run)
+# runs it after `make test`; it is kept out of `make test` itself because its build takes about
+# 20 minutes on 2 cores (see docs/ROBUSTNESS.md).
 
 asan: deps
 	cmake --preset asan >/dev/null
