@@ -315,20 +315,22 @@ void transpose(MatrixView<T> out, ConstView<T> in) {
          "output is " + std::to_string(out.rows) + "x" + std::to_string(out.cols) + " for input " +
              std::to_string(in.rows) + "x" + std::to_string(in.cols),
          std::to_string(in.cols) + "x" + std::to_string(in.rows));
-  // 8×8 blocks, eight input rows at a time: with power-of-two leading dimensions (1024 floats)
-  // every row of a block falls in the same cache set, and eight rows read plus eight written is
-  // what an 8-way L1 holds (16-row tiles ran 10× slower at 1024×1024). Threads take bands of the
-  // input's columns, which are whole output rows, so no two threads write the same line.
+  // 8×8 blocks through AVX registers, two at a time down 16 input rows, so that each output
+  // cache line (16 floats) is written whole before the next: with power-of-two leading dimensions
+  // (1024 floats) every row of a block maps to the same L1 set, and half-written lines were evicted
+  // and fetched again (docs/PERFORMANCE.md, "The transpose"). Threads take bands of the input's
+  // columns, which are whole output rows, so no two threads write the same line. Without AVX, and
+  // for double, the same bands element by element.
   constexpr int64_t kB = 8;
   const T* src = in.data;
   T* dst = out.data;
   const int64_t rows = in.rows, ld_in = in.ld, ld_out = out.ld;
   detail::for_chunks(in.cols, in.rows * in.cols >= kParallelMin, kB, [&](int64_t c0, int64_t c1) {
-    const int64_t c8 = c0 + (c1 - c0) / kB * kB;
     const int64_t rows16 = rows - rows % (2 * kB);
     int64_t j = c0;
 #if defined(__AVX__)
     if constexpr (std::is_same_v<T, float>) {
+      const int64_t c8 = c0 + (c1 - c0) / kB * kB;
       for (int64_t i = 0; i < rows16; i += 2 * kB)
         for (int64_t jj = c0; jj < c8; jj += kB) {
           transpose8x8(dst, ld_out, src, ld_in, i, jj);
