@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "fcnet/cuda.hpp"
 #include "fcnet/kernels.hpp"
 #include "fcnet/optim.hpp"
@@ -22,6 +24,7 @@
 
 using namespace fcnet;
 using namespace fcnet::test;
+using json = nlohmann::json;
 
 namespace {
 
@@ -182,6 +185,16 @@ TEST(CudaBuild, CommandLineDeviceOptions) {
   } else if (gpu_unavailable().empty()) {
     EXPECT_EQ(r.code, 0) << r.err;
     EXPECT_NE(r.out.find("cuda:0"), std::string::npos) << r.out;
+    // With a model and --json: one JSON document holding both.
+    Model m;
+    Rng rng(4);
+    m.net32 = random_network<float>({5, 4, 3}, {}, rng);
+    save_model((dir / "m.safetensors").string(), m);
+    r = run_cli("info --devices --json --model " + (dir / "m.safetensors").string(), dir);
+    ASSERT_EQ(r.code, 0) << r.err;
+    const json j = json::parse(r.out);  // throws on a second document
+    EXPECT_EQ(j.at("architecture"), json({5, 4, 3}));
+    EXPECT_NE(j.at("cuda_devices").get<std::string>().find("cuda:0"), std::string::npos) << r.out;
   } else {
     EXPECT_EQ(r.code, 1);
     EXPECT_NE(r.err.find("no CUDA device found"), std::string::npos) << r.err;

@@ -22,16 +22,19 @@ Command add_info(CLI::App& app) {
   c->add_flag("--devices", o->devices, "List the CUDA devices (needs a build with FCNET_CUDA)");
   c->add_flag("--json", o->json, "Print one JSON object on stdout");
   return {c, [o] {
+            if (o->model.empty() && !o->devices)
+              throw CLI::ValidationError("--model", "is required (or --devices)");
+            // With --json and both, one object: the model's fields and "cuda_devices".
+            json devices;
             if (o->devices) {
               const std::string info = cuda_devices_info();
-              if (o->json)
-                print_json({{"cuda_devices", info}});
-              else
-                std::printf("%s", info.c_str());
-              if (o->model.empty()) return 0;
+              devices = info;
+              if (!o->json) std::printf("%s", info.c_str());
             }
-            if (o->model.empty())
-              throw CLI::ValidationError("--model", "is required (or --devices)");
+            if (o->model.empty()) {
+              if (o->json) print_json({{"cuda_devices", devices}});
+              return 0;
+            }
             Model m = load_model(o->model);
             std::string arch;
             for (auto s : m.sizes()) arch += (arch.empty() ? "" : "-") + std::to_string(s);
@@ -58,6 +61,7 @@ Command add_info(CLI::App& app) {
                   {"parameters", m.num_params()},     {"precision", m.f64 ? "f64" : "f32"},
                   {"input_scale", m.transform.scale}, {"standardized", !m.transform.mean.empty()},
                   {"classes", m.class_names},         {"training", training}};
+              if (o->devices) j["cuda_devices"] = devices;
               print_json(j);
               return 0;
             }
