@@ -75,8 +75,12 @@ void BM_Gemm(benchmark::State& st) {
 
 void gemm_args(benchmark::internal::Benchmark* b) {
   b->ArgNames({"N", "K", "M", "kind"});
-  for (auto s : std::vector<std::vector<int64_t>>{
-           {64, 784, 256}, {256, 784, 256}, {256, 256, 10}, {128, 784, 1024}, {128, 1024, 1024}, {512, 4096, 4096}})
+  for (auto s : std::vector<std::vector<int64_t>>{{64, 784, 256},
+                                                  {256, 784, 256},
+                                                  {256, 256, 10},
+                                                  {128, 784, 1024},
+                                                  {128, 1024, 1024},
+                                                  {512, 4096, 4096}})
     for (int kind : {kForward, kForwardPlain, kWeightGrad, kInputGrad})
       b->Args({s[0], s[1], s[2], kind});
   b->Args({64, 784, 256, kReference});
