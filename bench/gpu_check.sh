@@ -81,7 +81,7 @@ find_lib() {
     /usr/local/cuda-*/lib64; do
     [ -e "$d/$1" ] && { echo "$d"; return; }
   done
-  hit=$(find / -xdev \( -path /proc -o -path /sys \) -prune -o -name "$1" -print 2>/dev/null | head -n 1)
+  hit=$(timeout 20 find /usr /opt -xdev -name "$1" -print 2>/dev/null | head -n 1)
   [ -n "$hit" ] && dirname "$hit"
 }
 

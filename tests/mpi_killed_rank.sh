@@ -48,6 +48,7 @@ sleep 1
 victim=$(rank_pid 1)
 [ -n "$victim" ] || fail "rank 1 not found"
 pids=$(for r in 0 2; do rank_pid $r; done)
+[ "$(wc -w <<<"$pids")" -eq 2 ] || fail "ranks 0 and 2 not both found (got: $pids)"
 start=$(date +%s%N)
 kill -KILL "$victim"
 for _ in $(seq 300); do

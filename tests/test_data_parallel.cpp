@@ -140,17 +140,9 @@ TrainResult train_alone(const Dataset& all, const TrainConfig& cfg) {
 }
 
 template <class T>
-const Network<T>& net_of(const Model& m) {
-  if constexpr (std::is_same_v<T, double>)
-    return m.net64;
-  else
-    return m.net32;
-}
-
-template <class T>
 double max_param_diff(const Model& a, const Model& b) {
-  const Network<T>& x = net_of<T>(a);
-  const Network<T>& y = net_of<T>(b);
+  const Network<T>& x = a.net<T>();
+  const Network<T>& y = b.net<T>();
   EXPECT_EQ(x.buffer_size(), y.buffer_size());
   double m = 0;
   for (int64_t i = 0; i < x.buffer_size(); ++i)

@@ -53,7 +53,7 @@ Dataset blobs(int64_t n, int64_t d, int classes, uint64_t seed) {
 }
 
 std::vector<double> params(const Model& m) {
-  const int64_t n = m.f64 ? m.net64.buffer_size() : m.net32.buffer_size();
+  const int64_t n = m.buffer_size();
   if (m.f64) return {m.net64.params(), m.net64.params() + n};
   return {m.net32.params(), m.net32.params() + n};
 }

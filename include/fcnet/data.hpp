@@ -11,6 +11,8 @@
 
 namespace fcnet {
 
+class Collective;
+
 // Element type of stored features.
 enum class DType { u8, f32, f64 };
 const char* dtype_name(DType t);
@@ -96,8 +98,11 @@ Normalize parse_normalize(const std::string& s);  // "auto" | "none" | "scale" |
 // Fits the transform on `train`: auto → uint8 scaled by 1/255, other types standardized; scale →
 // 1/255 for uint8 and 1 otherwise; standardize → column mean/std of x*scale with scale as in
 // `scale` mode (population std, accumulated in double; the std of a constant column is taken as 1,
-// so it maps to 0 rather than dividing by zero).
-InputTransform fit_transform(const Dataset& train, Normalize mode);
+// so it maps to 0 rather than dividing by zero). With `ranks`, `train` is this rank's share of a
+// data set of `total` examples and the statistics are combined over the ranks (every rank calls
+// it).
+InputTransform fit_transform(const Dataset& train, Normalize mode, Collective* ranks = nullptr,
+                             int64_t total = -1);
 
 // Gathers examples idx[0..count) of `data` into rows of `out` (count×D, any ld ≥ D), converting
 // the stored type to T and applying the transform in the same pass. Throws fcnet::Error on a

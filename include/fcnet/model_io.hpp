@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "fcnet/data.hpp"
@@ -59,6 +60,22 @@ struct Model {
   int64_t input_dim() const { return sizes().front(); }
   int64_t num_classes() const { return sizes().back(); }
   int64_t num_params() const { return f64 ? net64.num_params() : net32.num_params(); }
+  int64_t buffer_size() const { return f64 ? net64.buffer_size() : net32.buffer_size(); }
+  // The network of precision T: net64 for double, net32 for float.
+  template <class T>
+  Network<T>& net() {
+    if constexpr (std::is_same_v<T, double>)
+      return net64;
+    else
+      return net32;
+  }
+  template <class T>
+  const Network<T>& net() const {
+    if constexpr (std::is_same_v<T, double>)
+      return net64;
+    else
+      return net32;
+  }
 };
 
 // Reads a model file: W1…WL, b1…bL (all F32 or all F64, shapes that chain), optional

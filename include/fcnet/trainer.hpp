@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "fcnet/collective.hpp"
 #include "fcnet/data.hpp"
 #include "fcnet/model_io.hpp"
 #include "fcnet/network.hpp"
@@ -107,20 +108,6 @@ struct TrainState {
   std::string origin;    // where the state was loaded from, for messages ("" = in memory)
 };
 
-// The processes of a data-parallel training run (MPI ranks, or threads in tests). Every rank calls
-// the same methods in the same order with buffers of the same length; each call returns the same
-// values on every rank.
-class Collective {
- public:
-  virtual ~Collective() = default;
-  virtual int rank() const = 0;  // 0..size()-1
-  virtual int size() const = 0;
-  // Element-wise sum (max) over all ranks, in place.
-  virtual void sum(float* v, int64_t n) = 0;
-  virtual void sum(double* v, int64_t n) = 0;
-  virtual void max(double* v, int64_t n) = 0;
-};
-
 // Data-parallel training: the training data set of `total` examples is split over the ranks of
 // `comm` in rank order, and this process holds examples [first, first + its n) of it. Every rank
 // draws the same per-epoch permutation of all `total` examples, computes the gradient of the
@@ -175,10 +162,31 @@ class TrainDiverged : public Error {
 };
 
 // Every check train() makes before it starts: the configuration, the memory the network needs,
-// the validation split, and a `resume` state's fit to cfg and the data. Throws fcnet::Error; lets
-// a caller fail before it prints or writes anything.
+// the validation split (none when a validation set `val` is given: it replaces the split), and a
+// `resume` state's fit to cfg and the data. Throws fcnet::Error; lets a caller fail before it
+// prints or writes anything.
 void check_training(const Dataset& train, const TrainConfig& cfg,
-                    const TrainState* resume = nullptr);
+                    const TrainState* resume = nullptr, const Dataset* val = nullptr);
+
+// The generator seed of one of a run's random streams: 1 initial weights, 2 shuffles, 3 dropout,
+// 4 the validation split.
+inline uint64_t stream_seed(const TrainConfig& cfg, uint64_t stream) {
+  return cfg.seed * 0x9E3779B97F4A7C15ULL + stream;
+}
+
+// cfg.schedule completed for a run of steps_per_epoch steps an epoch: its length (epochs, or
+// cfg.max_steps when fewer) and its warm-up in steps.
+Schedule run_schedule(const TrainConfig& cfg, int64_t steps_per_epoch);
+
+// The validation examples cfg.val_split holds out of n: round(val_split · n), halves away from 0.
+int64_t val_count(const TrainConfig& cfg, int64_t n);
+
+// The split train() draws when cfg.val_split > 0, over examples 0..n−1 (seeded by cfg.seed):
+// the sorted indices of the examples kept for training and of those held out.
+struct ValSplit {
+  std::vector<int64_t> train, val;
+};
+ValSplit split_validation(const TrainConfig& cfg, int64_t n);
 
 // Trains a new model on `train`, or continues the run saved in `resume`; `val` (optional) is
 // evaluated each epoch, else cfg.val_split holds out part of `train`. Throws fcnet::Error on bad

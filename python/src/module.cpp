@@ -280,20 +280,12 @@ void bind_net(py::module_& m, const char* name) {
 // ---------------------------------------------------------------------------------------------
 // Model: a trained network with its input transform, as in the model file.
 
-template <class T>
-const Network<T>& net_of(const Model& m) {
-  if constexpr (std::is_same_v<T, double>)
-    return m.net64;
-  else
-    return m.net32;
-}
-
 // Scores or probabilities (N×C, double) of x (stored type S) and, when y is given, the
 // per-example loss −log p[y]. Batches are read in place when no conversion is needed.
 template <class S, class T>
 void run_model(const Model& model, const S* x, int64_t n, int64_t d, const int32_t* y, bool probs,
                double* out, double* losses) {
-  const Network<T>& net = net_of<T>(model);
+  const Network<T>& net = model.net<T>();
   const int64_t c = net.num_classes();
   const Affine tf(model.transform, d);
   const bool in_place = tf.identity && std::is_same_v<S, T>;

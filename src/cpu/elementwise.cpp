@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <string>
 #include <type_traits>
 
 #include "fcnet/error.hpp"
@@ -312,9 +311,8 @@ template <class T>
 void transpose(MatrixView<T> out, ConstView<T> in) {
   if (out.rows != in.cols || out.cols != in.rows)
     fail("transpose",
-         "output is " + std::to_string(out.rows) + "x" + std::to_string(out.cols) + " for input " +
-             std::to_string(in.rows) + "x" + std::to_string(in.cols),
-         std::to_string(in.cols) + "x" + std::to_string(in.rows));
+         "output is " + shape_str(out.rows, out.cols) + " for input " + shape_str(in.rows, in.cols),
+         shape_str(in.cols, in.rows));
   // 8×8 blocks through AVX registers, two at a time down 16 input rows, so that each output
   // cache line (16 floats) is written whole before the next: with power-of-two leading dimensions
   // (1024 floats) every row of a block maps to the same L1 set, and half-written lines were evicted

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "fcnet/error.hpp"
+#include "fcnet/trainer.hpp"
 
 namespace fcnet::cuda {
 
@@ -354,13 +355,11 @@ Engine::Engine(const Network<float>& net, const EngineConfig& cfg)
   }
   if (bf16_) shadow_ = DeviceMemory(tb * sizeof(uint16_t), "bf16 parameters");
 
-  // The optimizer's ranges: W_l (weights) and b_l, as the CPU trainer's param_ranges.
+  // The optimizer's ranges: the CPU trainer's W_l (weights) and b_l.
   std::vector<OptRange> ranges;
-  for (int l = 1; l <= L; ++l) {
-    const int64_t w = net.offset(l, false), b = net.offset(l, true);
-    ranges.push_back({w, w + sizes_[l - 1] * sizes_[l], 1, 0});
-    ranges.push_back({b, b + sizes_[l], 0, 0});
-    max_range_ = std::max(max_range_, sizes_[l - 1] * sizes_[l]);
+  for (const ParamRange& r : param_ranges(net)) {
+    ranges.push_back({r.begin, r.end, r.weights ? 1 : 0, 0});
+    max_range_ = std::max(max_range_, r.end - r.begin);
   }
   nranges_ = static_cast<int>(ranges.size());
   ranges_ = DeviceMemory(ranges.size() * sizeof(OptRange), "optimizer ranges");

@@ -1,11 +1,14 @@
 // One fused optimizer update over the contiguous parameter buffer, following src/train/optim.cpp
 // operation for operation in float (t counts from 1; bias corrections in double):
+// clang-format off
 //   sgd       p −= lr·g
 //   momentum  buf = μ·buf + g;  p −= lr·buf
 //   nesterov  buf = μ·buf + g;  p −= lr·(g + μ·buf)
-//   adam      m = β1·m + (1−β1)·g;  v = β2·v + (1−β2)·g²;  p −= lr/bc1·m / (sqrt(v)/sqrt(bc2) +
-//   eps) adamw     p ·= 1 − lr·weight_decay (weights only), then as adam rmsprop   v = α·v +
-//   (1−α)·g²;  p −= lr·g / (sqrt(v) + eps)
+//   adam      m = β1·m + (1−β1)·g;  v = β2·v + (1−β2)·g²;
+//             p −= lr/bc1·m / (sqrt(v)/sqrt(bc2) + eps)
+//   adamw     p ·= 1 − lr·weight_decay (weights only), then as adam
+//   rmsprop   v = α·v + (1−α)·g²;  p −= lr·g / (sqrt(v) + eps)
+// clang-format on
 // with g = grad + l2·p on weights (biases are not regularised). blockIdx.y picks the range.
 // The learning rate comes from the device table at the current step, and the last block to
 // finish advances the step counters, so a replayed graph needs nothing from the host.

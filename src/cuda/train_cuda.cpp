@@ -44,24 +44,20 @@ TrainResult train_impl(const Dataset& train, const Dataset* val, const TrainConf
   model.image_shape = train.image_shape;
   Network<float>& net = model.net32;
   net = Network<float>(sizes, cfg.activation);
-  Rng init_rng(cfg.seed * 0x9E3779B97F4A7C15ULL + 1);
-  Rng shuffle_rng(cfg.seed * 0x9E3779B97F4A7C15ULL + 2);
+  Rng init_rng(stream_seed(cfg, 1));
+  Rng shuffle_rng(stream_seed(cfg, 2));
   net.init(cfg.init, init_rng, cfg.init_std);
 
   const int64_t batch = std::min(cfg.batch, n);
   const int64_t steps_per_epoch = (n + batch - 1) / batch;
-  Schedule sched = cfg.schedule;
-  sched.steps_per_epoch = steps_per_epoch;
-  sched.total_steps = steps_per_epoch * cfg.epochs;
-  if (cfg.max_steps > 0) sched.total_steps = std::min(sched.total_steps, cfg.max_steps);
-  sched.warmup_steps = static_cast<int64_t>(std::llround(cfg.warmup_epochs * steps_per_epoch));
+  const Schedule sched = run_schedule(cfg, steps_per_epoch);
 
   cuda::EngineConfig ec;
   ec.options.precision = precision;
   ec.optimizer = cfg.optimizer;
   ec.l2 = 2.0 * cfg.reg;
   ec.dropout = cfg.dropout;
-  ec.dropout_seed = cfg.seed * 0x9E3779B97F4A7C15ULL + 3;
+  ec.dropout_seed = stream_seed(cfg, 3);
   cuda::Engine eng(net, ec);
   cuda::DeviceData dtrain(eng.context(), train, model.transform, classes);
   std::unique_ptr<cuda::DeviceData> dval;
@@ -196,31 +192,20 @@ TrainResult train_cuda(const Dataset& train_data, const Dataset* val, const Trai
   if (cfg.f64)
     fail("--precision", "f64 is not available on the device",
          "fp32, tf32 or bf16 with --device cuda");
-  {
-    TrainConfig c = cfg;
-    if (val) c.val_split = 0;  // a given validation set replaces the split
-    check_training(train_data, c);
-  }
+  check_training(train_data, cfg, nullptr, val);
   cuda::require_device(0);
   // The validation split of the CPU trainer, with the same seed.
   const Dataset* tr = &train_data;
   Dataset split_train, split_val;
   std::vector<int64_t> val_indices;
   if (!val && cfg.val_split > 0) {
-    std::vector<int64_t> idx(static_cast<std::size_t>(train_data.n));
-    std::iota(idx.begin(), idx.end(), 0);
-    Rng rng(cfg.seed * 0x9E3779B97F4A7C15ULL + 4);
-    rng.shuffle(idx);
     // check_training has made sure both sides are non-empty.
-    const int64_t nv = static_cast<int64_t>(std::llround(cfg.val_split * train_data.n));
-    std::vector<int64_t> vi(idx.end() - nv, idx.end()), ti(idx.begin(), idx.end() - nv);
-    std::sort(vi.begin(), vi.end());
-    std::sort(ti.begin(), ti.end());
-    split_val = train_data.subset(vi);
-    split_train = train_data.subset(ti);
+    ValSplit sp = split_validation(cfg, train_data.n);
+    split_val = train_data.subset(sp.val);
+    split_train = train_data.subset(sp.train);
     tr = &split_train;
     val = &split_val;
-    val_indices = std::move(vi);
+    val_indices = std::move(sp.val);
   }
   if (val && val->d != tr->d)
     fail(val->source, "has " + std::to_string(val->d) + " features",

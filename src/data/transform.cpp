@@ -8,9 +8,9 @@
 #include <type_traits>
 
 #include "core/parallel.hpp"
+#include "fcnet/collective.hpp"
 #include "fcnet/data.hpp"
 #include "fcnet/error.hpp"
-#include "train/data_parallel.hpp"
 
 namespace fcnet {
 
@@ -22,12 +22,9 @@ Normalize parse_normalize(const std::string& s) {
   fail("--normalize", "unknown mode '" + s + "'", "auto, none, scale or standardize");
 }
 
-InputTransform fit_transform(const Dataset& train, Normalize mode) {
-  return detail::fit_transform_over(train, mode, nullptr, train.n);
-}
-
-InputTransform detail::fit_transform_over(const Dataset& train, Normalize mode, Collective* comm,
-                                          int64_t total) {
+InputTransform fit_transform(const Dataset& train, Normalize mode, Collective* comm,
+                             int64_t total) {
+  if (total < 0) total = train.n;
   InputTransform tf;
   const bool u8 = train.dtype == DType::u8;
   if (mode == Normalize::none) return tf;
@@ -41,7 +38,7 @@ InputTransform detail::fit_transform_over(const Dataset& train, Normalize mode, 
   if (u8) tf.scale = 1.0 / 255.0;
   const auto d = static_cast<std::size_t>(train.d);
   const double inf = std::numeric_limits<double>::infinity();
-  // sum | −min | max in one buffer, so that with ranks the first pass needs one sum and one max
+  // −min | max in one buffer, so that with ranks the first pass needs one sum and one max
   // exchange. Two passes (mean, then squared deviations) so large offsets do not cancel the
   // variance.
   std::vector<double> sum(d, 0.0), ext(2 * d, -inf), sq(d, 0.0);

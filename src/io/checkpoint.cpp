@@ -247,10 +247,6 @@ StTensor buffer_tensor(const std::vector<double>& v, bool f64) {
   return t;
 }
 
-int64_t buffer_size(const Model& m) {
-  return m.f64 ? m.net64.buffer_size() : m.net32.buffer_size();
-}
-
 }  // namespace
 
 std::string train_config_to_json(const TrainConfig& cfg) {
@@ -342,7 +338,7 @@ TrainState checkpoint_from_safetensors(const SafeTensors& st, const std::string&
   s.origin = where;
   s.model = model_from_safetensors(st, where);
   s.config = config_from(f.obj("config"));
-  const int64_t P = buffer_size(s.model);
+  const int64_t P = s.model.buffer_size();
   auto buffer = [&](const char* name) {
     std::vector<double> v;
     auto t = st.tensors.find(std::string(kStatePrefix) + name);

@@ -1,9 +1,8 @@
 #include "data_parallel.hpp"
 
 #include <algorithm>
-#include <cmath>
 #include <cstring>
-#include <limits>
+#include <string>
 
 #include "fcnet/error.hpp"
 

@@ -30,11 +30,6 @@ Shard make_shard(const DataParallel& par, const Dataset& data);
 std::vector<int64_t> restrict_to(const std::vector<int64_t>& sorted, const Shard& s,
                                  Shard* out = nullptr);
 
-// fit_transform over the union of every rank's `train` rows, `total` of them (sums, minima and
-// maxima combined over the ranks); with comm null it is fit_transform itself (total = train.n).
-InputTransform fit_transform_over(const Dataset& train, Normalize mode, Collective* comm,
-                                  int64_t total);
-
 // Fills loss (loss_sum / n), accuracy and per-class accuracy of r from its n and confusion matrix.
 void finish_eval(EvalResult& r, double loss_sum);
 

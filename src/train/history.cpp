@@ -89,8 +89,8 @@ std::vector<EpochRecord> epochs_from_json(const nlohmann::json& history, const s
   return out;
 }
 
-nlohmann::json training_metadata(const TrainConfig& cfg, const TrainResult& r,
-                                 const Dataset& train) {
+nlohmann::json training_metadata(const TrainConfig& cfg, const TrainResult& r, const Dataset& train,
+                                 int ranks) {
   nlohmann::json j;
   j["data"] = train.source;
   j["hidden"] = cfg.hidden;
@@ -119,6 +119,7 @@ nlohmann::json training_metadata(const TrainConfig& cfg, const TrainResult& r,
     j["final_train_accuracy"] = e.train_accuracy;
     if (std::isfinite(e.val_accuracy)) j["final_val_accuracy"] = e.val_accuracy;
   }
+  if (ranks > 0) j["ranks"] = ranks;
   j["history"] = epochs_to_json(r.epochs);  // lets fcnet report redraw the curves
   return j;
 }

@@ -20,8 +20,9 @@ nlohmann::json epochs_to_json(const std::vector<EpochRecord>& epochs);
 std::vector<EpochRecord> epochs_from_json(const nlohmann::json& history, const std::string& where);
 
 // The training metadata a trained model carries (its "training" JSON): the configuration, the
-// run's counts and final values, and the history. Trainers add what is theirs (device, ranks).
-nlohmann::json training_metadata(const TrainConfig& cfg, const TrainResult& r,
-                                 const Dataset& train);
+// run's counts and final values, the history, and "ranks" for a data-parallel run (ranks > 0).
+// The CUDA trainer adds its device and precision.
+nlohmann::json training_metadata(const TrainConfig& cfg, const TrainResult& r, const Dataset& train,
+                                 int ranks = 0);
 
 }  // namespace fcnet

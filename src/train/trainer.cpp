@@ -78,21 +78,6 @@ int first_bad_layer(const Network<T>& net) {
   return 0;
 }
 
-template <class T>
-Network<T>& net_of(Model& m) {
-  if constexpr (std::is_same_v<T, double>)
-    return m.net64;
-  else
-    return m.net32;
-}
-template <class T>
-const Network<T>& net_of(const Model& m) {
-  if constexpr (std::is_same_v<T, double>)
-    return m.net64;
-  else
-    return m.net32;
-}
-
 }  // namespace
 
 void detail::finish_eval(EvalResult& r, double loss_sum) {
@@ -182,25 +167,20 @@ TrainResult train_impl(const Dataset& train, const Dataset* val, int64_t val_n,
 
   Model& model = res.model;
   model.f64 = std::is_same_v<T, double>;
-  model.transform =
-      resume ? resume->model.transform : detail::fit_transform_over(train, cfg.normalize, comm, n);
+  model.transform = resume ? resume->model.transform : fit_transform(train, cfg.normalize, comm, n);
   model.class_names = resume ? resume->model.class_names : train.class_names;
   model.image_shape = train.image_shape;
-  Network<T>& net = net_of<T>(model);
+  Network<T>& net = model.net<T>();
   net = Network<T>(sizes, cfg.activation);
-  Rng init_rng(cfg.seed * 0x9E3779B97F4A7C15ULL + 1);
-  Rng shuffle_rng(cfg.seed * 0x9E3779B97F4A7C15ULL + 2);
-  Rng dropout_rng(cfg.seed * 0x9E3779B97F4A7C15ULL + 3 +
+  Rng init_rng(stream_seed(cfg, 1));
+  Rng shuffle_rng(stream_seed(cfg, 2));
+  Rng dropout_rng(stream_seed(cfg, 3) +
                   (comm ? 0x51ED27ULL * static_cast<uint64_t>(comm->rank()) : 0));
   if (!resume) net.init(cfg.init, init_rng, cfg.init_std);
 
   const int64_t batch = std::min(cfg.batch, n);
   const int64_t steps_per_epoch = (n + batch - 1) / batch;
-  Schedule sched = cfg.schedule;
-  sched.steps_per_epoch = steps_per_epoch;
-  sched.total_steps = steps_per_epoch * cfg.epochs;
-  if (cfg.max_steps > 0) sched.total_steps = std::min(sched.total_steps, cfg.max_steps);
-  sched.warmup_steps = static_cast<int64_t>(std::llround(cfg.warmup_epochs * steps_per_epoch));
+  const Schedule sched = run_schedule(cfg, steps_per_epoch);
   Optimizer<T> opt(cfg.optimizer, net.buffer_size(), param_ranges(net));
 
   Matrix<T> xb(batch, d, "input batch");
@@ -258,7 +238,7 @@ TrainResult train_impl(const Dataset& train, const Dataset* val, int64_t val_n,
     auto st = std::make_shared<TrainState>();
     st->config = cfg;
     st->model.f64 = model.f64;
-    net_of<T>(st->model) = net;
+    st->model.net<T>() = net;
     st->model.transform = model.transform;
     st->model.class_names = model.class_names;
     st->model.image_shape = model.image_shape;
@@ -337,10 +317,10 @@ TrainResult train_impl(const Dataset& train, const Dataset* val, int64_t val_n,
                                  1.0 / static_cast<double>(b), false);
       else
         std::fill(net.grads(), net.grads() + P, T(0));
-      stop = cb.stop && cb.stop->load();
       if (comm) {  // the one exchange per step: gradients, then loss, hits and stop requests
         comm->sum(net.grads(), P);
-        double v[3] = {lp.data_loss, static_cast<double>(lp.correct), stop ? 1.0 : 0.0};
+        const bool asked = cb.stop && cb.stop->load();
+        double v[3] = {lp.data_loss, static_cast<double>(lp.correct), asked ? 1.0 : 0.0};
         comm->sum(v, 3);
         lp.data_loss = v[0];
         lp.correct = static_cast<int64_t>(v[1]);
@@ -561,7 +541,7 @@ void check_resume(const TrainState& st, const TrainConfig& cfg, const Dataset& t
              optimizer_name(st.config.optimizer.kind) + " but the run asks for " +
              optimizer_name(cfg.optimizer.kind),
          "the checkpoint's --optimizer" + again);
-  const int64_t P = st.model.f64 ? st.model.net64.buffer_size() : st.model.net32.buffer_size();
+  const int64_t P = st.model.buffer_size();
   const auto k = cfg.optimizer.kind;
   const bool uses_m = k == OptimizerKind::momentum || k == OptimizerKind::nesterov ||
                       k == OptimizerKind::adam || k == OptimizerKind::adamw;
@@ -596,25 +576,47 @@ void check_resume(const TrainState& st, const TrainConfig& cfg, const Dataset& t
   }
 }
 
-// Validation examples cfg.val_split holds out of n.
+}  // namespace
+
+Schedule run_schedule(const TrainConfig& cfg, int64_t steps_per_epoch) {
+  Schedule sched = cfg.schedule;
+  sched.steps_per_epoch = steps_per_epoch;
+  sched.total_steps = steps_per_epoch * cfg.epochs;
+  if (cfg.max_steps > 0) sched.total_steps = std::min(sched.total_steps, cfg.max_steps);
+  sched.warmup_steps = static_cast<int64_t>(std::llround(cfg.warmup_epochs * steps_per_epoch));
+  return sched;
+}
+
 int64_t val_count(const TrainConfig& cfg, int64_t n) {
   return static_cast<int64_t>(std::llround(cfg.val_split * static_cast<double>(n)));
 }
 
-}  // namespace
+ValSplit split_validation(const TrainConfig& cfg, int64_t n) {
+  std::vector<int64_t> idx(static_cast<std::size_t>(n));
+  std::iota(idx.begin(), idx.end(), 0);
+  Rng rng(stream_seed(cfg, 4));
+  rng.shuffle(idx);
+  const int64_t nv = val_count(cfg, n);
+  ValSplit s;
+  s.val.assign(idx.end() - nv, idx.end());
+  s.train.assign(idx.begin(), idx.end() - nv);
+  std::sort(s.val.begin(), s.val.end());
+  std::sort(s.train.begin(), s.train.end());
+  return s;
+}
 
 namespace {
 
 // check_training for a data set of `total` examples over all ranks, of which `train_data` is this
 // rank's share (`sharded`; the class count is then agreed over the ranks inside the trainer).
 void check_training_of(const Dataset& train_data, const TrainConfig& cfg, const TrainState* resume,
-                       int64_t total, bool sharded) {
+                       const Dataset* val, int64_t total, bool sharded) {
   validate(cfg, train_data);
   if (!resume && !sharded && train_data.num_classes() < 2)
     fail(train_data.source, "has labels of only one class", "at least two classes to classify");
   check_memory(cfg, train_data);
   int64_t n = total;
-  if (cfg.val_split > 0) {
+  if (!val && cfg.val_split > 0) {  // a given validation set replaces the split
     const int64_t nv = val_count(cfg, n);
     if (nv < 1 || nv >= n)
       fail("--val-split",
@@ -628,43 +630,37 @@ void check_training_of(const Dataset& train_data, const TrainConfig& cfg, const 
 
 }  // namespace
 
-void check_training(const Dataset& train_data, const TrainConfig& cfg, const TrainState* resume) {
-  check_training_of(train_data, cfg, resume, train_data.n, false);
+void check_training(const Dataset& train_data, const TrainConfig& cfg, const TrainState* resume,
+                    const Dataset* val) {
+  check_training_of(train_data, cfg, resume, val, train_data.n, false);
 }
 
 TrainResult train(const Dataset& train_data, const Dataset* val, const TrainConfig& cfg,
                   const TrainCallbacks& callbacks, const TrainState* resume) {
   const detail::Shard all = detail::make_shard(callbacks.parallel, train_data);
-  {
-    TrainConfig c = cfg;
-    if (val) c.val_split = 0;  // a given validation set replaces the split
-    check_training_of(train_data, c, resume, all.total, all.comm != nullptr);
-  }
+  check_training_of(train_data, cfg, resume, val, all.total, all.comm != nullptr);
   const Dataset* tr = &train_data;
   detail::Shard shard = all;
   Dataset split_train, split_val;
   std::vector<int64_t> val_indices;
   if (!val && cfg.val_split > 0) {
     // The split is drawn over all ranks' examples; each rank keeps the part of both sides it holds.
-    const int64_t n = all.total;
-    std::vector<int64_t> idx(static_cast<std::size_t>(n));
-    std::iota(idx.begin(), idx.end(), 0);
-    Rng rng(cfg.seed * 0x9E3779B97F4A7C15ULL + 4);
-    rng.shuffle(idx);
-    const int64_t nv = val_count(cfg, n);
-    std::vector<int64_t> vi(idx.end() - nv, idx.end()), ti(idx.begin(), idx.end() - nv);
-    std::sort(vi.begin(), vi.end());
-    std::sort(ti.begin(), ti.end());
-    split_val = train_data.subset(detail::restrict_to(vi, all));
-    split_train = train_data.subset(detail::restrict_to(ti, all, &shard));
+    ValSplit sp = split_validation(cfg, all.total);
+    split_val = train_data.subset(detail::restrict_to(sp.val, all));
+    split_train = train_data.subset(detail::restrict_to(sp.train, all, &shard));
     tr = &split_train;
     val = &split_val;
-    val_indices = std::move(vi);
+    val_indices = std::move(sp.val);
   }
   if (val && val->d != tr->d)
     fail(val->source, "has " + std::to_string(val->d) + " features",
          std::to_string(tr->d) + " like the training data");
-  const int64_t val_total = !val ? 0 : all.comm ? detail::sum_over(*all.comm, val->n) : val->n;
+  // A drawn split's held-out count is known on every rank; a given set's shares are summed.
+  const int64_t val_total = !val                   ? 0
+                            : !val_indices.empty() ? static_cast<int64_t>(val_indices.size())
+                            : all.comm             ? detail::sum_over(*all.comm, val->n)
+                                                   : val->n;
+  const int ranks = all.comm ? all.comm->size() : 0;
   TrainResult r;
   try {
     r = cfg.f64 ? train_impl<double>(*tr, val, val_total, cfg, callbacks, shard, resume)
@@ -673,8 +669,7 @@ TrainResult train(const Dataset& train_data, const Dataset* val, const TrainConf
     e.result->train_examples = shard.total;
     e.result->val_examples = val_total;
     e.result->val_indices = val_indices;
-    nlohmann::json j = training_metadata(cfg, *e.result, train_data);
-    if (all.comm) j["ranks"] = all.comm->size();
+    nlohmann::json j = training_metadata(cfg, *e.result, train_data, ranks);
     j["diverged"] = e.what();
     e.result->model.training_json = j.dump();
     throw;
@@ -682,9 +677,7 @@ TrainResult train(const Dataset& train_data, const Dataset* val, const TrainConf
   r.train_examples = shard.total;
   r.val_examples = val_total;
   r.val_indices = std::move(val_indices);
-  nlohmann::json meta = training_metadata(cfg, r, train_data);
-  if (all.comm) meta["ranks"] = all.comm->size();
-  r.model.training_json = meta.dump();
+  r.model.training_json = training_metadata(cfg, r, train_data, ranks).dump();
   return r;
 }
 

@@ -285,7 +285,7 @@ Command add_train(CLI::App& app) {
                         " like the training data");
         }
         const int64_t n_all = ranks.total_examples();
-        const int64_t n_train = n_all - static_cast<int64_t>(std::llround(o->val_split * n_all));
+        const int64_t n_train = n_all - val_count(cfg, n_all);
         cfg.epochs = epochs > 0 ? epochs : auto_epochs(n_train, std::min(cfg.batch, n_train));
         if (resume) resume_config(*c, *resume, cfg);
         // With ranks train() runs these checks on the whole data set (this rank holds a share).

@@ -153,6 +153,10 @@ Dataset concat_datasets(std::vector<Dataset> parts, const std::string& source) {
   out.image_shape = parts.front().image_shape;
   out.class_names = merged;
   out.source = source;
+  std::size_t rows = 0;
+  for (const auto& p : parts) rows += static_cast<std::size_t>(p.n);
+  out.bytes.reserve(rows * static_cast<std::size_t>(out.d) * dtype_size(type));
+  out.labels.reserve(rows);
   std::vector<uint8_t> wide;
   for (auto& p : parts) {
     if (remap) remap_labels(p, merged);
