@@ -314,6 +314,20 @@ TEST(Mpi, MoreRanksThanShardFilesIsAUsageError) {
   EXPECT_EQ(count(run.r.err, "lists 2 shard files for 3 ranks"), 1) << run.r.err;
 }
 
+// A usage error is found before any rank reads data: here rank 1's shard does not even exist.
+TEST(Mpi, ReportWithoutTestDataIsAUsageErrorBeforeLoading) {
+  auto dir = temp_dir("mpi-report");
+  write_shard(dir / "v0.csv", 30, {"ant", "bee"}, 1);
+  MpiRun run = run_np(2,
+                      "train --data " + (dir / "v{rank}.csv").string() + kTrain + " --report " +
+                          (dir / "r.html").string() + " --out " + (dir / "m.safetensors").string(),
+                      dir);
+  EXPECT_EQ(run.r.code, 2) << run.r.err;
+  EXPECT_NE(run.r.err.find("needs --test-data"), std::string::npos) << run.r.err;
+  EXPECT_EQ(run.r.err.find("v1.csv"), std::string::npos) << run.r.err;
+  EXPECT_FALSE(fs::exists(dir / "r.html"));
+}
+
 TEST(Mpi, DivergenceDuringTrainingEndsEveryRankWithTheMessage) {
   auto dir = temp_dir("mpi-diverge");
   const auto files = write_shards(dir);

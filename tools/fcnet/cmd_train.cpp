@@ -269,11 +269,15 @@ Command add_train(CLI::App& app) {
           check_writable(o->out);
           if (!o->checkpoint.empty()) check_writable(o->checkpoint);
         }
-        Dataset train_data = ranks.load_share(o->data, "train");
-        prepare_train_report(o->report, train_data);
         std::string test_src = o->test_data;
         const bool fmnist = o->data.data.rfind("fashion-mnist", 0) == 0;
         if (test_src.empty() && fmnist) test_src = "fashion-mnist:test";
+        if (ranks.size() > 1 && !o->report.path.empty() && (test_src.empty() || test_src == "none"))
+          throw CLI::ValidationError("--report",
+                                     "with several ranks needs --test-data (rank 0 holds only "
+                                     "its share of the training data)");
+        Dataset train_data = ranks.load_share(o->data, "train");
+        prepare_train_report(o->report, train_data);
         Dataset test_data;
         const bool has_test = lead && !test_src.empty() && test_src != "none";
         if (has_test) {
@@ -290,10 +294,6 @@ Command add_train(CLI::App& app) {
         if (resume) resume_config(*c, *resume, cfg);
         // With ranks train() runs these checks on the whole data set (this rank holds a share).
         if (!ranks.mpi()) check_training(train_data, cfg, resume.get());
-        if (ranks.size() > 1 && !o->report.path.empty() && (test_src.empty() || test_src == "none"))
-          throw CLI::ValidationError("--report",
-                                     "with several ranks needs --test-data (rank 0 holds only "
-                                     "its share of the training data)");
 
         if (!quiet)
           log("training %s on %s: %lld examples x %lld features, %lld epochs, batch %lld, %s, "
