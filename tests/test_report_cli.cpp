@@ -93,6 +93,20 @@ std::string percent1(double fraction) {
   return b;
 }
 
+// fcnet eval --json of `model` on `data`.
+json eval_json(const std::filesystem::path& model, const std::filesystem::path& data,
+               const std::filesystem::path& dir) {
+  auto r = run_cli("eval --json --model " + model.string() + " --data " + data.string(), dir);
+  EXPECT_EQ(r.code, 0) << r.err;
+  return r.code == 0 ? json::parse(r.out) : json();
+}
+
+// Rows of the misclassified-examples table (examples that are not images).
+std::size_t misclassified_rows(const std::string& html) {
+  const auto mis = html.substr(html.find("id=\"misclassified\""));
+  return count(mis.substr(0, mis.find("</section>")), "<tr><td class=\"num\">");
+}
+
 const char* kSections[] = {"id=\"summary\"",          "id=\"curves\"",
                            "id=\"chart-loss\"",       "id=\"chart-accuracy\"",
                            "id=\"chart-lr\"",         "id=\"confusion\"",
@@ -156,6 +170,35 @@ TEST(ReportCli, TrainWritesReportOnIdxImagesWithValidationSplit) {
   }
 }
 
+// train --report with test data: the report shows the trainer's one test evaluation (passed in,
+// not redone), which must be what fcnet eval measures on the saved model.
+TEST(ReportCli, TrainReportOnTestDataMatchesEval) {
+  auto dir = temp_dir("report-train-test");
+  write_csv(dir / "train.csv", 400, 5);
+  write_csv(dir / "test.csv", 150, 6);
+  const auto model = dir / "m.safetensors", page = dir / "r.html";
+  auto r = run_cli("train --data " + (dir / "train.csv").string() + " --test-data " +
+                       (dir / "test.csv").string() +
+                       " --hidden 8 --epochs 4 --batch 40 --threads 1 --json --out " +
+                       model.string() + " --report " + page.string(),
+                   dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const json tj = json::parse(r.out);
+  const json ej = eval_json(model, dir / "test.csv", dir);
+  const double acc = ej["accuracy"].get<double>();
+  EXPECT_DOUBLE_EQ(tj["test_accuracy"].get<double>(), acc);
+  const std::string html = read_file(page.string());
+  EXPECT_TRUE(has(html, "(test split)"));
+  EXPECT_EQ(cell_after(html, "overall-accuracy", 0), 150);
+  EXPECT_TRUE(has(html, "colspan=\"3\">" + percent1(acc) + " <span")) << percent1(acc);
+  for (int k = 0; k < 3; ++k)
+    EXPECT_EQ(cell_after(html, "class-row-" + std::to_string(k), 0),
+              ej["per_class"][k]["support"].get<int64_t>())
+        << k;
+  const auto errors = static_cast<std::size_t>(std::llround((1.0 - acc) * 150));
+  EXPECT_EQ(misclassified_rows(html), std::min<std::size_t>(errors, 48));
+}
+
 TEST(ReportCli, ReportOnCsvMatchesEval) {
   auto dir = temp_dir("report-csv");
   write_csv(dir / "train.csv", 400, 5);
@@ -171,10 +214,7 @@ TEST(ReportCli, ReportOnCsvMatchesEval) {
               dir);
   ASSERT_EQ(r.code, 0) << r.err;
   const json rj = json::parse(r.out);
-  r = run_cli("eval --json --model " + model.string() + " --data " + (dir / "test.csv").string(),
-              dir);
-  ASSERT_EQ(r.code, 0) << r.err;
-  const json ej = json::parse(r.out);
+  const json ej = eval_json(model, dir / "test.csv", dir);
   EXPECT_EQ(rj["examples"].get<int64_t>(), 150);
   EXPECT_DOUBLE_EQ(rj["accuracy"].get<double>(), ej["accuracy"].get<double>());
   EXPECT_EQ(rj["split"].get<std::string>(), "test");
@@ -195,9 +235,7 @@ TEST(ReportCli, ReportOnCsvMatchesEval) {
   const auto errors =
       static_cast<std::size_t>(std::llround((1.0 - ej["accuracy"].get<double>()) * 150));
   EXPECT_TRUE(has(html, "id=\"misclassified-table\"") || errors == 0);
-  const auto mis = html.substr(html.find("id=\"misclassified\""));
-  EXPECT_EQ(count(mis.substr(0, mis.find("</section>")), "<tr><td class=\"num\">"),
-            std::min<std::size_t>(errors, 48));
+  EXPECT_EQ(misclassified_rows(html), std::min<std::size_t>(errors, 48));
   EXPECT_TRUE(has(html, "not drawn"));
   EXPECT_FALSE(has(html, "class=\"unit pix\""));
   // Curves from the stored history: 4 rows in the epoch table.

@@ -22,6 +22,10 @@ struct ReportInputs {
   // examples (null: none of those). Its examples are shown as images when the data are images.
   const Dataset* eval = nullptr;
   std::string eval_split = "test";  // name of that split on the page: "test", "validation"...
+  // An evaluation of `eval` the caller already made (evaluate(model, *eval, …, probs)), used
+  // instead of evaluating again; both or neither.
+  const EvalResult* eval_result = nullptr;
+  const Matrix<double>* eval_probs = nullptr;
   // {H, W} with H·W = D to draw inputs and first-layer weights as images; empty: the model's or
   // the evaluation data's own image shape (IDX), if any.
   std::vector<int64_t> image_shape;

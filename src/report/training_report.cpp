@@ -312,8 +312,16 @@ ReportData build(const ReportInputs& in, EvalResult& ev) {
   ev = EvalResult{};
   if (in.eval) {
     const Dataset& data = *in.eval;
-    Matrix<double> probs;
-    ev = evaluate(m, data, 1000, &probs);
+    Matrix<double> own;
+    const bool given = in.eval_result && in.eval_probs;
+    if (given)
+      ev = *in.eval_result;
+    else
+      ev = evaluate(m, data, 1000, &own);
+    const Matrix<double>& probs = given ? *in.eval_probs : own;
+    if (probs.rows() != data.n || probs.cols() != ev.classes)
+      fail("report", "the given predictions are " + shape_str(probs.rows(), probs.cols()),
+           shape_str(data.n, ev.classes) + " for the evaluation data");
     const int64_t c = ev.classes;
     d.confusion_split = in.eval_split;
     for (int64_t k = 0; k < c; ++k)

@@ -42,10 +42,13 @@ void add_train_report_options(CLI::App* app, TrainReportOptions& o);
 // Before training: checks that the report can be written and applies --image-shape to the
 // training data (so the model remembers it).
 void prepare_train_report(const TrainReportOptions& o, Dataset& train_data);
-// After training: writes the report, evaluated on `test` when given, else on the validation
-// split, else on the training data. Returns the path written ("" without --report).
+// After training: writes the report, evaluated on `test` when given (or taken from `test_eval`
+// and `test_probs`, the caller's evaluation of it), else on the validation split, else on the
+// training data. Returns the path written ("" without --report).
 std::string write_train_report(const TrainReportOptions& o, const TrainResult& r,
-                               const Dataset& train_data, const Dataset* test, bool quiet);
+                               const Dataset& train_data, const Dataset* test, bool quiet,
+                               const EvalResult* test_eval = nullptr,
+                               const Matrix<double>* test_probs = nullptr);
 
 // Comma-separated positive integers ("512,256"); throws CLI::ValidationError naming the option.
 std::vector<int64_t> parse_sizes(const std::string& text, const std::string& option,

@@ -69,7 +69,8 @@ void prepare_train_report(const TrainReportOptions& o, Dataset& train_data) {
 }
 
 std::string write_train_report(const TrainReportOptions& o, const TrainResult& r,
-                               const Dataset& train_data, const Dataset* test, bool quiet) {
+                               const Dataset& train_data, const Dataset* test, bool quiet,
+                               const EvalResult* test_eval, const Matrix<double>* test_probs) {
   if (o.path.empty()) return "";
   ReportInputs in;
   in.model = &r.model;
@@ -79,6 +80,8 @@ std::string write_train_report(const TrainReportOptions& o, const TrainResult& r
   if (test) {
     in.eval = test;
     in.eval_split = "test";
+    in.eval_result = test_eval;
+    in.eval_probs = test_probs;
   } else if (!r.val_indices.empty()) {
     val = train_data.subset(r.val_indices);
     in.eval = &val;

@@ -346,9 +346,13 @@ Command add_train(CLI::App& app) {
           out["val_accuracy"] = best;
           out["val_examples"] = r.val_examples;
         }
+        // The test evaluation, with the probabilities when the report will need them.
+        EvalResult ev;
+        Matrix<double> test_probs;
+        const bool report = !o->report.path.empty();
         if (has_test) {
           const auto t0 = std::chrono::steady_clock::now();
-          EvalResult ev = evaluate(r.model, test_data);
+          ev = evaluate(r.model, test_data, 1000, report ? &test_probs : nullptr);
           const double secs =
               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
           out["test_accuracy"] = ev.accuracy;
@@ -366,9 +370,10 @@ Command add_train(CLI::App& app) {
         }
         save_model(o->out, r.model);
         out["model"] = o->out;
-        const std::string report =
-            write_train_report(o->report, r, train_data, has_test ? &test_data : nullptr, o->quiet);
-        if (!report.empty()) out["report"] = report;
+        const std::string report_path =
+            write_train_report(o->report, r, train_data, has_test ? &test_data : nullptr, o->quiet,
+                               has_test ? &ev : nullptr, has_test ? &test_probs : nullptr);
+        if (!report_path.empty()) out["report"] = report_path;
         if (!o->quiet)
           log("trained in %.1fs (%lld steps); model saved to %s", r.seconds,
               static_cast<long long>(r.steps), o->out.c_str());
