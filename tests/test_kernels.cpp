@@ -1,5 +1,7 @@
 // Fast kernels against the naive references, on random odd-sized inputs.
 #include <cmath>
+#include <thread>
+#include <vector>
 
 #include "fcnet/kernels.hpp"
 #include "test_util.hpp"
@@ -95,6 +97,23 @@ TEST(Gemm, PrimitivesAreCreatedOncePerShape) {
   op.activate = true;
   ctx.gemm(c.view(), a.view(), b.view(), op);
   EXPECT_EQ(ctx.primitives_created(), 2u);
+}
+
+TEST(Gemm, StartUpProductRunsOnceOnItsOwnPrimitive) {
+  // Callers racing into the one-time start all return; a context made afterwards holds none of
+  // its primitives, and that context's first product (same 64×64×64 shape) is right.
+  std::vector<std::thread> callers;
+  for (int t = 0; t < 4; ++t) callers.emplace_back([] { warm_up_gemm(); });
+  for (auto& t : callers) t.join();
+  DnnlContext ctx;
+  EXPECT_EQ(ctx.primitives_created(), 0u);
+  Rng rng(9);
+  auto a = random_matrix<float>(64, 64, rng), b = random_matrix<float>(64, 64, rng);
+  Matrix<float> got(64, 64), want(64, 64);
+  ctx.gemm(got.view(), a.view(), b.view(), {});
+  ref::gemm<float>(want.view(), a.view(), b.view(), {});
+  expect_close(got.view(), want.view(), 64, "first product after the start-up");
+  EXPECT_EQ(ctx.primitives_created(), 1u);
 }
 
 TEST(Gemm, ReferenceMatchesHandComputedProduct) {

@@ -93,6 +93,13 @@ template <class T>
 double softmax_xent_forward(MatrixView<T> probs, ConstView<T> scores, const int32_t* y,
                             double* losses);
 
+// Starts the float32 GEMM library once per process: oneDNN generates its kernels at the first
+// product, whatever its shape (about 30 ms on a 2-core AVX2 machine). DnnlContext's constructor
+// calls it, so a trainer's set-up pays that cost rather than its first step; a caller that times
+// its own products (fcnet eval) calls it before its clock starts. Thread-safe; later calls return
+// at once.
+void warm_up_gemm();
+
 // oneDNN matmul for float32, with bias and activation fused as post-ops. Primitives are created
 // once per shape and operation and reused; the context owns them. Not thread-safe: one per worker.
 class DnnlContext {

@@ -4,6 +4,7 @@
 #include <array>
 #include <cstring>
 #include <map>
+#include <mutex>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <string>
 #include <vector>
@@ -53,6 +54,24 @@ dnnl::algorithm eltwise_algorithm(Activation a) {
 }
 
 }  // namespace
+
+void warm_up_gemm() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    // oneDNN generates its f32 GEMM kernels at the first product of a process, whatever its shape
+    // (about 30 ms on a 2-core AVX2 machine, more than a whole step); one small product of its own
+    // moves that into set-up. A 1×1 product does not reach those kernels; 64×64×64 does.
+    constexpr int64_t s = 64;
+    std::vector<float> a(s * s, 0.0f), b(s * s, 0.0f), c(s * s);
+    dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+    dnnl::stream stream(engine);
+    memory::desc md({s, s}, memory::data_type::f32, memory::format_tag::ab);
+    dnnl::matmul prim(dnnl::matmul::primitive_desc(dnnl::matmul::desc(md, md, md), engine));
+    memory ma(md, engine, a.data()), mb(md, engine, b.data()), mc(md, engine, c.data());
+    prim.execute(stream, {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}});
+    stream.wait();
+  });
+}
 
 struct DnnlContext::Impl {
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
@@ -104,7 +123,9 @@ struct DnnlContext::Impl {
   }
 };
 
-DnnlContext::DnnlContext() : impl_(std::make_unique<Impl>()) {}
+DnnlContext::DnnlContext() : impl_(std::make_unique<Impl>()) {
+  warm_up_gemm();
+}
 DnnlContext::~DnnlContext() = default;
 
 std::size_t DnnlContext::primitives_created() const {

@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "cli.hpp"
+#include "fcnet/kernels.hpp"
 #include "fcnet/trainer.hpp"
 
 namespace fcnet::cli {
@@ -31,6 +32,8 @@ Command add_eval(CLI::App& app) {
             Model m = load_model(o->model);
             Dataset d = load_data(o->data, "test", true, m.class_names);
             check_compatible(m, d);
+            // The GEMM library's one-time start is set-up, not evaluation.
+            if (!m.f64) warm_up_gemm();
             const auto t0 = std::chrono::steady_clock::now();
             EvalResult r = evaluate(m, d, o->batch);
             const double secs =
