@@ -15,11 +15,11 @@
 #include <utility>
 #include <vector>
 
+#include "fcnet/optimizer_kind.hpp"
 #include "fcnet/tensor.hpp"
 
 namespace fcnet {
 
-enum class OptimizerKind { sgd, momentum, nesterov, adam, adamw, rmsprop };
 OptimizerKind parse_optimizer(const std::string& name);
 const char* optimizer_name(OptimizerKind k);
 

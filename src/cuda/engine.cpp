@@ -337,22 +337,10 @@ Engine::Engine(const Network<float>& net, const EngineConfig& cfg)
   const auto tb = static_cast<std::size_t>(total_);
   params_ = DeviceMemory(tb * sizeof(float), "parameters");
   grads_ = DeviceMemory(tb * sizeof(float), "gradients");
-  switch (cfg_.optimizer.kind) {
-    case OptimizerKind::sgd:
-      break;
-    case OptimizerKind::momentum:
-    case OptimizerKind::nesterov:
-      m_ = DeviceMemory(tb * sizeof(float), "optimizer state");
-      break;
-    case OptimizerKind::adam:
-    case OptimizerKind::adamw:
-      m_ = DeviceMemory(tb * sizeof(float), "optimizer state");
-      v_ = DeviceMemory(tb * sizeof(float), "optimizer state");
-      break;
-    case OptimizerKind::rmsprop:
-      v_ = DeviceMemory(tb * sizeof(float), "optimizer state");
-      break;
-  }
+  if (keeps_first_moment(cfg_.optimizer.kind))
+    m_ = DeviceMemory(tb * sizeof(float), "optimizer state");
+  if (keeps_second_moment(cfg_.optimizer.kind))
+    v_ = DeviceMemory(tb * sizeof(float), "optimizer state");
   if (bf16_) shadow_ = DeviceMemory(tb * sizeof(uint16_t), "bf16 parameters");
 
   // The optimizer's ranges: the CPU trainer's W_l (weights) and b_l.

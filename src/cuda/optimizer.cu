@@ -15,6 +15,7 @@
 #include <math.h>
 
 #include "device.cuh"
+#include "fcnet/optimizer_kind.hpp"
 
 namespace fcnet::cuda {
 
@@ -27,9 +28,9 @@ struct Scalars {
 };
 
 template <int K>
-constexpr bool kUsesM = K == kMomentum || K == kNesterov || K == kAdam || K == kAdamW;
+constexpr bool kUsesM = keeps_first_moment(static_cast<OptimizerKind>(K));
 template <int K>
-constexpr bool kUsesV = K == kRmsprop || K == kAdam || K == kAdamW;
+constexpr bool kUsesV = keeps_second_moment(static_cast<OptimizerKind>(K));
 
 // One element's update, as Optimizer<float>::step.
 template <int K>

@@ -40,22 +40,8 @@ const char* optimizer_name(OptimizerKind k) {
 template <class T>
 Optimizer<T>::Optimizer(OptimizerConfig cfg, int64_t size, std::vector<ParamRange> ranges)
     : cfg_(cfg), ranges_(std::move(ranges)) {
-  switch (cfg_.kind) {
-    case OptimizerKind::sgd:
-      break;
-    case OptimizerKind::momentum:
-    case OptimizerKind::nesterov:
-      m_.resize(1, size, "optimizer state");
-      break;
-    case OptimizerKind::adam:
-    case OptimizerKind::adamw:
-      m_.resize(1, size, "optimizer state");
-      v_.resize(1, size, "optimizer state");
-      break;
-    case OptimizerKind::rmsprop:
-      v_.resize(1, size, "optimizer state");
-      break;
-  }
+  if (keeps_first_moment(cfg_.kind)) m_.resize(1, size, "optimizer state");
+  if (keeps_second_moment(cfg_.kind)) v_.resize(1, size, "optimizer state");
 }
 
 namespace {

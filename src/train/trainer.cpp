@@ -542,11 +542,8 @@ void check_resume(const TrainState& st, const TrainConfig& cfg, const Dataset& t
              optimizer_name(cfg.optimizer.kind),
          "the checkpoint's --optimizer" + again);
   const int64_t P = st.model.buffer_size();
-  const auto k = cfg.optimizer.kind;
-  const bool uses_m = k == OptimizerKind::momentum || k == OptimizerKind::nesterov ||
-                      k == OptimizerKind::adam || k == OptimizerKind::adamw;
-  const bool uses_v =
-      k == OptimizerKind::adam || k == OptimizerKind::adamw || k == OptimizerKind::rmsprop;
+  const bool uses_m = keeps_first_moment(cfg.optimizer.kind);
+  const bool uses_v = keeps_second_moment(cfg.optimizer.kind);
   // Optimizer moments: exactly the buffer when the optimizer keeps them, else none; saved
   // weight copies: the buffer or none.
   auto check_len = [&](const std::vector<double>& v, bool required, const char* what) {
