@@ -1,7 +1,6 @@
 """fcnet.MLPClassifier: a scikit-learn style classifier trained by fcnet's C++ trainer."""
 
 import json
-import math
 import numbers
 import os
 import sys
@@ -179,8 +178,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         if self.early_stopping:
             val_fraction = check_real(self.validation_fraction, "validation_fraction", lo=0, hi=1,
                                       lo_open=True, hi_open=True)
-        # The trainer's held-out count, llround(fraction·n): halves round up, unlike Python's round.
-        n_train = n_samples - int(math.floor(val_fraction * n_samples + 0.5))
+        n_train = n_samples - _fcnet.val_count(val_fraction, n_samples)
         if self.batch_size == "auto":
             batch = min(200, n_train)
         else:

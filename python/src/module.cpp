@@ -674,6 +674,15 @@ PYBIND11_MODULE(_fcnet, m) {
         "Use exactly n threads for fcnet's parallel work from the calling thread on (n <= 0: one "
         "per core).");
   m.def("num_threads", &num_threads, "Threads fcnet's parallel work uses.");
+  m.def(
+      "val_count",
+      [](double fraction, int64_t n) {
+        TrainConfig cfg;
+        cfg.val_split = fraction;
+        return val_count(cfg, n);
+      },
+      py::arg("fraction"), py::arg("n"),
+      "Examples a validation fraction holds out of n, rounded as the trainer rounds.");
 
   bind_net<float>(m, "Net32");
   bind_net<double>(m, "Net64");
