@@ -9,8 +9,8 @@ enum class OptimizerKind { sgd, momentum, nesterov, adam, adamw, rmsprop };
 
 // A first moment: the momentum buffer (momentum, nesterov) or Adam's m.
 constexpr bool keeps_first_moment(OptimizerKind k) {
-  return k == OptimizerKind::momentum || k == OptimizerKind::nesterov ||
-         k == OptimizerKind::adam || k == OptimizerKind::adamw;
+  return k == OptimizerKind::momentum || k == OptimizerKind::nesterov || k == OptimizerKind::adam ||
+         k == OptimizerKind::adamw;
 }
 // A second moment: the running mean of g² (adam, adamw, rmsprop).
 constexpr bool keeps_second_moment(OptimizerKind k) {
