@@ -1,11 +1,13 @@
 // Data-parallel training in one process: K threads, each a rank holding a consecutive slice of the
 // data set, combined by a Collective that sums in rank order. The single-process trainer on the
 // whole set is the reference: same batches, so the same trajectory up to float addition order.
+#include <array>
 #include <atomic>
 #include <barrier>
 #include <cstring>
 #include <exception>
 #include <numeric>
+#include <string>
 #include <thread>
 
 #include "fcnet/trainer.hpp"
@@ -282,6 +284,45 @@ TEST(DataParallel, MismatchedWidthsFailOnEveryRank) {
   for (auto& t : threads) t.join();
   for (const auto& e : errors)
     EXPECT_NE(e.find("between 5 and 6 features"), std::string::npos) << e;
+}
+
+// Ranks whose ranges overlap and leave a gap, where the counts still sum to the total and the
+// ranges still start at 0 and end at the total; and ranks that disagree on the total. Every rank
+// must fail with the same message, before any training.
+namespace {
+std::vector<std::string> shard_errors(const std::vector<std::array<int64_t, 3>>& ranks) {
+  const Dataset all = make_data(10, 4, 2, 3);
+  const int k = static_cast<int>(ranks.size());
+  Group g(k);
+  std::vector<std::string> errors(ranks.size());
+  std::vector<std::thread> threads;
+  for (int r = 0; r < k; ++r)
+    threads.emplace_back([&, r] {
+      const auto [lo, hi, total] = ranks[static_cast<std::size_t>(r)];
+      ThreadCollective comm(g, r);
+      TrainCallbacks cb;
+      cb.parallel = {&comm, total, lo};
+      try {
+        train(slice(all, lo, hi), nullptr, small_config(), cb);
+        errors[static_cast<std::size_t>(r)] = "trained";
+      } catch (const Error& e) {
+        errors[static_cast<std::size_t>(r)] = e.what();
+      }
+    });
+  for (auto& t : threads) t.join();
+  return errors;
+}
+}  // namespace
+
+TEST(DataParallel, OverlappingOrDisagreeingRangesFailOnEveryRank) {
+  // [0, 4), [2, 5), [7, 10) of 10: counts 4 + 3 + 3 = 10, first 0, last end 10.
+  for (const auto& e : shard_errors({{0, 4, 10}, {2, 5, 10}, {7, 10, 10}}))
+    EXPECT_NE(e.find("rank 1's examples start at 2, while rank 0's end at 4"), std::string::npos)
+        << e;
+  for (const auto& e : shard_errors({{0, 5, 10}, {5, 10, 12}}))
+    EXPECT_NE(e.find("totals between 10 and 12 examples"), std::string::npos) << e;
+  for (const auto& e : shard_errors({{0, 5, 12}, {5, 10, 12}}))
+    EXPECT_NE(e.find("hold 10 examples in all, while the split names 12"), std::string::npos) << e;
 }
 
 TEST(DataParallel, SplitOfASortedIndexListKeepsEachRanksPart) {

@@ -25,15 +25,18 @@ Shard make_shard(const DataParallel& par, const Dataset& data) {
   Collective& c = *par.comm;
   const std::string where = "data-parallel training (rank " + std::to_string(c.rank()) + " of " +
                             std::to_string(c.size()) + ")";
-  // One exchange settles every consistency question, so a mismatch fails on all ranks at once.
-  double v[6] = {static_cast<double>(data.d),
-                 -static_cast<double>(data.d),
-                 data.dtype == DType::u8 ? 1.0 : 0.0,
-                 data.dtype == DType::u8 ? 0.0 : 1.0,
-                 static_cast<double>(par.first + data.n),
-                 -static_cast<double>(par.first)};
+  // Two exchanges settle every consistency question, and every rank sees the same values, so a
+  // mismatch fails on all ranks at once: the widths, kinds and totals (max), and each rank's range
+  // in a vector indexed by rank (sum).
+  double v[6] = {static_cast<double>(data.d),         -static_cast<double>(data.d),
+                 data.dtype == DType::u8 ? 1.0 : 0.0, data.dtype == DType::u8 ? 0.0 : 1.0,
+                 static_cast<double>(par.total),      -static_cast<double>(par.total)};
   c.max(v, 6);
-  const int64_t total = sum_over(c, data.n);
+  const int k = c.size();
+  std::vector<double> ranges(static_cast<std::size_t>(2 * k), 0.0);
+  ranges[static_cast<std::size_t>(2 * c.rank())] = static_cast<double>(par.first);
+  ranges[static_cast<std::size_t>(2 * c.rank() + 1)] = static_cast<double>(data.n);
+  c.sum(ranges.data(), 2 * k);
   if (v[0] != -v[1])
     fail(where,
          "the ranks' data have between " + std::to_string(static_cast<int64_t>(-v[1])) + " and " +
@@ -42,12 +45,30 @@ Shard make_shard(const DataParallel& par, const Dataset& data) {
   if (v[2] + v[3] > 1)
     fail(where, "some ranks hold uint8 data and others floating-point data",
          "the same kind of data on every rank");
-  if (total != par.total || v[4] != static_cast<double>(par.total) || v[5] != 0)
+  if (v[4] != -v[5])
     fail(where,
-         "the ranks hold " + std::to_string(total) + " examples in all, ranges up to " +
-             std::to_string(static_cast<int64_t>(v[4])) + ", while the split names " +
+         "the ranks name totals between " + std::to_string(static_cast<int64_t>(-v[5])) + " and " +
+             std::to_string(static_cast<int64_t>(v[4])) + " examples",
+         "the same total on every rank");
+  // Rank r's range must start where rank r−1's ends, and the last end at the total.
+  int64_t next = 0;
+  for (int r = 0; r < k; ++r) {
+    const auto first = static_cast<int64_t>(ranges[static_cast<std::size_t>(2 * r)]);
+    const auto count = static_cast<int64_t>(ranges[static_cast<std::size_t>(2 * r + 1)]);
+    if (first != next)
+      fail(where,
+           "rank " + std::to_string(r) + "'s examples start at " + std::to_string(first) +
+               (r == 0 ? std::string()
+                       : ", while rank " + std::to_string(r - 1) + "'s end at " +
+                             std::to_string(next)),
+           "consecutive ranges in rank order, from 0 to the total");
+    next += count;
+  }
+  if (next != par.total)
+    fail(where,
+         "the ranks hold " + std::to_string(next) + " examples in all, while the split names " +
              std::to_string(par.total),
-         "consecutive ranges covering all examples");
+         "consecutive ranges in rank order, from 0 to the total");
   return {par.comm, par.total, par.first, data.n};
 }
 
