@@ -9,6 +9,7 @@
 #include <numeric>
 #include <string>
 #include <thread>
+#include <type_traits>
 
 #include "fcnet/trainer.hpp"
 #include "test_util.hpp"
@@ -36,6 +37,9 @@ class ThreadCollective final : public Collective {
   void sum(double* v, int64_t n) override { reduce(v, n, false); }
   void max(double* v, int64_t n) override { reduce(v, n, true); }
   int64_t calls = 0;
+  // Added to the first element of every float sum this rank receives: a collective whose sums
+  // differ between ranks, as a faulty MPI library's might.
+  float skew = 0.0f;
 
  private:
   template <class T>
@@ -53,6 +57,8 @@ class ThreadCollective final : public Collective {
       out[static_cast<std::size_t>(i)] = acc;
     }
     g_.bar.arrive_and_wait();  // every rank has read every input before any is overwritten
+    if constexpr (std::is_same_v<T, float>)
+      if (n > 0) out[0] += skew;
     std::copy(out.begin(), out.end(), v);
   }
   Group& g_;
@@ -323,6 +329,32 @@ TEST(DataParallel, OverlappingOrDisagreeingRangesFailOnEveryRank) {
     EXPECT_NE(e.find("totals between 10 and 12 examples"), std::string::npos) << e;
   for (const auto& e : shard_errors({{0, 5, 12}, {5, 10, 12}}))
     EXPECT_NE(e.find("hold 10 examples in all, while the split names 12"), std::string::npos) << e;
+}
+
+TEST(DataParallel, SumsThatDifferBetweenRanksEndTheRunOnEveryRank) {
+  // Rank 1's gradient sums are off by 1e-3 in one entry, so its parameters drift from rank 0's:
+  // the end-of-epoch comparison must stop both ranks with the same error after epoch 1.
+  const Dataset all = make_data(60, 5, 2, 1);
+  Group g(2);
+  std::vector<std::string> errors(2);
+  std::vector<std::thread> threads;
+  for (int r = 0; r < 2; ++r)
+    threads.emplace_back([&, r] {
+      set_num_threads(1);
+      ThreadCollective comm(g, r);
+      comm.skew = r == 1 ? 1e-3f : 0.0f;
+      TrainCallbacks cb;
+      cb.parallel = {&comm, 60, r * 30};
+      try {
+        train(slice(all, r * 30, r * 30 + 30), nullptr, small_config(), cb);
+        errors[static_cast<std::size_t>(r)] = "trained";
+      } catch (const Error& e) {
+        errors[static_cast<std::size_t>(r)] = e.what();
+      }
+    });
+  for (auto& t : threads) t.join();
+  for (const auto& e : errors)
+    EXPECT_NE(e.find("the parameters differ between ranks after epoch 1"), std::string::npos) << e;
 }
 
 TEST(DataParallel, SplitOfASortedIndexListKeepsEachRanksPart) {
