@@ -171,6 +171,41 @@ TrainConfig small_config() {
   return cfg;
 }
 
+// One rank of a run that is expected to fail: its data, where they sit among all the ranks' data,
+// the total it is told, and a skew for its float sums (see ThreadCollective).
+struct RankSpec {
+  Dataset data;
+  int64_t first = 0;
+  int64_t total = 0;
+  float skew = 0.0f;
+};
+
+// Trains small_config() on one thread-rank per spec and returns each rank's error message, or
+// "trained" for a rank whose training finished.
+std::vector<std::string> rank_errors(const std::vector<RankSpec>& ranks) {
+  const int k = static_cast<int>(ranks.size());
+  Group g(k);
+  std::vector<std::string> errors(ranks.size());
+  std::vector<std::thread> threads;
+  for (int r = 0; r < k; ++r)
+    threads.emplace_back([&, r] {
+      set_num_threads(1);
+      const RankSpec& spec = ranks[static_cast<std::size_t>(r)];
+      ThreadCollective comm(g, r);
+      comm.skew = spec.skew;
+      TrainCallbacks cb;
+      cb.parallel = {&comm, spec.total, spec.first};
+      try {
+        train(spec.data, nullptr, small_config(), cb);
+        errors[static_cast<std::size_t>(r)] = "trained";
+      } catch (const Error& e) {
+        errors[static_cast<std::size_t>(r)] = e.what();
+      }
+    });
+  for (auto& t : threads) t.join();
+  return errors;
+}
+
 }  // namespace
 
 TEST(DataParallel, ThreeAndTwoRanksFollowTheSingleProcessTrajectory) {
@@ -272,23 +307,8 @@ TEST(DataParallel, AStopRequestOnOneRankStopsEveryRankAtTheSameStep) {
 
 TEST(DataParallel, MismatchedWidthsFailOnEveryRank) {
   const Dataset all = make_data(60, 5, 2, 1);
-  Group g(2);
-  std::vector<std::string> errors(2);
-  std::vector<std::thread> threads;
-  for (int r = 0; r < 2; ++r)
-    threads.emplace_back([&, r] {
-      ThreadCollective comm(g, r);
-      Dataset part = r == 0 ? slice(all, 0, 30) : slice(make_data(60, 6, 2, 1), 30, 60);
-      TrainCallbacks cb;
-      cb.parallel = {&comm, 60, r * 30};
-      try {
-        train(part, nullptr, small_config(), cb);
-      } catch (const Error& e) {
-        errors[static_cast<std::size_t>(r)] = e.what();
-      }
-    });
-  for (auto& t : threads) t.join();
-  for (const auto& e : errors)
+  for (const auto& e :
+       rank_errors({{slice(all, 0, 30), 0, 60}, {slice(make_data(60, 6, 2, 1), 30, 60), 30, 60}}))
     EXPECT_NE(e.find("between 5 and 6 features"), std::string::npos) << e;
 }
 
@@ -296,27 +316,11 @@ TEST(DataParallel, MismatchedWidthsFailOnEveryRank) {
 // ranges still start at 0 and end at the total; and ranks that disagree on the total. Every rank
 // must fail with the same message, before any training.
 namespace {
-std::vector<std::string> shard_errors(const std::vector<std::array<int64_t, 3>>& ranks) {
+std::vector<std::string> shard_errors(const std::vector<std::array<int64_t, 3>>& ranges) {
   const Dataset all = make_data(10, 4, 2, 3);
-  const int k = static_cast<int>(ranks.size());
-  Group g(k);
-  std::vector<std::string> errors(ranks.size());
-  std::vector<std::thread> threads;
-  for (int r = 0; r < k; ++r)
-    threads.emplace_back([&, r] {
-      const auto [lo, hi, total] = ranks[static_cast<std::size_t>(r)];
-      ThreadCollective comm(g, r);
-      TrainCallbacks cb;
-      cb.parallel = {&comm, total, lo};
-      try {
-        train(slice(all, lo, hi), nullptr, small_config(), cb);
-        errors[static_cast<std::size_t>(r)] = "trained";
-      } catch (const Error& e) {
-        errors[static_cast<std::size_t>(r)] = e.what();
-      }
-    });
-  for (auto& t : threads) t.join();
-  return errors;
+  std::vector<RankSpec> ranks;
+  for (const auto& [lo, hi, total] : ranges) ranks.push_back({slice(all, lo, hi), lo, total});
+  return rank_errors(ranks);
 }
 }  // namespace
 
@@ -335,25 +339,8 @@ TEST(DataParallel, SumsThatDifferBetweenRanksEndTheRunOnEveryRank) {
   // Rank 1's gradient sums are off by 1e-3 in one entry, so its parameters drift from rank 0's:
   // the end-of-epoch comparison must stop both ranks with the same error after epoch 1.
   const Dataset all = make_data(60, 5, 2, 1);
-  Group g(2);
-  std::vector<std::string> errors(2);
-  std::vector<std::thread> threads;
-  for (int r = 0; r < 2; ++r)
-    threads.emplace_back([&, r] {
-      set_num_threads(1);
-      ThreadCollective comm(g, r);
-      comm.skew = r == 1 ? 1e-3f : 0.0f;
-      TrainCallbacks cb;
-      cb.parallel = {&comm, 60, r * 30};
-      try {
-        train(slice(all, r * 30, r * 30 + 30), nullptr, small_config(), cb);
-        errors[static_cast<std::size_t>(r)] = "trained";
-      } catch (const Error& e) {
-        errors[static_cast<std::size_t>(r)] = e.what();
-      }
-    });
-  for (auto& t : threads) t.join();
-  for (const auto& e : errors)
+  for (const auto& e :
+       rank_errors({{slice(all, 0, 30), 0, 60}, {slice(all, 30, 60), 30, 60, 1e-3f}}))
     EXPECT_NE(e.find("the parameters differ between ranks after epoch 1"), std::string::npos) << e;
 }
 
