@@ -101,6 +101,18 @@ json eval_json(const std::filesystem::path& model, const std::filesystem::path& 
   return r.code == 0 ? json::parse(r.out) : json();
 }
 
+// The CSV case both train-and-report tests use: train.csv (400 rows) and test.csv (150 rows, 3
+// classes) written into `dir`, and `fcnet train` on them into dir/m.safetensors with `options`.
+CmdResult train_on_csv(const std::filesystem::path& dir, const std::string& options) {
+  write_csv(dir / "train.csv", 400, 5);
+  write_csv(dir / "test.csv", 150, 6);
+  return run_cli("train --data " + (dir / "train.csv").string() + " --test-data " +
+                     (dir / "test.csv").string() +
+                     " --hidden 8 --epochs 4 --batch 40 --threads 1 --out " +
+                     (dir / "m.safetensors").string() + " " + options,
+                 dir);
+}
+
 // Rows of the misclassified-examples table (examples that are not images).
 std::size_t misclassified_rows(const std::string& html) {
   const auto mis = html.substr(html.find("id=\"misclassified\""));
@@ -174,14 +186,8 @@ TEST(ReportCli, TrainWritesReportOnIdxImagesWithValidationSplit) {
 // not redone), which must be what fcnet eval measures on the saved model.
 TEST(ReportCli, TrainReportOnTestDataMatchesEval) {
   auto dir = temp_dir("report-train-test");
-  write_csv(dir / "train.csv", 400, 5);
-  write_csv(dir / "test.csv", 150, 6);
   const auto model = dir / "m.safetensors", page = dir / "r.html";
-  auto r = run_cli("train --data " + (dir / "train.csv").string() + " --test-data " +
-                       (dir / "test.csv").string() +
-                       " --hidden 8 --epochs 4 --batch 40 --threads 1 --json --out " +
-                       model.string() + " --report " + page.string(),
-                   dir);
+  auto r = train_on_csv(dir, "--json --report " + page.string());
   ASSERT_EQ(r.code, 0) << r.err;
   const json tj = json::parse(r.out);
   const json ej = eval_json(model, dir / "test.csv", dir);
@@ -201,13 +207,8 @@ TEST(ReportCli, TrainReportOnTestDataMatchesEval) {
 
 TEST(ReportCli, ReportOnCsvMatchesEval) {
   auto dir = temp_dir("report-csv");
-  write_csv(dir / "train.csv", 400, 5);
-  write_csv(dir / "test.csv", 150, 6);
   const auto model = dir / "m.safetensors", page = dir / "r.html";
-  auto r = run_cli("train --data " + (dir / "train.csv").string() + " --test-data " +
-                       (dir / "test.csv").string() +
-                       " --hidden 8 --epochs 4 --batch 40 --threads 1 -q --out " + model.string(),
-                   dir);
+  auto r = train_on_csv(dir, "-q");
   ASSERT_EQ(r.code, 0) << r.err;
   r = run_cli("report --model " + model.string() + " --data " + (dir / "test.csv").string() +
                   " --out " + page.string() + " --json --threads 1",
