@@ -319,7 +319,7 @@ ReportData build(const ReportInputs& in, EvalResult& ev) {
     else
       ev = evaluate(m, data, 1000, &own);
     const Matrix<double>& probs = given ? *in.eval_probs : own;
-    if (probs.rows() != data.n || probs.cols() != ev.classes)
+    if (given && (probs.rows() != data.n || probs.cols() != ev.classes))
       fail("report", "the given predictions are " + shape_str(probs.rows(), probs.cols()),
            shape_str(data.n, ev.classes) + " for the evaluation data");
     const int64_t c = ev.classes;
