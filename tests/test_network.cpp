@@ -1,5 +1,6 @@
 // The network's loss and gradients against independent sources: numerical gradients, the seed's
 // equations written out element by element, and PyTorch float64 autograd fixtures.
+#include <algorithm>
 #include <cmath>
 
 #include "fcnet/gradcheck.hpp"
@@ -35,6 +36,46 @@ TEST(Network, DeeperNetGradientsMatchNumerical) {
     auto y = random_labels(9, 4, rng);
     auto r = gradcheck(net, x.view(), y.data(), 0.01);
     EXPECT_LT(r.max_rel_error, 1e-7) << activation_name(a);
+  }
+}
+
+// A planted error of 1e-5 relative in one analytic W1 gradient makes the check fail there, on a
+// real input width, for every activation; the same gradients untouched pass.
+TEST(Network, GradcheckFindsOnePlantedErrorInW1) {
+  for (auto a : kAll) {
+    SCOPED_TRACE(activation_name(a));
+    Rng rng(3);
+    auto net = random_network<double>({784, 64, 32, 10}, {a, 0.01}, rng);
+    auto x = random_matrix<double>(5, 784, rng);
+    auto y = random_labels(5, 10, rng);
+    Workspace<double> ws(false);
+    forward_backward(net, x.view(), y.data(), 0.001, ws);
+    std::vector<double> grads(net.grads(), net.grads() + net.buffer_size());
+    const auto clean = compare_gradients(net, x.view(), y.data(), 0.001, grads.data());
+    ASSERT_LT(clean.max_rel_error, 1e-7);
+    // The largest W1 gradient, and the median one (by magnitude) among those not exactly zero.
+    const int64_t off = net.offset(1, false), count = 784 * 64;
+    std::vector<int64_t> order;
+    for (int64_t i = 0; i < count; ++i)
+      if (grads[off + i] != 0.0) order.push_back(i);
+    std::sort(order.begin(), order.end(), [&](int64_t p, int64_t q) {
+      return std::fabs(grads[off + p]) < std::fabs(grads[off + q]);
+    });
+    ASSERT_FALSE(order.empty());
+    const int64_t big = order.back(), small = order[order.size() / 2];
+    for (int64_t planted : {big, small}) {
+      SCOPED_TRACE(planted);
+      auto bad = grads;
+      bad[off + planted] *= 1.0 + 1e-5;
+      const auto r = compare_gradients(net, x.view(), y.data(), 0.001, bad.data());
+      EXPECT_GT(r.max_rel_error, 1e-7);
+      EXPECT_EQ(r.worst_tensor, "W1");
+      EXPECT_EQ(r.worst_index, planted);
+      for (const auto& [name, e] : r.params)
+        if (name != "W1") {
+          EXPECT_LT(e, 1e-7) << name;
+        }
+    }
   }
 }
 
