@@ -1,6 +1,8 @@
 // End-to-end runs of the fcnet command line: exit codes, JSON output and files written.
+#include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "test_util.hpp"
 
@@ -61,6 +63,42 @@ TEST(Cli, GradcheckEveryActivationWithReg) {
   }
 }
 
+// The check on real shapes: every activation, reg in {0, 1e-3, 0.05} and seeds 0–4 pass at the
+// default tolerance, every parameter compared (none left out at a kink).
+class GradcheckGrid : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(GradcheckGrid, EveryActivationRegAndSeedPasses) {
+  auto dir = temp_dir("gradcheck-grid");
+  int64_t expected = 0;
+  std::vector<int64_t> sizes;
+  std::stringstream list(GetParam());
+  for (std::string s; std::getline(list, s, ',');) sizes.push_back(std::stoll(s));
+  for (std::size_t l = 1; l < sizes.size(); ++l) expected += sizes[l - 1] * sizes[l] + sizes[l];
+  for (auto a : {"relu", "leaky_relu", "tanh", "sigmoid", "gelu", "identity"})
+    for (auto reg : {"0", "1e-3", "0.05"})
+      for (int seed = 0; seed < 5; ++seed) {
+        const std::string args = std::string("gradcheck --json --layers ") + GetParam() +
+                                 " --activation " + a + " --reg " + reg + " --seed " +
+                                 std::to_string(seed);
+        SCOPED_TRACE(args);
+        auto r = run_cli(args, dir);
+        ASSERT_EQ(r.code, 0) << r.out << r.err;
+        const json j = json::parse(r.out);
+        EXPECT_TRUE(j["ok"].get<bool>());
+        EXPECT_LT(j["max_rel_error"].get<double>(), 1e-7);
+        EXPECT_EQ(j["checked"].get<int64_t>() + j["skipped_at_kinks"].get<int64_t>(), expected);
+        EXPECT_LE(j["skipped_at_kinks"].get<int64_t>(), expected / 1000);
+      }
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, GradcheckGrid,
+                         ::testing::Values("4,10,3", "784,64,32,10", "784,256,10"),
+                         [](const auto& info) {
+                           std::string n = info.param;
+                           std::replace(n.begin(), n.end(), ',', '_');
+                           return "L" + n;
+                         });
+
 TEST(Cli, GradcheckFailsWhenToleranceIsImpossible) {
   auto dir = temp_dir("gradcheck-fail");
   auto r = run_cli("gradcheck --layers 4,10,3 --tolerance 1e-30 --json", dir);
@@ -70,12 +108,50 @@ TEST(Cli, GradcheckFailsWhenToleranceIsImpossible) {
 
 TEST(Cli, UsageErrorsExitTwo) {
   auto dir = temp_dir("usage");
-  for (auto args : {"train --epochs -1", "train --lr abc", "train --hidden 0", "train --batch 0",
-                    "nosuchcommand", "gradcheck --layers 4,x,3"}) {
-    auto r = run_cli(args, dir);
-    EXPECT_EQ(r.code, 2) << args << ": " << r.err;
-    EXPECT_NE(r.err.find("fcnet: error:"), std::string::npos) << args;
+  // Every invalid option value, whether CLI11 or the library refuses it, is a usage error; the
+  // message names the option. None of these gets as far as loading data.
+  for (auto args :
+       {"train --epochs -1", "train --lr abc", "train --hidden 0", "train --batch 0",
+        "nosuchcommand", "gradcheck --layers 4,x,3", "train --activation swish",
+        "train --optimizer adagrad", "train --schedule linear", "train --normalize minmax",
+        "train --init orthogonal", "train --lr inf", "train --leaky-alpha nan", "train --reg -1",
+        "gradcheck --activation swish", "gradcheck --tolerance 0", "gradcheck --step -1"}) {
+    const std::string a = args;
+    const bool trains = a.rfind("train ", 0) == 0;
+    auto r = run_cli(trains ? a + " --data /nonexistent.csv" : a, dir);
+    EXPECT_EQ(r.code, 2) << a << ": " << r.err;
+    EXPECT_EQ(r.err.rfind("fcnet: error:", 0), 0u) << a << ": " << r.err;
+    const std::size_t flag = a.find(" --");
+    if (flag != std::string::npos) {
+      const std::string name = a.substr(flag + 1, a.find(' ', flag + 1) - flag - 1);
+      EXPECT_NE(r.err.find(name), std::string::npos) << name << ": " << r.err;
+    }
+    EXPECT_EQ(r.err.find("/nonexistent.csv"), std::string::npos) << r.err;
   }
+}
+
+// --epochs auto: 15 passes over 20,000 rows or more; on fewer, enough for 2,000 steps (150 rows at
+// batch 128 are 2 steps an epoch: 1,000 epochs).
+TEST(Cli, AutoEpochsGiveTwoThousandStepsOnSmallData) {
+  auto dir = temp_dir("auto-epochs");
+  {
+    std::ofstream f(dir / "d.csv");
+    f << "label,a,b,c,d\n";
+    Rng rng(5);
+    for (int i = 0; i < 150; ++i) {
+      f << i % 3;
+      for (int k = 0; k < 4; ++k) f << "," << (i % 3) + rng.normal();
+      f << "\n";
+    }
+  }
+  auto r = run_cli("train --data " + (dir / "d.csv").string() +
+                       " --test-data none --hidden 8 --batch 128 --json --quiet --out " +
+                       (dir / "m.safetensors").string(),
+                   dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const json j = json::parse(r.out);
+  EXPECT_EQ(j["epochs"].size(), 1000u);
+  EXPECT_EQ(j["steps"].get<int64_t>(), 2000);
 }
 
 // fcnet loss on a float64 model against PyTorch float64 autograd (fixture), gradients included.
