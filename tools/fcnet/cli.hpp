@@ -54,6 +54,22 @@ std::string write_train_report(const TrainReportOptions& o, const TrainResult& r
 std::vector<int64_t> parse_sizes(const std::string& text, const std::string& option,
                                  bool allow_empty);
 
+// A value given for an option, converted by the library (parse_activation, …): a value the
+// library refuses is a usage error (exit 2), with the library's message.
+template <class F>
+auto option_value(F&& convert) -> decltype(convert()) {
+  try {
+    return convert();
+  } catch (const Error& e) {
+    throw CLI::ValidationError(e.what());
+  }
+}
+
+// Number checks for options, with messages in the project's form ("is -1, expected a number ≥ 0").
+extern const CLI::Validator kNonNegative;  // finite and ≥ 0
+extern const CLI::Validator kPositive;     // finite and > 0
+extern const CLI::Validator kFinite;       // finite
+
 // Prints one JSON object on stdout (the only thing --json writes there).
 void print_json(const json& j);
 

@@ -29,7 +29,7 @@ Command add_loss(CLI::App& app) {
       app.add_subcommand("loss", "Data loss, regularization loss and gradients of a model");
   c->add_option("--model", o->model, "Model file (.safetensors)")->required();
   add_data_options(c, o->data, true, "Data: NPY, IDX, CSV or fashion-mnist[:train|:test]");
-  c->add_option("--reg", o->reg, "L2 strength reg·Σ‖W‖²")->check(CLI::NonNegativeNumber);
+  c->add_option("--reg", o->reg, "L2 strength reg·Σ‖W‖²")->check(kNonNegative);
   c->add_option("--grads-out", o->grads_out,
                 "Write the gradient of the total loss for every parameter (safetensors)");
   c->add_flag("--json", o->json, "Print one JSON object on stdout");

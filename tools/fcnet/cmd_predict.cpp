@@ -28,9 +28,8 @@ Command add_predict(CLI::App& app) {
       ->check(CLI::IsMember({"labels", "probs", "scores"}))
       ->capture_default_str();
   c->add_option("--out", o->out, "Write to this file (atomically) instead of stdout");
-  c->add_option("--batch", o->batch, "Examples per forward pass")->check(CLI::PositiveNumber);
-  c->add_option("--threads", o->threads, "Threads (default: one per core)")
-      ->check(CLI::PositiveNumber);
+  c->add_option("--batch", o->batch, "Examples per forward pass")->check(kPositive);
+  c->add_option("--threads", o->threads, "Threads (default: one per core)")->check(kPositive);
   return {c, [o] {
             set_num_threads(o->threads);
             if (!o->out.empty()) check_writable(o->out);

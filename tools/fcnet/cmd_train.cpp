@@ -52,12 +52,12 @@ struct Options {
   TrainReportOptions report;
 };
 
-// Epochs when --epochs is auto: 15 passes over large data sets; on small ones enough passes for
-// about 2,000 optimizer steps (at most 500 epochs), since a few hundred rows give few steps each.
+// Epochs when --epochs is auto: 15 passes over 20,000 training rows or more; on fewer, enough
+// passes for 2,000 optimizer steps (at least 15), since a few hundred rows give few steps each.
 int64_t auto_epochs(int64_t n, int64_t batch) {
-  const int64_t steps = (n + batch - 1) / std::max<int64_t>(1, batch);
+  const int64_t steps = std::max<int64_t>(1, (n + batch - 1) / std::max<int64_t>(1, batch));
   if (n >= 20000) return 15;
-  return std::clamp<int64_t>((2000 + steps - 1) / std::max<int64_t>(1, steps), 15, 500);
+  return std::max<int64_t>(15, (2000 + steps - 1) / steps);
 }
 
 class Progress {
@@ -127,42 +127,43 @@ Command add_train(CLI::App& app) {
   c->add_option("--activation", o->activation, "relu, leaky_relu, tanh, sigmoid, gelu or identity")
       ->capture_default_str();
   c->add_option("--leaky-alpha", o->leaky_alpha, "leaky_relu's negative slope")
+      ->check(kFinite)
       ->capture_default_str();
   c->add_option("--optimizer", o->optimizer, "sgd, momentum, nesterov, adam, adamw or rmsprop")
       ->capture_default_str();
-  c->add_option("--lr", o->lr, "Learning rate")->check(CLI::PositiveNumber)->capture_default_str();
+  c->add_option("--lr", o->lr, "Learning rate")->check(kPositive)->capture_default_str();
   c->add_option("--schedule", o->schedule, "constant, step, exponential or cosine")
       ->capture_default_str();
   c->add_option("--lr-decay", o->lr_decay,
                 "Decay factor per epoch (exponential) or per --step-epochs (step)")
-      ->check(CLI::PositiveNumber)
+      ->check(kPositive)
       ->capture_default_str();
   c->add_option("--step-epochs", o->step_epochs, "Epochs between decays of the step schedule")
-      ->check(CLI::PositiveNumber)
+      ->check(kPositive)
       ->capture_default_str();
   c->add_option("--warmup", o->warmup, "Linear warmup, in epochs (may be fractional)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(kNonNegative)
       ->capture_default_str();
   c->add_option("--momentum", o->momentum, "Momentum of momentum/nesterov")
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
   c->add_option("--weight-decay", o->weight_decay, "adamw's decoupled weight decay")
-      ->check(CLI::NonNegativeNumber)
+      ->check(kNonNegative)
       ->capture_default_str();
   c->add_option("--reg", o->reg, "L2 regularization reg·Σ‖W‖² (weights only)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(kNonNegative)
       ->capture_default_str();
   c->add_option("--dropout", o->dropout, "Drop probability on hidden units (inverted dropout)")
       ->check(CLI::Range(0.0, 0.99))
       ->capture_default_str();
-  c->add_option("--batch", o->batch, "Minibatch size")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  c->add_option("--epochs", o->epochs,
-                "Passes over the data, or auto (15 on large data; about 2,000 steps on small)")
+  c->add_option("--batch", o->batch, "Minibatch size")->check(kPositive)->capture_default_str();
+  c->add_option(
+       "--epochs", o->epochs,
+       "Passes over the data, or auto: 15 on 20,000 training rows or more, else enough for "
+       "2,000 steps (at least 15)")
       ->capture_default_str();
   c->add_option("--max-steps", o->max_steps, "Stop after this many optimizer steps")
-      ->check(CLI::NonNegativeNumber);
+      ->check(kNonNegative);
   c->add_option("--val-split", o->val_split,
                 "Fraction of the training data held out for validation")
       ->check(CLI::Range(0.0, 0.99))
@@ -170,7 +171,7 @@ Command add_train(CLI::App& app) {
   c->add_option("--patience", o->patience,
                 "Stop after this many epochs without a better validation accuracy (0: off); the "
                 "best weights are kept")
-      ->check(CLI::NonNegativeNumber)
+      ->check(kNonNegative)
       ->capture_default_str();
   c->add_option("--normalize", o->normalize,
                 "auto (uint8: /255, else standardize), none, scale or standardize")
@@ -178,11 +179,10 @@ Command add_train(CLI::App& app) {
   c->add_option("--init", o->init, "Weight initialization: he, xavier or normal")
       ->capture_default_str();
   c->add_option("--init-std", o->init_std, "Standard deviation for --init normal")
-      ->check(CLI::PositiveNumber);
+      ->check(kPositive);
   c->add_option("--seed", o->seed, "Random seed (initialization, shuffling, dropout)")
       ->capture_default_str();
-  c->add_option("--threads", o->threads, "Threads (default: one per core)")
-      ->check(CLI::PositiveNumber);
+  c->add_option("--threads", o->threads, "Threads (default: one per core)")->check(kPositive);
   c->add_option("--precision", o->precision,
                 "f32 (fast) or f64 (double, reference kernels); with --device cuda: fp32 (= f32), "
                 "tf32 or bf16")
@@ -207,11 +207,13 @@ Command add_train(CLI::App& app) {
         const bool lead = ranks.leader(), quiet = o->quiet || !lead;
         TrainConfig cfg;
         cfg.hidden = parse_sizes(o->hidden, "--hidden", true);
-        cfg.activation = {parse_activation(o->activation, "--activation"), o->leaky_alpha};
-        cfg.optimizer.kind = parse_optimizer(o->optimizer);
+        cfg.activation = {
+            option_value([&] { return parse_activation(o->activation, "--activation"); }),
+            o->leaky_alpha};
+        cfg.optimizer.kind = option_value([&] { return parse_optimizer(o->optimizer); });
         cfg.optimizer.momentum = o->momentum;
         cfg.optimizer.weight_decay = o->weight_decay;
-        cfg.schedule.kind = parse_schedule(o->schedule);
+        cfg.schedule.kind = option_value([&] { return parse_schedule(o->schedule); });
         cfg.schedule.lr = o->lr;
         cfg.schedule.decay = o->lr_decay;
         cfg.schedule.step_epochs = o->step_epochs;
@@ -222,8 +224,8 @@ Command add_train(CLI::App& app) {
         cfg.max_steps = o->max_steps;
         cfg.val_split = o->val_split;
         cfg.patience = o->patience;
-        cfg.normalize = parse_normalize(o->normalize);
-        cfg.init = parse_init(o->init);
+        cfg.normalize = option_value([&] { return parse_normalize(o->normalize); });
+        cfg.init = option_value([&] { return parse_init(o->init); });
         cfg.init_std = o->init_std;
         cfg.seed = o->seed;
         cfg.f64 = o->precision == "f64";

@@ -1,3 +1,4 @@
+#include <cmath>
 #include <cstdarg>
 #include <iostream>
 
@@ -33,6 +34,32 @@ std::vector<int64_t> parse_sizes(const std::string& text, const std::string& opt
   }
   return out;
 }
+
+namespace {
+CLI::Validator number_check(const char* name, bool (*ok)(double), const char* expected) {
+  return CLI::Validator(
+      [ok, expected](std::string& text) -> std::string {
+        double v = 0;
+        std::size_t used = 0;
+        try {
+          v = std::stod(text, &used);
+        } catch (const std::exception&) {
+          used = 0;
+        }
+        if (used != text.size() || text.empty()) return "'" + text + "' is not a number";
+        if (!ok(v)) return "is " + text + ", expected " + expected;
+        return {};
+      },
+      name);
+}
+}  // namespace
+
+const CLI::Validator kNonNegative = number_check(
+    "NONNEGATIVE", [](double v) { return std::isfinite(v) && v >= 0; }, "a finite number >= 0");
+const CLI::Validator kPositive = number_check(
+    "POSITIVE", [](double v) { return std::isfinite(v) && v > 0; }, "a finite number > 0");
+const CLI::Validator kFinite = number_check(
+    "FINITE", [](double v) { return std::isfinite(v); }, "a finite number");
 
 void print_json(const json& j) {
   std::cout << j.dump(2) << std::endl;
