@@ -3,7 +3,6 @@
 // a rank that cannot load its shard must end every rank promptly with an error naming it; a
 // checkpoint written by K ranks resumes on another K. Shard lists also work in one process (and
 // are tested without MPI too).
-#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -114,23 +113,23 @@ const char* kMpiEnv =
 
 struct MpiRun {
   CmdResult r;
-  double seconds = 0;
 };
 
-// `fcnet <args>` on np ranks (np = 0: one plain process, no mpirun), at most 60 s.
+// `fcnet <args>` on np ranks (np = 0: one plain process, no mpirun). The 60 s bound only catches a
+// job that hangs (a rank waiting for one that is gone): these jobs take a second or two, and the
+// bound is not a measure of their speed.
 MpiRun run_np(int np, const std::string& args, const fs::path& dir) {
   const auto out = dir / "stdout.txt", err = dir / "stderr.txt";
   std::string cmd = std::string(kMpiEnv) + " timeout 60 ";
   if (np > 0) cmd += std::string(FCNET_MPIEXEC) + " -np " + std::to_string(np) + " ";
   cmd += std::string(FCNET_CLI) + " " + args + " >" + out.string() + " 2>" + err.string() +
          " </dev/null";
-  const auto t0 = std::chrono::steady_clock::now();
   const int status = std::system(cmd.c_str());
   MpiRun run;
-  run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   run.r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   run.r.out = read_file(out.string());
   run.r.err = read_file(err.string());
+  EXPECT_NE(run.r.code, 124) << "the job hung until its 60 s bound: " << args;
   return run;
 }
 
@@ -171,7 +170,6 @@ TEST(Mpi, TwoAndThreeRanksOnShardsMatchOneProcess) {
     const std::string out = (dir / ("k" + std::to_string(k) + ".safetensors")).string();
     MpiRun run = run_np(k, "train --data " + list + kTrain + " --out " + out, dir);
     ASSERT_EQ(run.r.code, 0) << run.r.err;
-    EXPECT_LT(run.seconds, 20) << "K=" << k;
     const json j = json::parse(run.r.out);  // one object: only rank 0 prints
     EXPECT_EQ(j["ranks"].get<int>(), k);
     EXPECT_EQ(j["train_examples"], rj["train_examples"]);
@@ -198,7 +196,6 @@ TEST(Mpi, TwoRanksOnFashionMnistSlicesMatchOneProcess) {
   ASSERT_EQ(ref.r.code, 0) << ref.r.err;
   MpiRun two = run_np(2, args + (dir / "two.safetensors").string(), dir);
   ASSERT_EQ(two.r.code, 0) << two.r.err;
-  EXPECT_LT(two.seconds, 20);
   const json a = json::parse(ref.r.out), b = json::parse(two.r.out);
   EXPECT_EQ(b["train_examples"].get<int64_t>(), 60000);
   EXPECT_EQ(b["steps"].get<int64_t>(), 40);
@@ -260,7 +257,6 @@ TEST(Mpi, CheckpointsFromKRanksResumeOnAnotherK) {
         to, "train --resume " + ck + " --epochs 3 --test-data none --json --quiet --out " + out,
         dir);
     ASSERT_EQ(rest.r.code, 0) << tag << "\n" << rest.r.err;
-    EXPECT_LT(rest.seconds, 20) << tag;
     const json j = json::parse(rest.r.out);
     if (to > 1) {
       EXPECT_EQ(j["ranks"].get<int>(), to) << tag;
@@ -284,7 +280,6 @@ TEST(Mpi, ARankWithABadShardEndsEveryRankNamingIt) {
   MpiRun run =
       run_np(2, "train --data " + (dir / "t{rank}.csv").string() + kTrain + " --out " + out, dir);
   EXPECT_EQ(run.r.code, 1) << run.r.err;
-  EXPECT_LT(run.seconds, 20);
   EXPECT_NE(run.r.err.find("rank 1 of 2: " + (dir / "t1.csv").string() + ":17"), std::string::npos)
       << run.r.err;
   EXPECT_NE(run.r.err.find("rank 1 of 2 could not load its share"), std::string::npos);
@@ -301,7 +296,6 @@ TEST(Mpi, AMissingShardFileEndsEveryRank) {
                           (dir / "m.safetensors").string(),
                       dir);
   EXPECT_EQ(run.r.code, 1) << run.r.err;
-  EXPECT_LT(run.seconds, 20);
   EXPECT_NE(run.r.err.find("rank 2 of 3: " + (dir / "u2.csv").string()), std::string::npos)
       << run.r.err;
 }
@@ -338,7 +332,6 @@ TEST(Mpi, DivergenceDuringTrainingEndsEveryRankWithTheMessage) {
                           (dir / "m.safetensors").string(),
                       dir);
   EXPECT_NE(run.r.code, 0);
-  EXPECT_LT(run.seconds, 20);
   EXPECT_NE(run.r.err.find("training diverged"), std::string::npos) << run.r.err;
   EXPECT_NE(run.r.err.find("of 2: training: the loss became"), std::string::npos) << run.r.err;
 }

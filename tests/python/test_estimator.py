@@ -2,7 +2,6 @@
 
 import pickle
 import threading
-import time
 import warnings
 
 import numpy as np
@@ -223,30 +222,58 @@ def test_pickle_round_trip(wine):
 
 
 def test_training_releases_the_gil():
-    """While one thread trains, another keeps running Python code."""
+    """While one thread trains, another keeps running Python code.
+
+    The fit's epoch callback is a builtin (list.append): it runs no bytecode, so a trainer that
+    kept the GIL would never let the main thread in between two epochs. The main thread notes how
+    many epochs it has seen finished each time it gets a turn. Seeing a count strictly between 0 and
+    the last epoch means it ran while the trainer was in C++ between two callbacks, which it cannot
+    do unless the trainer released the GIL. The test counts; it reads no clock."""
     rng = np.random.default_rng(0)
-    X = rng.normal(size=(3000, 64)).astype(np.float32)
-    y = rng.integers(0, 5, size=3000)
-    clf = fcnet.MLPClassifier(hidden_layer_sizes=(64,), max_iter=40, tol=0.0, random_state=0)
+    X = rng.normal(size=(2000, 32)).astype(np.float32)
+    y = rng.integers(0, 3, size=2000)
+    epochs = 400
+    clf = fcnet.MLPClassifier(hidden_layer_sizes=(32,), max_iter=epochs, tol=0.0,
+                              n_iter_no_change=epochs, random_state=0, verbose=True)
+    log = []
+    clf._print_epoch = log.append  # called with each epoch's record
     done = threading.Event()
-    ticks = []
+    errors = []
 
     def fit():
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            clf.fit(X, y)
-        done.set()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                clf.fit(X, y)
+        except BaseException as e:  # reported by the main thread
+            errors.append(e)
+        finally:
+            done.set()
 
+    seen = set()
     t = threading.Thread(target=fit)
-    start = time.perf_counter()
     t.start()
     while not done.is_set():
-        ticks.append(time.perf_counter())
-        time.sleep(0.001)
+        seen.add(len(log))
     t.join()
-    elapsed = time.perf_counter() - start
-    assert elapsed > 0.05, "training too short to tell"
-    # With the GIL held for the whole fit, the loop would get almost no turns; released, the
-    # largest gap between two of its ticks stays far below the training time.
-    gaps = np.diff(ticks) if len(ticks) > 1 else [elapsed]
-    assert len(ticks) > 10 and max(gaps) < 0.5 * elapsed, (len(ticks), max(gaps), elapsed)
+    assert not errors, errors
+    assert len(log) == epochs and clf.n_iter_ == epochs
+    between = sorted(n for n in seen if 0 < n < epochs)
+    assert between, f"the main thread saw only {sorted(seen)} epochs finished"
+
+
+def test_check_estimator_fails_only_the_two_checks_docs_python_md_names():
+    """docs/python.md: 41 of scikit-learn's 43 check_estimator checks pass; these two do not."""
+    from sklearn.utils.estimator_checks import check_estimator
+    passed, failed = 0, set()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for est, check in check_estimator(fcnet.MLPClassifier(max_iter=50), generate_only=True):
+            name = getattr(check, "func", check).__name__
+            try:
+                check(est)
+                passed += 1
+            except Exception:  # noqa: BLE001 - a failed check, whatever it raised
+                failed.add(name)
+    assert failed == {"check_dtype_object", "check_classifiers_regression_target"}, failed
+    assert passed == 41, passed
