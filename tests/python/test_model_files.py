@@ -123,3 +123,24 @@ def test_two_layer_net_file_gives_the_cli_the_same_loss_and_gradients(toy, tmp_p
     np.testing.assert_array_equal(m.decision_function(X), net.loss(X))
     for k, v in m.params.items():
         np.testing.assert_array_equal(v, net.params[k])
+
+
+@pytest.mark.parametrize("activation,precision", [("relu", "f32"), ("gelu", "f64"), ("tanh", "f32")])
+def test_format_md_numpy_reader_matches_fcnet(wine_csv, tmp_path, activation, precision):
+    """The NumPy reader printed in docs/format.md computes fcnet's probabilities from the file."""
+    from conftest import SOURCE_DIR
+    text = (SOURCE_DIR / "docs" / "format.md").read_text()
+    section = text[text.index("## Reading a model with NumPy"):]
+    code = section[section.index("```python") + len("```python"):]
+    code = code[:code.index("```")]
+    scope = {}
+    exec(compile(code, "docs/format.md", "exec"), scope)
+    csv, X, labels = wine_csv
+    path = tmp_path / "m.safetensors"
+    run_cli("train", "--data", csv, "--test-data", "none", "--hidden", "12,7", "--epochs", "5",
+            "--activation", activation, "--precision", precision, "--seed", "2", "--threads", "1",
+            "--out", path, "--quiet")
+    ours = scope["fcnet_predict_proba"](str(path), X)
+    theirs = fcnet.load(str(path)).predict_proba(X)
+    np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-12 if precision == "f64" else 2e-6)
+    assert ours.shape == (len(X), 3)
