@@ -415,6 +415,7 @@ TEST_F(ResumeCli, IncompatibleOrDamagedCheckpointsAreRefusedBeforeTraining) {
     std::ofstream f(path("cut.safetensors"), std::ios::binary);
     f << ck.substr(0, ck.size() - 100);
   }
+  fs::copy_file(path("m.safetensors"), path("plain.safetensors"));
   const auto before = listing(work_);
   const std::string resume = "train --test-data none --epochs 2 --out " + path("m.safetensors") +
                              " --checkpoint " + path("ck.safetensors") + " --resume ";
@@ -432,8 +433,8 @@ TEST_F(ResumeCli, IncompatibleOrDamagedCheckpointsAreRefusedBeforeTraining) {
       {resume + path("ck.safetensors") + " --precision f64", {"precision", "expected"}},
       {resume + path("ck.safetensors") + " --optimizer sgd",
        {"optimizer adam but the run asks for sgd"}},
-      {resume + path("m.safetensors"),
-       {path("m.safetensors") + ": is not a checkpoint", "expected a file written by"}},
+      {resume + path("plain.safetensors"),
+       {path("plain.safetensors") + ": is not a checkpoint", "expected a file written by"}},
       {resume + path("cut.safetensors"), {path("cut.safetensors") + ": tensor '", "expected"}},
   };
   for (const auto& c : cases) {
@@ -449,7 +450,7 @@ TEST_F(ResumeCli, IncompatibleOrDamagedCheckpointsAreRefusedBeforeTraining) {
   }
 }
 
-TEST_F(ResumeCli, DivergenceExitsOneAndWritesTheLastGoodWeights) {
+TEST_F(ResumeCli, DivergenceExitsOneAndLeavesTheOutputAlone) {
   write_csv(work_ / "d.csv", blobs(60, 5, 3, 4));
   {
     std::ofstream f(path("m.safetensors"));
@@ -468,10 +469,75 @@ TEST_F(ResumeCli, DivergenceExitsOneAndWritesTheLastGoodWeights) {
   EXPECT_NE(r.err.find("kept the last good weights (the weights from the end of epoch"),
             std::string::npos)
       << r.err;
-  const Model m = load_model(path("m.safetensors"));
+  EXPECT_NE(r.err.find(path("m.diverged.safetensors")), std::string::npos) << r.err;
+  // The existing output is untouched; the last good weights are beside it.
+  EXPECT_EQ(read_file(path("m.safetensors")), "an older model");
+  const Model m = load_model(path("m.diverged.safetensors"));
   EXPECT_EQ(m.sizes(), (std::vector<int64_t>{5, 16, 16, 3}));
   for (double v : params(m)) ASSERT_TRUE(std::isfinite(v));
-  EXPECT_EQ(listing(work_), (std::vector<std::string>{"d.csv", "m.safetensors"}));
+  EXPECT_EQ(listing(work_),
+            (std::vector<std::string>{"d.csv", "m.diverged.safetensors", "m.safetensors"}));
+}
+
+// A resumed run without --checkpoint goes on checkpointing into the file it resumed from.
+TEST_F(ResumeCli, AResumedRunKeepsCheckpointingIntoItsFile) {
+  write_csv(work_ / "d.csv", blobs(80, 4, 3, 6));
+  const std::string common = " --test-data none --hidden 6 --batch 16 --seed 2 --threads 1 --quiet";
+  auto a = run_cli("train --data " + path("d.csv") + " --epochs 1 --out " + path("m.safetensors") +
+                       " --checkpoint " + path("ck.safetensors") + common,
+                   dir_);
+  ASSERT_EQ(a.code, 0) << a.err;
+  ASSERT_EQ(load_checkpoint(path("ck.safetensors")).epoch, 2);
+  auto b = run_cli("train --resume " + path("ck.safetensors") + " --epochs 3 --quiet", dir_);
+  ASSERT_EQ(b.code, 0) << b.err;
+  const TrainState st = load_checkpoint(path("ck.safetensors"));
+  EXPECT_EQ(st.epoch, 4);  // after epoch 3: the next epoch to run
+  EXPECT_EQ(st.history.size(), 3u);
+  EXPECT_EQ(listing(work_), (std::vector<std::string>{"ck.safetensors", "d.csv", "m.safetensors"}));
+}
+
+// An output that names an input, another output, or nothing, is a usage error before any work.
+TEST_F(ResumeCli, OutputsThatAliasInputsAreRefusedBeforeAnyWork) {
+  write_csv(work_ / "d.csv", blobs(40, 4, 3, 8));
+  auto t = run_cli("train --data " + path("d.csv") + " --test-data none --hidden 5 --epochs 1 " +
+                       "--quiet --out " + path("m.safetensors"),
+                   dir_);
+  ASSERT_EQ(t.code, 0) << t.err;
+  fs::create_symlink(path("d.csv"), path("link.csv"));
+  const std::string model = read_file(path("m.safetensors")), data = read_file(path("d.csv"));
+  const auto before = listing(work_);
+  struct Case {
+    std::string args, part;
+  };
+  const std::string train = "train --test-data none --hidden 5 --epochs 1 --data " + path("d.csv");
+  const std::vector<Case> cases = {
+      {"predict --model " + path("m.safetensors") + " --data " + path("d.csv") + " --out " +
+           path("m.safetensors"),
+       "--out: '" + path("m.safetensors") + "' is the --model file"},
+      {train + " --out " + path("d.csv"), "is the --data file"},
+      {train + " --out " + work_.string() + "/../work/d.csv", "is the --data file"},
+      {train + " --out " + path("link.csv"), "is the --data file"},
+      {train + " --out " + path("x.safetensors") + " --checkpoint " + path("x.safetensors"),
+       "is also --checkpoint"},
+      {train + " --out ''", "--out: is empty"},
+      {train + " --out " + path("r.safetensors") + " --report " + path("d.csv"),
+       "--report: '" + path("d.csv") + "' is the --data file"},
+      {"loss --model " + path("m.safetensors") + " --data " + path("d.csv") + " --grads-out " +
+           path("m.safetensors"),
+       "--grads-out"},
+      {"report --model " + path("m.safetensors") + " --data " + path("d.csv") + " --out " +
+           path("m.safetensors"),
+       "is the --model file"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.args);
+    auto r = run_cli(c.args, dir_);
+    EXPECT_EQ(r.code, 2) << r.err;
+    EXPECT_NE(r.err.find(c.part), std::string::npos) << r.err;
+    EXPECT_EQ(read_file(path("m.safetensors")), model);
+    EXPECT_EQ(read_file(path("d.csv")), data);
+    EXPECT_EQ(listing(work_), before);
+  }
 }
 
 // A real interruption: SIGINT (then SIGTERM) to a training child process.

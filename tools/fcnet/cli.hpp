@@ -70,6 +70,12 @@ extern const CLI::Validator kNonNegative;  // finite and ≥ 0
 extern const CLI::Validator kPositive;     // finite and > 0
 extern const CLI::Validator kFinite;       // finite
 
+// Before a command runs: its output paths (--out, --checkpoint, --report, --grads-out, --html, as
+// given or by default) are not empty and name no input file (--data, --labels, --test-data,
+// --test-labels, --model, --resume) and no other output, by resolved path; --checkpoint may be
+// the --resume file. Throws CLI::ValidationError (a usage error) otherwise.
+void check_output_paths(const CLI::App& cmd);
+
 // Prints one JSON object on stdout (the only thing --json writes there).
 void print_json(const json& j);
 

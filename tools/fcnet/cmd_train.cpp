@@ -266,6 +266,9 @@ Command add_train(CLI::App& app) {
         if (!o->resume.empty()) {  // every rank loads it: the state is the same on all
           resume = std::make_unique<TrainState>(load_checkpoint(o->resume));
           resume_options(*c, *resume, o->data, o->out);
+          // A resumed run goes on checkpointing into the file it resumed from, unless told
+          // otherwise, so a later interruption or crash loses no more than one epoch again.
+          if (o->checkpoint.empty()) o->checkpoint = o->resume;
         }
         if (lead) {
           check_writable(o->out);
@@ -369,6 +372,13 @@ Command add_train(CLI::App& app) {
           if (!o->quiet)
             log("test accuracy %.4f (loss %.4f) on %lld examples of %s", ev.accuracy, ev.loss,
                 static_cast<long long>(ev.n), test_data.source.c_str());
+        }
+        // A signal that came after the last step (during the test evaluation) still stops the
+        // run before anything is written: the final state goes to the checkpoint, --out stays.
+        if (cb.stop && cb.stop->load()) {
+          r.interrupted = true;
+          if (!o->checkpoint.empty()) save_checkpoint(o->checkpoint, *r.state, app_json);
+          return finish_interrupted(r, o->checkpoint, o->out, app_json);
         }
         save_model(o->out, r.model);
         out["model"] = o->out;

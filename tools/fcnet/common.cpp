@@ -1,6 +1,8 @@
 #include <cmath>
 #include <cstdarg>
+#include <filesystem>
 #include <iostream>
+#include <sstream>
 
 #include "cli.hpp"
 #include "fcnet/trainer.hpp"
@@ -60,6 +62,63 @@ const CLI::Validator kPositive = number_check(
     "POSITIVE", [](double v) { return std::isfinite(v) && v > 0; }, "a finite number > 0");
 const CLI::Validator kFinite = number_check(
     "FINITE", [](double v) { return std::isfinite(v); }, "a finite number");
+
+namespace {
+// The value an option has for this run: what was given, else its default.
+std::string option_text(const CLI::App& cmd, const char* name, bool& given) {
+  const CLI::Option* opt = cmd.get_option_no_throw(name);
+  given = opt && opt->count() > 0;
+  if (!opt) return {};
+  if (given) return opt->results().empty() ? std::string() : opt->results().back();
+  return opt->get_default_str();
+}
+
+bool same_file(const std::string& a, const std::string& b) {
+  namespace fs = std::filesystem;
+  std::error_code ea, eb;
+  const fs::path pa = fs::weakly_canonical(fs::absolute(a), ea);
+  const fs::path pb = fs::weakly_canonical(fs::absolute(b), eb);
+  if (!ea && !eb && pa == pb) return true;
+  std::error_code ee;
+  return fs::exists(a, ee) && fs::exists(b, ee) && fs::equivalent(a, b, ee);
+}
+}  // namespace
+
+void check_output_paths(const CLI::App& cmd) {
+  static const char* const kOutputs[] = {"--out", "--checkpoint", "--report", "--grads-out",
+                                         "--html"};
+  static const char* const kInputs[] = {"--data",        "--labels", "--test-data",
+                                        "--test-labels", "--model",  "--resume"};
+  std::vector<std::pair<std::string, std::string>> outputs, inputs;
+  for (const char* name : kOutputs) {
+    bool given = false;
+    const std::string v = option_text(cmd, name, given);
+    if (given && v.empty())
+      throw CLI::ValidationError(name, "is empty, expected the path of a file to write");
+    if (!v.empty()) outputs.emplace_back(name, v);
+  }
+  for (const char* name : kInputs) {
+    bool given = false;
+    std::stringstream list(option_text(cmd, name, given));
+    for (std::string item; std::getline(list, item, ',');)
+      if (!item.empty()) inputs.emplace_back(name, item);
+  }
+  for (std::size_t i = 0; i < outputs.size(); ++i) {
+    const auto& [name, path] = outputs[i];
+    for (std::size_t j = i + 1; j < outputs.size(); ++j)
+      if (same_file(path, outputs[j].second))
+        throw CLI::ValidationError(name, "'" + path + "' is also " + outputs[j].first +
+                                             ": one file cannot hold both, expected two paths");
+    for (const auto& [in_name, in_path] : inputs) {
+      // Continuing to checkpoint into the file a run resumes from is what --resume expects.
+      if (name == std::string("--checkpoint") && in_name == std::string("--resume")) continue;
+      if (same_file(path, in_path))
+        throw CLI::ValidationError(name, "'" + path + "' is the " + in_name + " file '" + in_path +
+                                             "': writing it would destroy the input, expected "
+                                             "another path");
+    }
+  }
+}
 
 void print_json(const json& j) {
   std::cout << j.dump(2) << std::endl;

@@ -30,7 +30,10 @@ int main(int argc, char** argv) {
   }
   try {
     for (auto& c : commands)
-      if (c.app->parsed()) return c.run();
+      if (c.app->parsed()) {
+        fcnet::cli::check_output_paths(*c.app);
+        return c.run();
+      }
   } catch (const CLI::ValidationError& e) {
     std::fprintf(stderr, "fcnet: error: %s\n", e.what());
     return 2;

@@ -82,11 +82,11 @@ int stop_signal() {
   return g_signal;
 }
 
-std::string default_checkpoint_path(const std::string& out) {
+std::string sibling_path(const std::string& out, const std::string& purpose) {
   const std::string ext = ".safetensors";
   if (out.size() > ext.size() && out.compare(out.size() - ext.size(), ext.size(), ext) == 0)
-    return out.substr(0, out.size() - ext.size()) + ".checkpoint" + ext;
-  return out + ".checkpoint.safetensors";
+    return out.substr(0, out.size() - ext.size()) + "." + purpose + ext;
+  return out + "." + purpose + ext;
 }
 
 std::string checkpoint_app_json(const DataOptions& data, int threads, const std::string& out) {
@@ -169,11 +169,13 @@ void resume_config(const CLI::App& cmd, const TrainState& st, TrainConfig& cfg) 
 
 void save_diverged(const std::string& out, const TrainDiverged& e) {
   const TrainResult& r = *e.result;
-  save_model(out, r.model);
+  const std::string path = sibling_path(out, "diverged");
+  save_model(path, r.model);
   const std::string when =
       r.epochs.empty() ? std::string("the initial weights")
                        : "the weights from the end of epoch " + std::to_string(r.epochs.size());
-  log("fcnet: kept the last good weights (%s) in %s", when.c_str(), out.c_str());
+  log("fcnet: kept the last good weights (%s) in %s; %s was left as it was", when.c_str(),
+      path.c_str(), out.c_str());
 }
 
 int finish_interrupted(const TrainResult& r, const std::string& checkpoint, const std::string& out,
@@ -183,7 +185,7 @@ int finish_interrupted(const TrainResult& r, const std::string& checkpoint, cons
     log("fcnet: interrupted; nothing saved");
     return 130;
   }
-  const std::string path = checkpoint.empty() ? default_checkpoint_path(out) : checkpoint;
+  const std::string path = checkpoint.empty() ? sibling_path(out, "checkpoint") : checkpoint;
   if (checkpoint.empty()) save_checkpoint(path, *r.state, app_json);
   const int sig = stop_signal();
   const TrainState& s = *r.state;

@@ -19,9 +19,10 @@ const std::atomic<bool>* install_stop_handlers();
 // The signal that set the flag (0 when none).
 int stop_signal();
 
-// Where an interrupted run writes its checkpoint when --checkpoint was not given:
-// "model.safetensors" → "model.checkpoint.safetensors".
-std::string default_checkpoint_path(const std::string& out);
+// A file beside --out for another purpose: ("model.safetensors", "checkpoint") →
+// "model.checkpoint.safetensors". An interrupted run without --checkpoint writes its checkpoint to
+// the "checkpoint" one; a diverged run writes its last good weights to the "diverged" one.
+std::string sibling_path(const std::string& out, const std::string& purpose);
 
 // The CLI's part of a checkpoint: the data options, thread count and model path.
 std::string checkpoint_app_json(const DataOptions& data, int threads, const std::string& out);
@@ -32,7 +33,8 @@ std::string checkpoint_app_json(const DataOptions& data, int threads, const std:
 void resume_options(const CLI::App& cmd, const TrainState& st, DataOptions& data, std::string& out);
 void resume_config(const CLI::App& cmd, const TrainState& st, TrainConfig& cfg);
 
-// Writes the last good weights of a diverged run to `out` and says so on stderr.
+// Writes the last good weights of a diverged run beside `out` (sibling_path(out, "diverged")),
+// leaving `out` itself as it was, and says so on stderr.
 void save_diverged(const std::string& out, const TrainDiverged& e);
 
 // After train(): when the run was interrupted, writes its checkpoint (unless the per-epoch
