@@ -115,7 +115,9 @@ TEST(Cli, UsageErrorsExitTwo) {
         "nosuchcommand", "gradcheck --layers 4,x,3", "train --activation swish",
         "train --optimizer adagrad", "train --schedule linear", "train --normalize minmax",
         "train --init orthogonal", "train --lr inf", "train --leaky-alpha nan", "train --reg -1",
-        "gradcheck --activation swish", "gradcheck --tolerance 0", "gradcheck --step -1"}) {
+        "gradcheck --activation swish", "gradcheck --tolerance 0", "gradcheck --step -1",
+        "train --threads 100000", "train --threads 40000", "train --threads 257",
+        "gradcheck --threads 0"}) {
     const std::string a = args;
     const bool trains = a.rfind("train ", 0) == 0;
     auto r = run_cli(trains ? a + " --data /nonexistent.csv" : a, dir);

@@ -496,6 +496,30 @@ TEST_F(ResumeCli, AResumedRunKeepsCheckpointingIntoItsFile) {
   EXPECT_EQ(listing(work_), (std::vector<std::string>{"ck.safetensors", "d.csv", "m.safetensors"}));
 }
 
+// A checkpoint whose recorded thread count no machine can run is refused before training, naming
+// the file; --threads overrides it.
+TEST_F(ResumeCli, ACheckpointsThreadCountIsChecked) {
+  write_csv(work_ / "d.csv", blobs(40, 4, 3, 6));
+  auto a = run_cli("train --data " + path("d.csv") + " --test-data none --hidden 5 --epochs 1 " +
+                       "--quiet --out " + path("m.safetensors") + " --checkpoint " +
+                       path("ck.safetensors"),
+                   dir_);
+  ASSERT_EQ(a.code, 0) << a.err;
+  TrainState st = load_checkpoint(path("ck.safetensors"));
+  json app = json::parse(st.app_json);
+  app["threads"] = 100000;
+  save_checkpoint(path("ck.safetensors"), st, app.dump());
+  auto r = run_cli("train --resume " + path("ck.safetensors") + " --epochs 2 --quiet", dir_);
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.err.find(path("ck.safetensors") + ": records a run on 100000 threads"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.err.find("epoch 2/"), std::string::npos) << r.err;
+  auto ok = run_cli("train --resume " + path("ck.safetensors") + " --epochs 2 --quiet --threads 1",
+                    dir_);
+  EXPECT_EQ(ok.code, 0) << ok.err;
+}
+
 // An output that names an input, another output, or nothing, is a usage error before any work.
 TEST_F(ResumeCli, OutputsThatAliasInputsAreRefusedBeforeAnyWork) {
   write_csv(work_ / "d.csv", blobs(40, 4, 3, 8));

@@ -21,9 +21,11 @@
 namespace fcnet {
 
 // Makes every parallel part of fcnet (oneDNN and fcnet's own loops) use exactly n threads from the
-// calling thread on; n <= 0 means one per core.
-void set_num_threads(int n);
+// calling thread on: n in 1…max_threads(), or 0 for one per core (at most max_threads()). Throws
+// fcnet::Error (naming `where`) for any other n, before touching the thread pool.
+void set_num_threads(int n, const std::string& where = "threads");
 int num_threads();
+int max_threads();  // 256: the most threads a region of fcnet's work splits into
 
 // The optimizer's ranges over a network's parameter buffer: W_l (weights: regularised, decayed) and
 // b_l (biases) for every layer, as the trainer updates them.

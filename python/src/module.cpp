@@ -670,9 +670,10 @@ PYBIND11_MODULE(_fcnet, m) {
     }
   });
 
-  m.def("set_num_threads", &set_num_threads, py::arg("n"),
-        "Use exactly n threads for fcnet's parallel work from the calling thread on (n <= 0: one "
-        "per core).");
+  m.def(
+      "set_num_threads", [](int n) { set_num_threads(n, "n"); }, py::arg("n"),
+      "Use exactly n threads for fcnet's parallel work from the calling thread on (n <= 0: one "
+      "per core).");
   m.def("num_threads", &num_threads, "Threads fcnet's parallel work uses.");
   m.def(
       "val_count",

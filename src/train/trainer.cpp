@@ -10,13 +10,20 @@
 #include <nlohmann/json.hpp>
 #include <numeric>
 
+#include "core/parallel.hpp"
 #include "data_parallel.hpp"
 #include "train/history.hpp"
 
 namespace fcnet {
 
-void set_num_threads(int n) {
-  omp_set_num_threads(n > 0 ? n : omp_get_num_procs());
+void set_num_threads(int n, const std::string& where) {
+  if (n < 0 || n > max_threads())
+    fail(where, "is " + std::to_string(n),
+         "a thread count from 1 to " + std::to_string(max_threads()) + " (0: one per core)");
+  omp_set_num_threads(n > 0 ? n : std::min(omp_get_num_procs(), max_threads()));
+}
+int max_threads() {
+  return detail::kMaxThreads;
 }
 int num_threads() {
   return omp_get_max_threads();

@@ -69,6 +69,7 @@ auto option_value(F&& convert) -> decltype(convert()) {
 extern const CLI::Validator kNonNegative;  // finite and ≥ 0
 extern const CLI::Validator kPositive;     // finite and > 0
 extern const CLI::Validator kFinite;       // finite
+extern const CLI::Validator kThreads;      // a thread count, 1…max_threads()
 
 // Before a command runs: its output paths (--out, --checkpoint, --report, --grads-out, --html, as
 // given or by default) are not empty and name no input file (--data, --labels, --test-data,

@@ -24,7 +24,7 @@ Command add_eval(CLI::App& app) {
   c->add_option("--model", o->model, "Model file (.safetensors)")->required();
   add_data_options(c, o->data, true, "Data: fashion-mnist (its test split), IDX, CSV or NPY");
   c->add_option("--batch", o->batch, "Examples per forward pass")->check(kPositive);
-  c->add_option("--threads", o->threads, "Threads (default: one per core)")->check(kPositive);
+  c->add_option("--threads", o->threads, "Threads (default: one per core)")->check(kThreads);
   c->add_flag("--json", o->json, "Print one JSON object on stdout");
   return {c, [o] {
             set_num_threads(o->threads);

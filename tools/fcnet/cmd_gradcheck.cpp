@@ -49,7 +49,7 @@ Command add_gradcheck(CLI::App& app) {
                 "times, where it would cross a relu kink)")
       ->check(kPositive)
       ->capture_default_str();
-  c->add_option("--threads", o->threads, "Threads (default: one per core)")->check(kPositive);
+  c->add_option("--threads", o->threads, "Threads (default: one per core)")->check(kThreads);
   c->add_flag("--json", o->json, "Print one JSON object on stdout");
   return {c, [o] {
             set_num_threads(o->threads);

@@ -29,7 +29,7 @@ Command add_predict(CLI::App& app) {
       ->capture_default_str();
   c->add_option("--out", o->out, "Write to this file (atomically) instead of stdout");
   c->add_option("--batch", o->batch, "Examples per forward pass")->check(kPositive);
-  c->add_option("--threads", o->threads, "Threads (default: one per core)")->check(kPositive);
+  c->add_option("--threads", o->threads, "Threads (default: one per core)")->check(kThreads);
   return {c, [o] {
             set_num_threads(o->threads);
             if (!o->out.empty()) check_writable(o->out);

@@ -111,7 +111,7 @@ Command add_report(CLI::App& app) {
   c->add_option("--split", o->split,
                 "Name of the evaluated split on the page (default: test, training or the source)");
   c->add_option("--title", o->title, "Page title");
-  c->add_option("--threads", o->threads, "Threads (default: one per core)")->check(kPositive);
+  c->add_option("--threads", o->threads, "Threads (default: one per core)")->check(kThreads);
   c->add_flag("--json", o->json, "Print one JSON object on stdout");
   c->add_flag("--quiet,-q", o->quiet, "No log output");
   return {c, [o] {

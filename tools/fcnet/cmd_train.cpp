@@ -182,7 +182,7 @@ Command add_train(CLI::App& app) {
       ->check(kPositive);
   c->add_option("--seed", o->seed, "Random seed (initialization, shuffling, dropout)")
       ->capture_default_str();
-  c->add_option("--threads", o->threads, "Threads (default: one per core)")->check(kPositive);
+  c->add_option("--threads", o->threads, "Threads (default: one per core)")->check(kThreads);
   c->add_option("--precision", o->precision,
                 "f32 (fast) or f64 (double, reference kernels); with --device cuda: fp32 (= f32), "
                 "tf32 or bf16")

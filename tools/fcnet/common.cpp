@@ -38,7 +38,8 @@ std::vector<int64_t> parse_sizes(const std::string& text, const std::string& opt
 }
 
 namespace {
-CLI::Validator number_check(const char* name, bool (*ok)(double), const char* expected) {
+CLI::Validator number_check(const std::string& name, bool (*ok)(double),
+                            const std::string& expected) {
   return CLI::Validator(
       [ok, expected](std::string& text) -> std::string {
         double v = 0;
@@ -60,6 +61,10 @@ const CLI::Validator kNonNegative = number_check(
     "NONNEGATIVE", [](double v) { return std::isfinite(v) && v >= 0; }, "a finite number >= 0");
 const CLI::Validator kPositive = number_check(
     "POSITIVE", [](double v) { return std::isfinite(v) && v > 0; }, "a finite number > 0");
+const CLI::Validator kThreads = number_check(
+    "1.." + std::to_string(max_threads()),
+    [](double v) { return v >= 1 && v <= max_threads() && v == std::floor(v); },
+    "a thread count from 1 to " + std::to_string(max_threads()));
 const CLI::Validator kFinite = number_check(
     "FINITE", [](double v) { return std::isfinite(v); }, "a finite number");
 

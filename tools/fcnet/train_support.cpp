@@ -162,8 +162,14 @@ void resume_config(const CLI::App& cmd, const TrainState& st, TrainConfig& cfg) 
   if (!keep("--threads")) {
     const json app = app_of(st);
     auto it = app.find("threads");
-    if (it != app.end() && it->is_number_integer() && it->get<int>() > 0)
-      set_num_threads(it->get<int>());
+    if (it != app.end() && it->is_number_integer() && it->get<int64_t>() != 0) {
+      const int64_t n = it->get<int64_t>();
+      if (n < 1 || n > max_threads())
+        fail(st.origin.empty() ? "checkpoint" : st.origin,
+             "records a run on " + std::to_string(n) + " threads",
+             "1 to " + std::to_string(max_threads()) + " (give --threads N to override)");
+      set_num_threads(static_cast<int>(n));
+    }
   }
 }
 
