@@ -515,9 +515,36 @@ TEST_F(ResumeCli, ACheckpointsThreadCountIsChecked) {
             std::string::npos)
       << r.err;
   EXPECT_EQ(r.err.find("epoch 2/"), std::string::npos) << r.err;
-  auto ok = run_cli("train --resume " + path("ck.safetensors") + " --epochs 2 --quiet --threads 1",
-                    dir_);
+  auto ok =
+      run_cli("train --resume " + path("ck.safetensors") + " --epochs 2 --quiet --threads 1", dir_);
   EXPECT_EQ(ok.code, 0) << ok.err;
+}
+
+// Text that is not UTF-8 is refused where it is read, naming file, line and field; a file name that
+// is not UTF-8 still trains and its model and --json output are written.
+TEST_F(ResumeCli, NonUtf8TextIsRefusedWhenReadAndNonUtf8PathsStillWork) {
+  {
+    std::ofstream f(path("latin1.csv"), std::ios::binary);
+    f << "label,a\nbar,1\ncaf\xe9,2\nbar,3\ncaf\xe9,1\n";
+  }
+  auto r = run_cli("train --data " + path("latin1.csv") +
+                       " --test-data none --hidden 3 --epochs 1 --out " + path("m.safetensors"),
+                   dir_);
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.err.find("fcnet: error: " + path("latin1.csv") +
+                       ":3: field 1 holds the byte \\xE9, which is not UTF-8 text, expected a "
+                       "UTF-8 file"),
+            std::string::npos)
+      << r.err;
+  EXPECT_FALSE(fs::exists(path("m.safetensors")));
+  const std::string odd = path("d\xe9.csv");
+  write_csv(odd, blobs(30, 3, 2, 1));
+  auto ok = run_cli("train --data '" + odd + "' --test-data none --hidden 3 --epochs 1 --json " +
+                        "--quiet --out " + path("m.safetensors"),
+                    dir_);
+  ASSERT_EQ(ok.code, 0) << ok.err;
+  EXPECT_TRUE(json::accept(ok.out)) << ok.out;
+  EXPECT_EQ(load_model(path("m.safetensors")).sizes(), (std::vector<int64_t>{3, 3, 2}));
 }
 
 // An output that names an input, another output, or nothing, is a usage error before any work.

@@ -12,6 +12,7 @@
 
 #include "engine.hpp"
 #include "fcnet/cuda.hpp"
+#include "fcnet/text.hpp"
 #include "train/history.hpp"
 
 namespace fcnet {
@@ -218,7 +219,7 @@ TrainResult train_cuda(const Dataset& train_data, const Dataset* val, const Trai
   meta["device"] = "cuda";
   meta["precision"] = precision_name(precision);
   meta["seconds"] = r.seconds;
-  r.model.training_json = meta.dump();
+  r.model.training_json = json_text(meta);
   return r;
 }
 

@@ -12,6 +12,7 @@
 
 #include "data/formats.hpp"
 #include "fcnet/error.hpp"
+#include "fcnet/text.hpp"
 
 namespace fcnet::data_detail {
 
@@ -200,6 +201,21 @@ Dataset load_csv_impl(InputFile& in, const LoadOptions& opt, bool labels_only) {
   std::string text = in.read_all();
   std::string_view body(text);
   if (body.substr(0, 3) == "\xEF\xBB\xBF") body.remove_prefix(3);
+  // Text is UTF-8: a class name or column name in another encoding would be stored in the model
+  // as it came, and no JSON (model metadata, --json output) could hold it.
+  if (const std::size_t bad = first_invalid_utf8(body); bad != std::string_view::npos) {
+    const std::size_t line_start = body.rfind('\n', bad == 0 ? 0 : bad - 1);
+    const std::size_t from = line_start == std::string_view::npos ? 0 : line_start + 1;
+    const int64_t line =
+        1 + std::count(body.begin(), body.begin() + static_cast<std::ptrdiff_t>(bad), '\n');
+    const int64_t field = 1 + std::count(body.begin() + static_cast<std::ptrdiff_t>(from),
+                                         body.begin() + static_cast<std::ptrdiff_t>(bad), ',');
+    char hex[8];
+    std::snprintf(hex, sizeof hex, "\\x%02X", static_cast<unsigned char>(body[bad]));
+    fail(at(line),
+         "field " + std::to_string(field) + " holds the byte " + hex + ", which is not UTF-8 text",
+         "a UTF-8 file (re-save it as UTF-8, e.g. iconv -f latin1 -t utf-8)");
+  }
 
   Tokenizer tok(body, path);
   std::vector<std::string_view> row;

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include "fcnet/text.hpp"
 
 namespace fcnet {
 
@@ -250,7 +251,7 @@ StTensor buffer_tensor(const std::vector<double>& v, bool f64) {
 }  // namespace
 
 std::string train_config_to_json(const TrainConfig& cfg) {
-  return config_json(cfg).dump();
+  return json_text(config_json(cfg));
 }
 
 TrainConfig train_config_from_json(const std::string& text, const std::string& where) {
@@ -312,7 +313,7 @@ SafeTensors checkpoint_to_safetensors(const TrainState& s, const std::string& ap
     }
   }
   c["app"] = app;
-  st.metadata["checkpoint"] = c.dump();
+  st.metadata["checkpoint"] = json_text(c);
   return st;
 }
 
@@ -417,7 +418,7 @@ TrainState checkpoint_from_safetensors(const SafeTensors& st, const std::string&
   s.classes = data.int64("classes", 2);
   s.data_source = data.str("source");
   f.obj("app");
-  s.app_json = c.at("app").dump();
+  s.app_json = json_text(c.at("app"));
 
   // Consistency of the parts with one another.
   const auto& sizes = s.model.sizes();

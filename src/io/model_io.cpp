@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <nlohmann/json.hpp>
+#include "fcnet/text.hpp"
 
 namespace fcnet {
 
@@ -182,7 +183,7 @@ std::string serialize_safetensors(const SafeTensors& st) {
     data += t.data;
   }
   if (!st.metadata.empty()) h["__metadata__"] = st.metadata;
-  std::string hs = h.dump();
+  std::string hs = json_text(h);
   while (hs.size() % 8 != 0) hs.push_back(' ');
   std::string out(8, '\0');
   const uint64_t n = hs.size();
@@ -390,8 +391,8 @@ SafeTensors model_to_safetensors(const Model& m) {
   };
   if (!m.transform.mean.empty()) st.tensors["input_mean"] = vec(m.transform.mean);
   if (!m.transform.std.empty()) st.tensors["input_std"] = vec(m.transform.std);
-  if (!m.class_names.empty()) md["classes"] = json(m.class_names).dump();
-  if (!m.image_shape.empty()) md["image_shape"] = json(m.image_shape).dump();
+  if (!m.class_names.empty()) md["classes"] = json_text(json(m.class_names));
+  if (!m.image_shape.empty()) md["image_shape"] = json_text(json(m.image_shape));
   if (!m.training_json.empty()) md["training"] = m.training_json;
   return st;
 }

@@ -12,6 +12,7 @@
 
 #include "core/parallel.hpp"
 #include "data_parallel.hpp"
+#include "fcnet/text.hpp"
 #include "train/history.hpp"
 
 namespace fcnet {
@@ -675,13 +676,13 @@ TrainResult train(const Dataset& train_data, const Dataset* val, const TrainConf
     e.result->val_indices = val_indices;
     nlohmann::json j = training_metadata(cfg, *e.result, train_data, ranks);
     j["diverged"] = e.what();
-    e.result->model.training_json = j.dump();
+    e.result->model.training_json = json_text(j);
     throw;
   }
   r.train_examples = shard.total;
   r.val_examples = val_total;
   r.val_indices = std::move(val_indices);
-  r.model.training_json = training_metadata(cfg, r, train_data, ranks).dump();
+  r.model.training_json = json_text(training_metadata(cfg, r, train_data, ranks));
   return r;
 }
 

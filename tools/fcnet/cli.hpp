@@ -10,6 +10,7 @@
 
 #include "fcnet/data.hpp"
 #include "fcnet/model_io.hpp"
+#include "fcnet/text.hpp"
 #include "fcnet/trainer.hpp"
 
 namespace fcnet::cli {

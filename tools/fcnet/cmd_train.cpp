@@ -368,7 +368,7 @@ Command add_train(CLI::App& app) {
           tj["test_accuracy"] = ev.accuracy;
           tj["test_loss"] = ev.loss;
           tj["test_data"] = test_data.source;
-          r.model.training_json = tj.dump();
+          r.model.training_json = json_text(tj);
           if (!o->quiet)
             log("test accuracy %.4f (loss %.4f) on %lld examples of %s", ev.accuracy, ev.loss,
                 static_cast<long long>(ev.n), test_data.source.c_str());

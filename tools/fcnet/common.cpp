@@ -126,7 +126,7 @@ void check_output_paths(const CLI::App& cmd) {
 }
 
 void print_json(const json& j) {
-  std::cout << j.dump(2) << std::endl;
+  std::cout << json_text(j, 2) << std::endl;
 }
 
 void log(const char* fmt, ...) {

@@ -96,7 +96,7 @@ std::string checkpoint_app_json(const DataOptions& data, int threads, const std:
   j["labels"] = data.labels;
   j["label_col"] = data.label_col;
   j["threads"] = threads;
-  return j.dump();
+  return json_text(j);
 }
 
 namespace {
