@@ -2,6 +2,7 @@
 // "fcnet: error: <file>[:line]: <what>, expected <what>", the right exit code (1 for data, model
 // and runtime errors, 2 for usage errors), before any training, and with existing outputs left
 // exactly as they were and no temporary files behind.
+#include <sys/resource.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -340,4 +341,46 @@ TEST_F(Robust, SuccessfulRunsLeaveOnlyTheirOutputs) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(listing(),
             (std::vector<std::string>{"ck.safetensors", "good.csv", "m.safetensors", "p.txt"}));
+}
+
+// A small gzip file whose IDX header claims 3,000,000 images of 28×28 (2.35 GB) but holds 3 MB:
+// loading it fails as truncated having allocated about what inflated, not what the header claims.
+TEST_F(Robust, AGzipHeaderClaimingMoreThanItHoldsCostsOnlyWhatInflates) {
+  std::string junk(3 << 20, '\0');
+  uint64_t x = 88172645463325252ull;  // xorshift: incompressible bytes
+  for (auto& c : junk) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    c = static_cast<char>(x >> 56);
+  }
+  const std::string gz = put("big-idx3-ubyte.gz", gzip_bytes(idx(0x08, {3000000, 28, 28}, junk)));
+  rusage before{}, after{};
+  getrusage(RUSAGE_SELF, &before);
+  LoadOptions opt;
+  opt.require_labels = false;
+  try {
+    (void)load_dataset(gz, opt);
+    ADD_FAILURE() << "loaded a truncated file";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(gz + ": truncated: the IDX data"), std::string::npos)
+        << e.what();
+  }
+  getrusage(RUSAGE_SELF, &after);
+  const double grown_mb = static_cast<double>(after.ru_maxrss - before.ru_maxrss) / 1024.0;
+  EXPECT_LT(grown_mb, 200.0) << "peak memory grew by " << grown_mb << " MB";
+}
+
+// IDX/NPY labels are class indices: one stray 10000000 among 0 and 1 is refused, naming the file,
+// instead of building a network with ten million outputs.
+TEST_F(Robust, AStrayLabelIndexIsRefused) {
+  std::string px;
+  for (int i = 0; i < 30 * 4; ++i) px += static_cast<char>(i * 7 + 1);
+  const std::string images = put("img-idx3-ubyte", idx(0x08, {30, 2, 2}, px));
+  std::string lab;
+  for (int i = 0; i < 30; ++i) lab += be32(i == 7 ? 10000000u : static_cast<uint32_t>(i % 2));
+  const std::string labels = put("lab-idx1-ubyte", idx(0x0C, {30}, lab));
+  expect_fail(train_on(images, "--labels " + labels), 1,
+              {labels + ": holds 3 distinct labels but the largest is 10000000",
+               "expected class indices"});
 }

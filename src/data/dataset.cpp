@@ -133,13 +133,34 @@ Format sniff_format(InputFile& in, const std::string& path) {
   return Format::unknown;
 }
 
+namespace {
+// IDX and NPY labels are class indices, so the largest one sets the number of outputs. One stray
+// value (10000000 among 0 and 1) would build a network of ten million classes: a largest index
+// past 1,000 that is more than ten times the number of distinct labels present is refused.
+LabelFile checked_indices(LabelFile lf, const std::string& path) {
+  if (lf.labels.empty() || !lf.class_names.empty()) return lf;
+  std::vector<int32_t> v = lf.labels;
+  std::sort(v.begin(), v.end());
+  const int64_t distinct = std::unique(v.begin(), v.end()) - v.begin();
+  const int64_t classes = static_cast<int64_t>(v[static_cast<std::size_t>(distinct - 1)]) + 1;
+  if (classes > 1000 && classes > 10 * distinct)
+    fail(path,
+         "holds " + std::to_string(distinct) + " distinct labels but the largest is " +
+             std::to_string(classes - 1) + ", which would make " + std::to_string(classes) +
+             " classes",
+         "class indices 0…C−1 with most classes present (a stray value, or labels that are not "
+         "indices?)");
+  return lf;
+}
+}  // namespace
+
 LabelFile load_label_file(const std::string& path, const LoadOptions& opt) {
   InputFile in(path);
   switch (sniff_format(in, path)) {
     case Format::idx:
-      return load_idx_labels(in);
+      return checked_indices(load_idx_labels(in), path);
     case Format::npy:
-      return load_npy_labels(in);
+      return checked_indices(load_npy_labels(in), path);
     case Format::csv:
       return load_csv_labels(in, opt);
     case Format::unknown:

@@ -175,8 +175,7 @@ Dataset load_idx(InputFile& in) {
   ds.dtype = h.type == 0x08 ? DType::u8 : h.type == 0x0D ? DType::f32 : DType::f64;
   if (h.dims.size() == 3)
     ds.image_shape = {static_cast<int64_t>(h.dims[1]), static_cast<int64_t>(h.dims[2])};
-  ds.bytes.resize(bytes);
-  in.read_exact(ds.bytes.data(), bytes, "the IDX data (" + dims_str(h.dims) + ")");
+  in.read_exact_into(ds.bytes, bytes, "the IDX data (" + dims_str(h.dims) + ")");
   check_no_trailing(in);
   const std::size_t count = static_cast<std::size_t>(ds.n * ds.d);
   if (ds.dtype == DType::f32) swap_in_place<uint32_t>(ds.bytes.data(), count);
@@ -196,8 +195,8 @@ LabelFile load_idx_labels(InputFile& in) {
   const uint64_t n = h.dims[0];
   if (n > static_cast<uint64_t>(INT32_MAX))
     fail(path, "IDX label count " + std::to_string(n) + " is too large", "at most 2^31-1 labels");
-  std::vector<uint8_t> raw(bytes);
-  in.read_exact(raw.data(), bytes, "the IDX labels");
+  std::vector<uint8_t> raw;
+  in.read_exact_into(raw, bytes, "the IDX labels");
   check_no_trailing(in);
   LabelFile lf;
   lf.labels.resize(n);

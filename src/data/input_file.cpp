@@ -128,6 +128,32 @@ void InputFile::read_exact(void* dst, std::size_t n, const std::string& what) {
          "a complete file");
 }
 
+void InputFile::read_exact_into(std::vector<uint8_t>& out, std::size_t n, const std::string& what) {
+  if (!compressed_) {  // the file's size was checked against n already
+    out.resize(n);
+    read_exact(out.data(), n, what);
+    return;
+  }
+  const uint64_t start = offset_;
+  out.clear();
+  std::size_t have = 0;
+  while (have < n) {
+    const std::size_t step = std::min(n - have, std::max<std::size_t>(have, std::size_t{1} << 20));
+    out.resize(have + step);
+    const std::size_t got = read(out.data() + have, step);
+    have += got;
+    if (got < step) {
+      out.clear();
+      out.shrink_to_fit();
+      fail(path_,
+           "truncated: " + what + " needs " + std::to_string(n) + " bytes from offset " +
+               std::to_string(start) + " but the decompressed data ends after " +
+               std::to_string(have),
+           "a complete file");
+    }
+  }
+}
+
 bool InputFile::at_end() {
   return peek(1).empty();
 }

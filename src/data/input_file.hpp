@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 #include <string_view>
 
 namespace fcnet::data_detail {
@@ -33,6 +34,9 @@ class InputFile {
   std::size_t read(void* dst, std::size_t n);
   // Reads exactly n bytes of `what`; throws "<path>: truncated ..." when the data ends first.
   void read_exact(void* dst, std::size_t n, const std::string& what);
+  // The same into `out` (resized to n). For gzip the buffer grows as data arrives, so a header that
+  // claims more than the stream holds costs what actually inflates, not what it claims.
+  void read_exact_into(std::vector<uint8_t>& out, std::size_t n, const std::string& what);
   // True when no content is left.
   bool at_end();
   // All remaining content.

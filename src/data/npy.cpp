@@ -249,8 +249,8 @@ uint64_t payload_bytes(InputFile& in, const NpyHeader& h) {
   return bytes;
 }
 
-void read_payload(InputFile& in, const NpyHeader& h, uint8_t* dst, uint64_t bytes) {
-  in.read_exact(dst, bytes, "the NPY data of shape " + shape_text(h.shape));
+void read_payload(InputFile& in, const NpyHeader& h, std::vector<uint8_t>& dst, uint64_t bytes) {
+  in.read_exact_into(dst, bytes, "the NPY data of shape " + shape_text(h.shape));
   if (!in.at_end())
     fail(in.path(), "trailing bytes after the NPY data of shape " + shape_text(h.shape),
          "the data to end where the shape says");
@@ -286,8 +286,7 @@ Dataset load_npy(InputFile& in) {
   ds.n = static_cast<int64_t>(h.shape[0]);
   ds.d = static_cast<int64_t>(h.shape[1]);
   ds.dtype = t;
-  ds.bytes.resize(bytes);
-  read_payload(in, h, ds.bytes.data(), bytes);
+  read_payload(in, h, ds.bytes, bytes);
   return ds;
 }
 
@@ -305,8 +304,8 @@ LabelFile load_npy_labels(InputFile& in) {
   const uint64_t n = h.shape[0];
   if (n > static_cast<uint64_t>(INT32_MAX))
     fail(path, "NPY label count " + std::to_string(n) + " is too large", "at most 2^31-1 labels");
-  std::vector<uint8_t> raw(bytes);
-  read_payload(in, h, raw.data(), bytes);
+  std::vector<uint8_t> raw;
+  read_payload(in, h, raw, bytes);
   LabelFile lf;
   lf.labels.resize(n);
   for (uint64_t i = 0; i < n; ++i) {
