@@ -205,9 +205,13 @@ TEST_F(DataFiles, IdxWideLabelTypes) {
   const auto img = write("img-idx3-ubyte", three_images());
   const auto l16 = write("l16.idx", idx_file(0x0B, {3}, big_endian_payload<int16_t>({300, 0, 7})));
   EXPECT_EQ(fcnet::load_dataset(img, with_labels(l16)).labels, (std::vector<int32_t>{300, 0, 7}));
-  const auto l32 =
-      write("l32.idx", idx_file(0x0C, {3}, big_endian_payload<int32_t>({5, 70000, 1})));
-  EXPECT_EQ(fcnet::load_dataset(img, with_labels(l32)).labels, (std::vector<int32_t>{5, 70000, 1}));
+  const auto l32 = write("l32.idx", idx_file(0x0C, {3}, big_endian_payload<int32_t>({5, 900, 1})));
+  EXPECT_EQ(fcnet::load_dataset(img, with_labels(l32)).labels, (std::vector<int32_t>{5, 900, 1}));
+  // 70000 among three labels would make 70001 classes: refused as a stray index.
+  const auto far =
+      write("far.idx", idx_file(0x0C, {3}, big_endian_payload<int32_t>({5, 70000, 1})));
+  expect_error([&] { fcnet::load_dataset(img, with_labels(far)); },
+               {far, "3 distinct labels but the largest is 70000"});
 }
 
 TEST_F(DataFiles, IdxMissingLabelsNamesTheSiblingFile) {

@@ -36,10 +36,18 @@ struct SafeTensors {
   std::map<std::string, std::string> metadata;
 };
 
+// Metadata key of the per-tensor checksums: a JSON object {"<tensor>": "<CRC-32C, 8 hex digits>"}.
+inline constexpr const char* kChecksumsKey = "checksums";
+
 // Parses a safetensors file, validating header length vs file size, JSON, dtypes, shapes vs byte
-// ranges, offsets in range and not overlapping. `where` names the file in messages.
+// ranges, offsets in range, not overlapping and nothing after the last tensor, and, when the
+// metadata holds checksums, every tensor against its own (the message names a damaged tensor).
+// `where` names the file in messages.
 SafeTensors parse_safetensors(const std::string& bytes, const std::string& where);
 SafeTensors read_safetensors(const std::string& path);
+// Whether the file carried checksums (files written before fcnet stored them do not).
+bool has_checksums(const SafeTensors& st);
+// The file bytes of `st`, with metadata "checksums" (re)computed for every tensor.
 std::string serialize_safetensors(const SafeTensors& st);
 
 template <class T>

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include "fcnet/text.hpp"
+#include "io/crc32c.hpp"
 
 namespace fcnet {
 
@@ -75,6 +76,52 @@ std::vector<double> StTensor::to_double(const std::string& where) const {
   return out;
 }
 
+namespace {
+
+std::string hex32(uint32_t v) {
+  char b[9];
+  std::snprintf(b, sizeof b, "%08x", v);
+  return b;
+}
+
+// metadata "checksums": {"W1": "<crc32c hex>", …} for every tensor, written by
+// serialize_safetensors; a file without the key (written before fcnet stored checksums, or by
+// another program) is read unchecked.
+void verify_checksums(const SafeTensors& st, const std::string& where) {
+  auto it = st.metadata.find(kChecksumsKey);
+  if (it == st.metadata.end()) return;
+  json sums;
+  try {
+    sums = json::parse(it->second);
+  } catch (const json::exception&) {
+    fail(where, "metadata checksums is not JSON", "a JSON object of CRC-32C values per tensor");
+  }
+  if (!sums.is_object())
+    fail(where, "metadata checksums is not a JSON object", "CRC-32C values per tensor");
+  for (const auto& [name, t] : st.tensors) {
+    auto s = sums.find(name);
+    if (s == sums.end() || !s->is_string())
+      fail(where + ": tensor '" + name + "'", "has no checksum in the metadata",
+           "a checksum for every tensor (the file was changed after it was written)");
+    const std::string got = hex32(io_detail::crc32c(t.data.data(), t.data.size()));
+    if (s->get<std::string>() != got)
+      fail(where + ": tensor '" + name + "'",
+           "does not match its checksum (stored CRC-32C " + s->get<std::string>() +
+               ", the data gives " + got + ")",
+           "an undamaged file (it was changed after it was written)");
+  }
+  for (auto s = sums.begin(); s != sums.end(); ++s)
+    if (!st.tensors.count(s.key()))
+      fail(where, "metadata checksums names tensor '" + s.key() + "', which the file lacks",
+           "every tensor that was written");
+}
+
+}  // namespace
+
+bool has_checksums(const SafeTensors& st) {
+  return st.metadata.count(kChecksumsKey) > 0;
+}
+
 SafeTensors parse_safetensors(const std::string& bytes, const std::string& where) {
   if (bytes.size() < 8)
     fail(where, "file is " + std::to_string(bytes.size()) + " bytes long",
@@ -124,7 +171,7 @@ SafeTensors parse_safetensors(const std::string& bytes, const std::string& where
       if (!d.is_number_integer() || d.get<int64_t>() < 0)
         fail(tw, "shape has an entry that is not a non-negative integer", "sizes >= 0");
       const uint64_t v = d.get<uint64_t>();
-      if (v != 0 && numel > (uint64_t{1} << 62) / v)
+      if (v != 0 && numel > (uint64_t{1} << 59) / v)
         fail(tw, "shape " + t["shape"].dump() + " is too large", "a shape that fits in the file");
       numel *= v;
       tensor.shape.push_back(static_cast<int64_t>(v));
@@ -153,11 +200,23 @@ SafeTensors parse_safetensors(const std::string& bytes, const std::string& where
     tensor.data.assign(bytes.data() + 8 + hlen + b, e - b);
     st.tensors.emplace(name, std::move(tensor));
   }
+  // Empty ranges hold nothing; among the others each must start where the ones before it end.
+  std::erase_if(ranges, [](const auto& r) { return r.first == r.second; });
   std::sort(ranges.begin(), ranges.end());
-  for (std::size_t i = 1; i < ranges.size(); ++i)
-    if (ranges[i].first < ranges[i - 1].second && ranges[i].first != ranges[i].second)
-      fail(where, "two tensors' data ranges overlap at byte " + std::to_string(ranges[i].first),
+  uint64_t end = 0;
+  for (const auto& [b, e] : ranges) {
+    if (b < end)
+      fail(where, "two tensors' data ranges overlap at byte " + std::to_string(b),
            "non-overlapping tensors");
+    end = e;
+  }
+  if (end < data_size)
+    fail(where,
+         std::to_string(data_size - end) +
+             " bytes follow the last tensor's data (the file has "
+             "been appended to or damaged)",
+         "the data section to end with the last tensor");
+  verify_checksums(st, where);
   return st;
 }
 
@@ -175,14 +234,18 @@ std::string serialize_safetensors(const SafeTensors& st) {
   });
   uint64_t off = 0;
   std::string data;
+  json sums = json::object();
   for (auto* kv : order) {
+    sums[kv->first] = hex32(io_detail::crc32c(kv->second.data.data(), kv->second.data.size()));
     const StTensor& t = kv->second;
     h[kv->first] = {
         {"dtype", t.dtype}, {"shape", t.shape}, {"data_offsets", {off, off + t.data.size()}}};
     off += t.data.size();
     data += t.data;
   }
-  if (!st.metadata.empty()) h["__metadata__"] = st.metadata;
+  json md = st.metadata;
+  md[kChecksumsKey] = json_text(sums);
+  h["__metadata__"] = md;
   std::string hs = json_text(h);
   while (hs.size() % 8 != 0) hs.push_back(' ');
   std::string out(8, '\0');

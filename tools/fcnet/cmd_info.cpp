@@ -35,7 +35,12 @@ Command add_info(CLI::App& app) {
               if (o->json) print_json({{"cuda_devices", devices}});
               return 0;
             }
-            Model m = load_model(o->model);
+            const SafeTensors st = read_safetensors(o->model);
+            Model m = model_from_safetensors(st, o->model);
+            const char* checksums = has_checksums(st)
+                                        ? "CRC-32C per tensor, all verified"
+                                        : "none (written before fcnet stored checksums, or by "
+                                          "another program): damage cannot be detected";
             std::string arch;
             for (auto s : m.sizes()) arch += (arch.empty() ? "" : "-") + std::to_string(s);
             const auto act = m.activation();
@@ -60,7 +65,8 @@ Command add_info(CLI::App& app) {
                   {"architecture", m.sizes()},        {"activation", activation_name(act.kind)},
                   {"parameters", m.num_params()},     {"precision", m.f64 ? "f64" : "f32"},
                   {"input_scale", m.transform.scale}, {"standardized", !m.transform.mean.empty()},
-                  {"classes", m.class_names},         {"training", training}};
+                  {"classes", m.class_names},         {"training", training},
+                  {"checksums", has_checksums(st)}};
               if (o->devices) j["cuda_devices"] = devices;
               print_json(j);
               return 0;
@@ -74,6 +80,7 @@ Command add_info(CLI::App& app) {
             std::printf("parameters   %lld (%s)\n", static_cast<long long>(m.num_params()),
                         m.f64 ? "float64" : "float32");
             std::printf("input        %s\n", transform.c_str());
+            std::printf("checksums    %s\n", checksums);
             if (!m.class_names.empty()) {
               std::printf("classes     ");
               for (const auto& n : m.class_names) std::printf(" %s", n.c_str());
