@@ -547,6 +547,38 @@ TEST_F(ResumeCli, NonUtf8TextIsRefusedWhenReadAndNonUtf8PathsStillWork) {
   EXPECT_EQ(load_model(path("m.safetensors")).sizes(), (std::vector<int64_t>{3, 3, 2}));
 }
 
+// A temporary file left by a writer that is gone (kill -9 during a save) is removed by the next
+// writer of the same file; one whose writer still runs is left alone. An output that is a symbolic
+// link keeps the link and replaces what it points to.
+TEST_F(ResumeCli, LeftoverTemporariesAreCleanedAndLinksAreFollowed) {
+  write_csv(work_ / "d.csv", blobs(40, 4, 3, 6));
+  const pid_t gone = fork();
+  if (gone == 0) _exit(0);
+  ASSERT_GT(gone, 0);
+  waitpid(gone, nullptr, 0);  // reaped: no process has this pid now
+  const std::string dead = path("m.safetensors.tmp-" + std::to_string(gone) + "-Ab12Cd");
+  const std::string live = path("m.safetensors.tmp-" + std::to_string(getpid()) + "-Ef34Gh");
+  for (const auto& p : {dead, live}) std::ofstream(p) << "half a model";
+  fs::create_directories(work_ / "real");
+  {
+    std::ofstream f(work_ / "real" / "target.safetensors");
+    f << "old";
+  }
+  fs::create_symlink(work_ / "real" / "target.safetensors", path("link.safetensors"));
+  const std::string train = "train --data " + path("d.csv") +
+                            " --test-data none --hidden 5 --epochs 1 --quiet --out ";
+  auto a = run_cli(train + path("m.safetensors"), dir_);
+  ASSERT_EQ(a.code, 0) << a.err;
+  EXPECT_FALSE(fs::exists(dead));
+  EXPECT_TRUE(fs::exists(live));
+  auto b = run_cli(train + path("link.safetensors"), dir_);
+  ASSERT_EQ(b.code, 0) << b.err;
+  EXPECT_TRUE(fs::is_symlink(path("link.safetensors")));
+  EXPECT_EQ(load_model((work_ / "real" / "target.safetensors").string()).sizes(),
+            (std::vector<int64_t>{4, 5, 3}));
+  for (const auto& f : listing(work_ / "real")) EXPECT_EQ(f, "target.safetensors");
+}
+
 // An output that names an input, another output, or nothing, is a usage error before any work.
 TEST_F(ResumeCli, OutputsThatAliasInputsAreRefusedBeforeAnyWork) {
   write_csv(work_ / "d.csv", blobs(40, 4, 3, 8));

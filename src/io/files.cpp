@@ -3,7 +3,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -20,9 +22,42 @@ std::string dir_of(const std::string& path) {
   return path.substr(0, slash);
 }
 
+// The file a path names once symbolic links are followed: writing through a link replaces what
+// it points to and keeps the link.
+std::string through_links(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_symlink(path, ec)) return path;
+  const auto target = std::filesystem::weakly_canonical(path, ec);
+  return ec ? path : target.string();
+}
+
+// Temporary files are "<target>.tmp-<pid>-XXXXXX". One whose writer is gone (killed with -9, or a
+// second Ctrl-C during a write) is removed by the next writer of the same target.
+void remove_stale_temps(const std::string& path) {
+  namespace fs = std::filesystem;
+  const std::string prefix = fs::path(path).filename().string() + ".tmp-";
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir_of(path), ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind(prefix, 0) != 0) continue;
+    const std::string rest = name.substr(prefix.size());
+    const std::size_t dash = rest.find('-');
+    if (dash == std::string::npos || dash == 0 || rest.size() - dash - 1 != 6) continue;
+    pid_t pid = 0;
+    bool digits = true;
+    for (std::size_t i = 0; i < dash; ++i) {
+      if (rest[i] < '0' || rest[i] > '9') digits = false;
+      pid = pid * 10 + (rest[i] - '0');
+    }
+    if (!digits || pid <= 0) continue;
+    if (::kill(pid, 0) != 0 && errno == ESRCH) fs::remove(e.path(), ec);
+  }
+}
+
 // Creates a unique temporary file beside `path`; returns its name and open descriptor.
 int make_temp(const std::string& path, std::string& tmp) {
-  tmp = path + ".tmp-XXXXXX";
+  remove_stale_temps(path);
+  tmp = path + ".tmp-" + std::to_string(::getpid()) + "-XXXXXX";
   std::vector<char> buf(tmp.begin(), tmp.end());
   buf.push_back('\0');
   const int fd = ::mkstemp(buf.data());
@@ -32,7 +67,8 @@ int make_temp(const std::string& path, std::string& tmp) {
 
 }  // namespace
 
-void check_writable(const std::string& path) {
+void check_writable(const std::string& given) {
+  const std::string path = through_links(given);
   struct stat st {};
   if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
     fail(path, "is a folder", "a file path to write");
@@ -47,7 +83,8 @@ void check_writable(const std::string& path) {
   ::unlink(tmp.c_str());
 }
 
-void write_file_atomic(const std::string& path, const std::string& bytes) {
+void write_file_atomic(const std::string& given, const std::string& bytes) {
+  const std::string path = through_links(given);
   std::string tmp;
   const int fd = make_temp(path, tmp);
   if (fd < 0) fail(path, std::string("cannot write: ") + std::strerror(errno), "a writable folder");

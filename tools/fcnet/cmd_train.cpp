@@ -380,11 +380,12 @@ Command add_train(CLI::App& app) {
           if (!o->checkpoint.empty()) save_checkpoint(o->checkpoint, *r.state, app_json);
           return finish_interrupted(r, o->checkpoint, o->out, app_json);
         }
-        save_model(o->out, r.model);
-        out["model"] = o->out;
+        // The report first: a run whose report cannot be written fails without writing --out.
         const std::string report_path =
             write_train_report(o->report, r, train_data, has_test ? &test_data : nullptr, o->quiet,
                                has_test ? &ev : nullptr, has_test ? &test_probs : nullptr);
+        save_model(o->out, r.model);
+        out["model"] = o->out;
         if (!report_path.empty()) out["report"] = report_path;
         if (!o->quiet)
           log("trained in %.1fs (%lld steps); model saved to %s", r.seconds,
