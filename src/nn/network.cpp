@@ -60,8 +60,10 @@ Network<T>::Network(std::vector<int64_t> sizes, ActivationFn act)
     offsets_.push_back(total);
     total += round_up(fo);
   }
-  params_.resize(1, total, "parameters");
-  grads_.resize(1, total, "gradients");
+  std::string arch;
+  for (auto v : sizes_) arch += (arch.empty() ? "" : "-") + std::to_string(v);
+  params_.resize(1, total, "the parameters of the " + arch + " network");
+  grads_.resize(1, total, "the gradients of the " + arch + " network");
 }
 
 template <class T>

@@ -41,7 +41,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "fcnet: error: %s\n", e.what());
     return 1;
   } catch (const std::bad_alloc&) {
-    std::fprintf(stderr, "fcnet: error: out of memory\n");
+    std::fprintf(stderr,
+                 "fcnet: error: out of memory: an allocation failed, expected a smaller data set, "
+                 "network or --batch\n");
     return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "fcnet: error: %s\n", e.what());
