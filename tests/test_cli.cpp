@@ -110,14 +110,27 @@ TEST(Cli, UsageErrorsExitTwo) {
   auto dir = temp_dir("usage");
   // Every invalid option value, whether CLI11 or the library refuses it, is a usage error; the
   // message names the option. None of these gets as far as loading data.
-  for (auto args :
-       {"train --epochs -1", "train --lr abc", "train --hidden 0", "train --batch 0",
-        "nosuchcommand", "gradcheck --layers 4,x,3", "train --activation swish",
-        "train --optimizer adagrad", "train --schedule linear", "train --normalize minmax",
-        "train --init orthogonal", "train --lr inf", "train --leaky-alpha nan", "train --reg -1",
-        "gradcheck --activation swish", "gradcheck --tolerance 0", "gradcheck --step -1",
-        "train --threads 100000", "train --threads 40000", "train --threads 257",
-        "gradcheck --threads 0"}) {
+  for (auto args : {"train --epochs -1",
+                    "train --lr abc",
+                    "train --hidden 0",
+                    "train --batch 0",
+                    "nosuchcommand",
+                    "gradcheck --layers 4,x,3",
+                    "train --activation swish",
+                    "train --optimizer adagrad",
+                    "train --schedule linear",
+                    "train --normalize minmax",
+                    "train --init orthogonal",
+                    "train --lr inf",
+                    "train --leaky-alpha nan",
+                    "train --reg -1",
+                    "gradcheck --activation swish",
+                    "gradcheck --tolerance 0",
+                    "gradcheck --step -1",
+                    "train --threads 100000",
+                    "train --threads 40000",
+                    "train --threads 257",
+                    "gradcheck --threads 0"}) {
     const std::string a = args;
     const bool trains = a.rfind("train ", 0) == 0;
     auto r = run_cli(trains ? a + " --data /nonexistent.csv" : a, dir);
@@ -229,4 +242,65 @@ TEST(ModelFile, SaveLoadRoundTripIsBitExact) {
     save_model((dir / "m2.safetensors").string(), back);
     EXPECT_EQ(read_file(p), read_file((dir / "m2.safetensors").string()));
   }
+}
+
+// A raw mixed-type CSV with gaps trains as it is; predict and eval read raw files whose columns
+// come in another order (the label found from the model, extra columns ignored), with the same
+// probabilities; an unseen category is counted; the id column leads each prediction.
+TEST(Cli, MixedTypeCsvTrainsAndPredictsFromRawFilesInAnyOrder) {
+  auto dir = temp_dir("mixed-csv");
+  const std::string train = (dir / "train.csv").string(),
+                    shuffled = (dir / "shuffled.csv").string();
+  {
+    std::ofstream f(train), g(shuffled);
+    f << "id,species,island,bill,sex\n";
+    g << "sex,extra,bill,island,species,id\n";
+    const char* islands[] = {"Torgersen", "Biscoe", "Dream"};
+    const char* species[] = {"Adelie", "Gentoo", "Chinstrap"};
+    Rng rng(4);
+    for (int i = 0; i < 60; ++i) {
+      const int k = i % 3;
+      const std::string bill = i % 7 == 3 ? "NA" : std::to_string(38 + 5 * k + rng.normal());
+      const std::string sex = i % 5 == 2 ? "" : (i % 2 ? "male" : "female");
+      const std::string island = i == 59 ? "Mars" : islands[(k + i / 3) % 3];
+      if (i < 59)
+        f << "p" << i << "," << species[k] << "," << island << "," << bill << "," << sex << "\n";
+      g << sex << ",9," << bill << "," << island << "," << species[k] << ",p" << i << "\n";
+    }
+  }
+  const std::string model = (dir / "m.safetensors").string();
+  auto t = run_cli("train --data " + train + " --label-col species --id-col id --test-data none " +
+                       "--hidden 8 --epochs 300 --lr 0.01 --threads 1 --quiet --out " + model,
+                   dir);
+  ASSERT_EQ(t.code, 0) << t.err;
+  auto a = run_cli("predict --model " + model + " --data " + train + " --output probs", dir);
+  auto b = run_cli("predict --model " + model + " --data " + shuffled + " --output probs", dir);
+  ASSERT_EQ(a.code, 0) << a.err;
+  ASSERT_EQ(b.code, 0) << b.err;
+  EXPECT_EQ(a.out.substr(0, 3), "p0,");
+  // The first 59 rows are the same examples: the same lines of output, ids first.
+  std::stringstream sa(a.out), sb(b.out);
+  std::string la, lb;
+  int lines = 0;
+  while (std::getline(sa, la) && std::getline(sb, lb)) {
+    EXPECT_EQ(la, lb) << "line " << lines;
+    ++lines;
+  }
+  EXPECT_EQ(lines, 59);
+  EXPECT_NE(b.err.find("1 cells of column 'island' hold categories not seen in training"),
+            std::string::npos)
+      << b.err;
+  auto e = run_cli("eval --model " + model + " --data " + shuffled + " --json", dir);
+  ASSERT_EQ(e.code, 0) << e.err;
+  const json j = json::parse(e.out);
+  EXPECT_EQ(j["examples"].get<int64_t>(), 60);
+  EXPECT_EQ(j["unseen_categories"]["island"].get<int64_t>(), 1);
+  EXPECT_GT(j["accuracy"].get<double>(), 0.6);  // the bill length separates the species
+  auto info = run_cli("info --model " + model + " --json", dir);
+  ASSERT_EQ(info.code, 0) << info.err;
+  const json cols = json::parse(info.out)["columns"];
+  EXPECT_EQ(cols["label"], "species");
+  EXPECT_EQ(cols["columns"][0]["categories"], (json{"Biscoe", "Dream", "Torgersen"}));
+  EXPECT_TRUE(cols["columns"][1]["indicator"].get<bool>());
+  EXPECT_TRUE(cols["columns"][2]["missing_category"].get<bool>());
 }

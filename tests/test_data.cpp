@@ -302,9 +302,10 @@ TEST_F(DataFiles, CsvHeaderWithLabelColumnInTheMiddle) {
   EXPECT_EQ(ds.d, 2);
   EXPECT_EQ(ds.dtype, DType::f32);  // every value is exactly a float
   EXPECT_EQ(stored<float>(ds), (std::vector<float>{1.5f, 3.f, -4.f, 0.5f}));
-  EXPECT_EQ(ds.labels, (std::vector<int32_t>{2, 0}));
-  EXPECT_TRUE(ds.class_names.empty());
-  EXPECT_EQ(ds.num_classes(), 3);
+  // Labels are class names: {0, 2} are two classes, in numeric order.
+  EXPECT_EQ(ds.class_names, (std::vector<std::string>{"0", "2"}));
+  EXPECT_EQ(ds.labels, (std::vector<int32_t>{1, 0}));
+  EXPECT_EQ(ds.num_classes(), 2);
 }
 
 TEST_F(DataFiles, CsvWithoutHeaderTakesTheFirstColumn) {
@@ -312,7 +313,8 @@ TEST_F(DataFiles, CsvWithoutHeaderTakesTheFirstColumn) {
   const Dataset ds = fcnet::load_dataset(p);
   EXPECT_EQ(ds.n, 3);
   EXPECT_EQ(ds.d, 2);
-  EXPECT_EQ(ds.labels, (std::vector<int32_t>{3, 0, 1}));
+  EXPECT_EQ(ds.class_names, (std::vector<std::string>{"0", "1", "3"}));
+  EXPECT_EQ(ds.labels, (std::vector<int32_t>{2, 0, 1}));
   EXPECT_EQ(stored<float>(ds), (std::vector<float>{1, 2, 4, 5, 7, 8}));
 }
 
@@ -359,7 +361,9 @@ TEST_F(DataFiles, CsvQuotesCrlfAndBom) {
   EXPECT_EQ(stored<float>(ds), (std::vector<float>{1, 2, 3, 4, 5, 6, 7, 8}));
   // The quoted header cell "x,1" is one column; a bad cell after the two-line record is on line 4.
   const auto bad = write("qbad.csv", "name,\"x,1\"\r\n\"two\nlines\",5\r\nz,oops\r\n");
-  expect_error([&] { fcnet::load_dataset(bad, o); }, {bad + ":4", "column 'x,1'", "'oops'"});
+  o.numeric = {"x,1"};
+  expect_error([&] { fcnet::load_dataset(bad, o); },
+               {bad + ":4", "column 'x,1' (--numeric)", "'oops'"});
 }
 
 TEST_F(DataFiles, CsvLabelColumnByNameAndIndex) {
@@ -369,9 +373,14 @@ TEST_F(DataFiles, CsvLabelColumnByNameAndIndex) {
   Dataset ds = fcnet::load_dataset(p, o);
   EXPECT_EQ(ds.labels, (std::vector<int32_t>{0, 1}));
   EXPECT_EQ(stored<float>(ds), (std::vector<float>{1, 2, 3, 4}));
+  o.label_col = "-1";  // from the end: the last column
+  ds = fcnet::load_dataset(p, o);
+  EXPECT_EQ(ds.labels, (std::vector<int32_t>{0, 1}));
+  EXPECT_EQ(stored<float>(ds), (std::vector<float>{1, 2, 3, 4}));
   o.label_col = "1";
   ds = fcnet::load_dataset(p, o);
-  EXPECT_EQ(ds.labels, (std::vector<int32_t>{2, 4}));
+  EXPECT_EQ(ds.class_names, (std::vector<std::string>{"2", "4"}));
+  EXPECT_EQ(ds.labels, (std::vector<int32_t>{0, 1}));
   EXPECT_EQ(stored<float>(ds), (std::vector<float>{1, 0, 3, 1}));
   const auto nh = write("nh.csv", "1,2,0\n3,4,1\n");
   o.label_col = "2";
@@ -379,7 +388,8 @@ TEST_F(DataFiles, CsvLabelColumnByNameAndIndex) {
   EXPECT_EQ(ds.n, 2);
   EXPECT_EQ(ds.labels, (std::vector<int32_t>{0, 1}));
   o.label_col = "3";
-  expect_error([&] { fcnet::load_dataset(nh, o); }, {nh + ":1", "past the last column"});
+  expect_error([&] { fcnet::load_dataset(nh, o); },
+               {nh + ":1", "--label-col 3 is outside the 3 columns", "from -3 to 2"});
   o.label_col = "target";
   expect_error([&] { fcnet::load_dataset(nh, o); }, {nh + ":1", "no column named 'target'"});
   const auto other = write("o.csv", "a,b,c\n1,2,0\n");
@@ -402,7 +412,8 @@ TEST_F(DataFiles, CsvWithoutLabelsForPrediction) {
   const auto l = write("pl.csv", "a,label\n1.25,1\n");
   ds = fcnet::load_dataset(l, unlabeled());
   EXPECT_EQ(ds.d, 1);
-  EXPECT_EQ(ds.labels, (std::vector<int32_t>{1}));
+  EXPECT_EQ(ds.class_names, (std::vector<std::string>{"1"}));
+  EXPECT_EQ(ds.labels, (std::vector<int32_t>{0}));
 }
 
 TEST_F(DataFiles, CsvValuesThatAreNotFloatsAreKeptAsDouble) {
@@ -428,12 +439,17 @@ TEST_F(DataFiles, CsvMalformedFilesNameFileAndLine) {
     }
   };
   bad("ragged.csv", "label,a,b\n0,1,2\n1,2\n", {":3:", "2 fields", "expected 3"});
-  bad("text.csv", "label,a,b\n0,1,2\n1,abc,2\n", {":3:", "column 'a'", "'abc'", "a number"});
-  bad("text_nh.csv", "0,1,2\n1,2,x\n", {":2:", "column 2 (0-based)", "'x'"});
-  bad("empty_cell.csv", "0,1,2\n1,,2\n", {":2:", "empty cell"});
-  bad("nan.csv", "label,a\n0,1\n1,nan\n", {":3:", "NaN or infinite"});
-  bad("inf.csv", "label,a\n0,-inf\n", {":2:", "NaN or infinite"});
-  bad("huge.csv", "label,a\n0,1e999\n", {":2:", "NaN or infinite"});
+  auto numeric = [](std::vector<std::string> cols) {
+    LoadOptions o;
+    o.numeric = std::move(cols);
+    return o;
+  };
+  bad("text.csv", "label,a,b\n0,1,2\n1,abc,2\n", {":3:", "column 'a'", "'abc'", "a number"},
+      numeric({"a"}));
+  bad("text_nh.csv", "0,1,2\n1,2,x\n", {":2:", "column '2'", "'x'"}, numeric({"2"}));
+  bad("inf.csv", "label,a\n0,-inf\n", {":2:", "infinite"});
+  bad("huge.csv", "label,a\n0,1e999\n", {":2:", "infinite"});
+  bad("empty_label.csv", "label,a\n0,1\nNA,2\n", {":3:", "empty label 'NA'"});
   bad("empty.csv", "", {"empty file"});
   bad("blank.csv", "\n  \n\r\n", {"empty file"});
   bad("header_only.csv", "label,a,b\n", {"header only"});
@@ -442,13 +458,15 @@ TEST_F(DataFiles, CsvMalformedFilesNameFileAndLine) {
     o.label_col = "y";
     return o;
   }());
-  bad("neg.csv", "label,a\n0,1\n-1,2\n", {":3:", "negative label '-1'"});
-  bad("frac.csv", "label,a\n0,1\n\n1.5,2\n", {":4:", "fractional label '1.5'"});
-  bad("mixed.csv", "label,a\n0,1\ncat,2\n", {":3:", "'cat' is a name", "line 2 is a number"});
+  bad("index_model.csv", "label,a\n0,1\ncat,2\n", {":3:", "label 'cat'", "indices"}, [] {
+    LoadOptions o;
+    o.index_labels = true;
+    return o;
+  }());
   bad("unclosed.csv", "label,a\n0,1\n1,\"2\n3,4\n", {":3:", "never closed"});
   bad("after_quote.csv", "label,a\n0,\"1\"x\n", {":2:", "after the closing quote"});
   bad("only_label.csv", "label\n1\n", {":1:", "no feature columns"});
-  bad("model_classes.csv", "label,a\n0,1\n2,1\n", {":3:", "model has 2 classes"}, [] {
+  bad("model_classes.csv", "label,a\n0,1\n2,1\n", {":2:", "unknown class '0'", "a, b"}, [] {
     LoadOptions o;
     o.known_classes = {"a", "b"};
     return o;
@@ -908,4 +926,101 @@ TEST_F(DataFiles, FashionMnistDirectoryOverride) {
   fs::remove(path("t10k-labels-idx1-ubyte.gz"));
   expect_error([] { fcnet::load_dataset("fashion-mnist:test"); },
                {"t10k-labels-idx1-ubyte.gz", "not found", "FCNET_FASHION_MNIST_DIR"});
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tables as people have them: dialects, roles, categories, gaps, label sets
+
+// The stored features as doubles, whichever type they were kept in.
+std::vector<double> values_of(const Dataset& ds) {
+  if (ds.dtype == DType::f64) return stored<double>(ds);
+  const std::vector<float> f = stored<float>(ds);
+  return std::vector<double>(f.begin(), f.end());
+}
+
+// The same table written with , ; tab | (decimal commas with ;) reads to the same features.
+TEST_F(DataFiles, CsvDialectsReadAlike) {
+  const Dataset comma = fcnet::load_dataset(write("c.csv", "label,a,b\n1,0.5,2\n2,1.25,3\n"));
+  const Dataset semi = fcnet::load_dataset(write("s.csv", "label;a;b\n1;0,5;2\n2;1,25;3\n"), [] {
+    LoadOptions o;
+    o.decimal = ',';
+    return o;
+  }());
+  const Dataset tab = fcnet::load_dataset(write("t.tsv", "label\ta\tb\n1\t0.5\t2\n2\t1.25\t3\n"));
+  const Dataset pipe = fcnet::load_dataset(write("p.csv", "label|a|b\n1|0.5|2\n2|1.25|3\n"));
+  for (const Dataset* d : {&semi, &tab, &pipe}) {
+    EXPECT_EQ(d->d, 2);
+    EXPECT_EQ(stored<float>(*d), stored<float>(comma));
+    EXPECT_EQ(d->class_names, (std::vector<std::string>{"1", "2"}));
+    EXPECT_EQ(d->labels, (std::vector<int32_t>{0, 1}));
+  }
+  EXPECT_EQ(stored<float>(comma), (std::vector<float>{0.5f, 2, 1.25f, 3}));
+}
+
+// Text columns are one-hot encoded with their categories sorted; numeric gaps take the training
+// mean and get an indicator feature; ids and ignored columns are never features.
+TEST_F(DataFiles, CsvCategoriesGapsAndRoles) {
+  const auto p = write("peng.csv",
+                       "id,species,island,bill,sex,note\n"
+                       "p1,Adelie,Torgersen,39.5,male,x\n"
+                       "p2,Gentoo,Biscoe,NA,female,y\n"
+                       "p3,Adelie,Dream,40.5,NA,z\n"
+                       "p4,Chinstrap,Biscoe,48.0,female,w\n");
+  LoadOptions o;
+  o.label_col = "species";
+  o.id_col = "id";
+  o.ignore_cols = {"note"};
+  const Dataset ds = fcnet::load_dataset(p, o);
+  ASSERT_EQ(ds.schema.columns.size(), 3u);
+  EXPECT_EQ(ds.schema.feature_names(),
+            (std::vector<std::string>{"island=Biscoe", "island=Dream", "island=Torgersen", "bill",
+                                      "bill=missing", "sex=female", "sex=male", "sex=missing"}));
+  EXPECT_EQ(ds.d, 8);
+  const double mean = (39.5 + 40.5 + 48.0) / 3;  // the fill of the gap
+  EXPECT_DOUBLE_EQ(ds.schema.columns[1].fill, mean);
+  const std::vector<double> want = {0, 0, 1, 39.5, 0, 0, 1, 0,  //
+                                    1, 0, 0, mean, 1, 1, 0, 0,  //
+                                    0, 1, 0, 40.5, 0, 0, 0, 1,  //
+                                    1, 0, 0, 48.0, 0, 1, 0, 0};
+  EXPECT_EQ(values_of(ds), want);
+  EXPECT_EQ(ds.ids, (std::vector<std::string>{"p1", "p2", "p3", "p4"}));
+  EXPECT_EQ(ds.class_names, (std::vector<std::string>{"Adelie", "Chinstrap", "Gentoo"}));
+  EXPECT_EQ(ds.labels, (std::vector<int32_t>{0, 2, 0, 1}));
+  // With the schema: columns by name in any order, extra ones ignored, unseen categories counted.
+  const auto q = write("q.csv",
+                       "sex,extra,bill,island,species\n"
+                       "male,9,39.5,Torgersen,Adelie\n"
+                       "female,9,50,Mars,Gentoo\n");
+  LoadOptions m;
+  m.schema = &ds.schema;
+  m.known_classes = ds.class_names;
+  const Dataset e = fcnet::load_dataset(q, m);
+  EXPECT_EQ(values_of(e), (std::vector<double>{0, 0, 1, 39.5, 0, 0, 1, 0,  //
+                                               0, 0, 0, 50, 0, 1, 0, 0}));
+  EXPECT_EQ(e.labels, (std::vector<int32_t>{0, 2}));
+  ASSERT_EQ(e.unseen.size(), 1u);
+  EXPECT_EQ(e.unseen[0], (std::pair<std::string, int64_t>{"island", 1}));
+  const auto r = write("r.csv", "species,island,sex\nAdelie,Dream,male\n");
+  expect_error([&] { fcnet::load_dataset(r, m); }, {r, "lacks the column bill"});
+}
+
+// Whatever the label column holds is a set of class names; {1, 2} is two classes, {−1, 1} too;
+// a continuous column is refused; a column of mostly distinct texts is not a category.
+TEST_F(DataFiles, CsvLabelSetsAndRefusals) {
+  Dataset a = fcnet::load_dataset(write("a.csv", "label,x\n1,0\n2,1\n2,2\n"));
+  EXPECT_EQ(a.class_names, (std::vector<std::string>{"1", "2"}));
+  EXPECT_EQ(a.labels, (std::vector<int32_t>{0, 1, 1}));
+  Dataset b = fcnet::load_dataset(write("b.csv", "label,x\n-1,0\n1,1\n-1,2\n10,3\n"));
+  EXPECT_EQ(b.class_names, (std::vector<std::string>{"-1", "1", "10"}));  // numeric order
+  EXPECT_EQ(b.labels, (std::vector<int32_t>{0, 1, 0, 2}));
+  std::string cont = "label,x\n";
+  for (int i = 0; i < 20; ++i)
+    cont += std::to_string(i * 0.37 + 0.01) + "," + std::to_string(i) + "\n";
+  const auto c = write("c.csv", cont);
+  expect_error([&] { fcnet::load_dataset(c, {}); }, {c, "looks continuous", "regression"});
+  std::string ids = "label,name\n";
+  for (int i = 0; i < 50; ++i) ids += std::to_string(i % 2) + ",n" + std::to_string(i) + "\n";
+  const auto d = write("d.csv", ids);
+  expect_error([&] { fcnet::load_dataset(d, {}); },
+               {d, "column 'name' holds 50 distinct texts in 50 rows", "--ignore-cols name"});
 }

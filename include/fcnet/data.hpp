@@ -18,6 +18,45 @@ enum class DType { u8, f32, f64 };
 const char* dtype_name(DType t);
 std::size_t dtype_size(DType t);
 
+// How the columns of a table (a CSV file) become the D features, fitted on the training file and
+// stored in the model, so that every later file is encoded the same way, its columns matched by
+// name (or by position when the training file had no header).
+struct ColumnSpec {
+  enum class Kind { numeric, categorical };
+  std::string name;  // the header's, or the 0-based position as text without a header
+  Kind kind = Kind::numeric;
+  // numeric: the value of a missing cell (the training mean or median) and whether a 0/1 feature
+  // "<name>=missing" follows (when training had gaps).
+  double fill = 0.0;
+  bool indicator = false;
+  // categorical: one 0/1 feature per category, in this order; a missing cell is its own category
+  // "<name>=missing" when training had gaps (else all zeros). A category unseen in training
+  // encodes as all zeros and is counted.
+  std::vector<std::string> categories;
+  bool missing_category = false;
+
+  int64_t width() const;  // features this column becomes
+};
+
+struct TableSchema {
+  std::vector<ColumnSpec> columns;     // the feature columns, in the training file's order
+  std::string label;                   // the label column's name ("" when there was none)
+  std::string id;                      // the id column's name ("" when none)
+  bool header = true;                  // false: columns are matched by position
+  int64_t file_columns = 0;            // columns of the training file (for headerless matching)
+  std::vector<std::string> na_values;  // cells that mean "missing"
+  char decimal = '.';
+
+  bool empty() const { return columns.empty(); }
+  int64_t width() const;                           // D, the encoded features
+  std::vector<std::string> feature_names() const;  // D names: "x", "x=missing", "color=red", …
+  // Same columns, kinds, categories and indicators (fill values may differ): encodings agree.
+  bool same_encoding(const TableSchema& o) const;
+};
+
+// The default missing-value markers: NA, empty, NaN, nan, null, NULL, ?.
+const std::vector<std::string>& default_na_values();
+
 // N examples of D features each, row-major in their stored type, with optional labels.
 struct Dataset {
   int64_t n = 0;                         // examples
@@ -28,6 +67,10 @@ struct Dataset {
   std::vector<std::string> class_names;  // names of classes 0..C-1 when labels were names
   std::vector<int64_t> image_shape;      // {H, W} for image data (IDX), else empty
   std::string source;  // what was loaded, for messages ("train.csv", "fashion-mnist:test")
+  TableSchema schema;  // for tables (CSV): how the columns became the features
+  std::vector<std::string> ids;  // the id column's values, one per example, when there is one
+  // Cells whose category was not seen in training, per column name (encoded as all zeros).
+  std::vector<std::pair<std::string, int64_t>> unseen;
 
   bool has_labels() const { return !labels.empty(); }
   // Number of classes: max label + 1, or class_names.size() when names are known.
@@ -49,6 +92,21 @@ struct LoadOptions {
   std::string default_split = "train";
   // Class names already known (from a model): CSV names map to these indices, unknown names fail.
   std::vector<std::string> known_classes;
+  // The labels are a model's class indices (a model trained on labels 0…C−1): CSV labels must be
+  // whole numbers, read as indices, whichever of the classes the file holds.
+  bool index_labels = false;
+  // Tables (CSV). With `schema` (a model's), its columns are found by name and encoded as it says;
+  // without, the schema is fitted on this file with the options below.
+  const TableSchema* schema = nullptr;
+  char delimiter = 0;  // --delimiter: 0 detects one of , ; tab | from the first lines
+  char decimal = '.';  // --decimal: ',' for decimal commas
+  std::vector<std::string> na_values = default_na_values();  // --na-values
+  std::vector<std::string> ignore_cols;                      // --ignore-cols: never features
+  std::string id_col;                    // --id-col: never a feature; kept in Dataset::ids
+  std::vector<std::string> categorical;  // --categorical: treated as categories
+  std::vector<std::string> numeric;      // --numeric: treated as numbers
+  bool impute_median = false;            // --impute median (else the mean)
+  bool missing_indicator = true;         // --missing-indicator auto|off
 };
 
 // Directory of Debian's dataset-fashion-mnist (FCNET_FASHION_MNIST_DIR overrides it).

@@ -64,6 +64,7 @@ struct Model {
   std::vector<std::string> class_names;  // empty when labels were indices
   std::vector<int64_t> image_shape;      // {H, W} when trained on images
   std::string training_json;             // metadata "training": hyperparameters, data, metrics
+  TableSchema schema;  // metadata "columns": how a table's columns become the features (CSV)
 
   const std::vector<int64_t>& sizes() const { return f64 ? net64.sizes() : net32.sizes(); }
   ActivationFn activation() const { return f64 ? net64.activation() : net32.activation(); }
@@ -87,6 +88,11 @@ struct Model {
       return net32;
   }
 };
+
+// The metadata "columns" JSON of a table schema (docs/format.md), both ways; the reader throws
+// fcnet::Error naming `where`.
+std::string schema_to_json(const TableSchema& t);
+TableSchema schema_from_json(const std::string& text, const std::string& where);
 
 // Reads a model file: W1…WL, b1…bL (all F32 or all F64, shapes that chain), optional
 // input_mean/input_std, metadata. A file with only W/b tensors is a relu model with no transform.

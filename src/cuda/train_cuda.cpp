@@ -43,6 +43,7 @@ TrainResult train_impl(const Dataset& train, const Dataset* val, const TrainConf
   model.transform = fit_transform(train, cfg.normalize);
   model.class_names = train.class_names;
   model.image_shape = train.image_shape;
+  model.schema = train.schema;
   Network<float>& net = model.net32;
   net = Network<float>(sizes, cfg.activation);
   Rng init_rng(stream_seed(cfg, 1));

@@ -61,14 +61,10 @@ Num parse_number(std::string_view cell, double& v) {
   return std::isfinite(v) ? Num::ok : Num::not_finite;
 }
 
-bool is_number(std::string_view cell) {
-  double v;
-  return parse_number(cell, v) != Num::not_number;
-}
-
 class Tokenizer {
  public:
-  Tokenizer(std::string_view text, const std::string& path) : s_(text), path_(path) {}
+  Tokenizer(std::string_view text, const std::string& path, char delim)
+      : s_(text), path_(path), delim_(delim) {}
 
   // Next non-blank record into `fields` (views valid until the next call); false at the end.
   bool next(std::vector<std::string_view>& fields, int64_t& line) {
@@ -85,14 +81,14 @@ class Tokenizer {
           field = quoted_field();
         } else {
           const std::size_t start = pos_;
-          while (pos_ < s_.size() && s_[pos_] != ',' && s_[pos_] != '\n' && s_[pos_] != '\r')
+          while (pos_ < s_.size() && s_[pos_] != delim_ && s_[pos_] != '\n' && s_[pos_] != '\r')
             ++pos_;
           field = s_.substr(start, pos_ - start);
         }
         fields.push_back(field);
         if (pos_ >= s_.size()) break;
         const char c = s_[pos_++];
-        if (c == ',') continue;
+        if (c == delim_) continue;
         if (c == '\r' && pos_ < s_.size() && s_[pos_] == '\n') ++pos_;
         ++line_;
         break;
@@ -127,15 +123,17 @@ class Tokenizer {
       if (!escaped_quote) break;
       ++pos_;
     }
-    while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\t')) ++pos_;
-    if (pos_ < s_.size() && s_[pos_] != ',' && s_[pos_] != '\n' && s_[pos_] != '\r')
+    while (pos_ < s_.size() && s_[pos_] != delim_ && (s_[pos_] == ' ' || s_[pos_] == '\t')) ++pos_;
+    if (pos_ < s_.size() && s_[pos_] != delim_ && s_[pos_] != '\n' && s_[pos_] != '\r')
       fail(path_ + ":" + std::to_string(line_), "text after the closing quote of a field",
-           "',' or the end of the line");
+           std::string("'") + (delim_ == '\t' ? std::string("\\t") : std::string(1, delim_)) +
+               "' or the end of the line");
     return buf != nullptr ? std::string_view(*buf) : field;
   }
 
   std::string_view s_;
   const std::string& path_;
+  char delim_ = ',';
   std::size_t pos_ = 0;
   int64_t line_ = 1;
   std::deque<std::string> owned_;  // unescaped quoted fields; a deque keeps views stable
@@ -193,6 +191,114 @@ class FeatureStore {
   std::vector<double> f64_;
 };
 
+// The delimiter of a file when --delimiter is not given: of , ; tab |, the one found the same
+// number of times (at least once) on each of the first lines, the most often; ',' when none is.
+char detect_delimiter(std::string_view body) {
+  std::vector<std::string_view> lines;
+  std::size_t pos = 0;
+  while (pos < body.size() && lines.size() < 6) {
+    std::size_t e = body.find('\n', pos);
+    if (e == std::string_view::npos) e = body.size();
+    std::string_view l = body.substr(pos, e - pos);
+    if (!l.empty() && l.back() == '\r') l.remove_suffix(1);
+    if (!trim(l).empty()) lines.push_back(l);
+    pos = e + 1;
+  }
+  char best = ',';
+  std::size_t best_count = 0;
+  for (char c : {',', ';', '\t', '|'}) {
+    std::size_t first = 0;
+    bool same = true;
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+      bool quoted = false;
+      std::size_t k = 0;
+      for (char ch : lines[i]) {
+        if (ch == '"') quoted = !quoted;
+        if (ch == c && !quoted) ++k;
+      }
+      if (i == 0) first = k;
+      // The last line sampled may be cut by the sample itself only when it is the file's end.
+      else if (k != first)
+        same = false;
+    }
+    if (same && first > best_count) {
+      best = c;
+      best_count = first;
+    }
+  }
+  return best;
+}
+
+std::string delimiter_name(char c) {
+  return c == '\t' ? "tab" : std::string("'") + c + "'";
+}
+
+// Shortest text that reads back as v: the name a number gets as a category or class.
+std::string number_text(double v) {
+  char buf[32];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, r.ptr);
+}
+
+// A cell as a number, with decimal commas when `decimal` is ','.
+Num parse_cell(std::string_view cell, char decimal, double& v) {
+  if (decimal == '.' || cell.find(',') == std::string_view::npos) return parse_number(cell, v);
+  std::string t(cell);
+  std::replace(t.begin(), t.end(), ',', '.');
+  return parse_number(t, v);
+}
+
+// Stored cell of a feature column: the number itself, or a NaN whose payload says "missing" (0)
+// or which text (1 + its index in the column's dictionary).
+constexpr uint64_t kNanBits = 0x7FF8000000000000ull;
+double boxed(uint64_t payload) {
+  const uint64_t bits = kNanBits | payload;
+  double v;
+  std::memcpy(&v, &bits, 8);
+  return v;
+}
+uint64_t payload_of(double v) {
+  uint64_t bits;
+  std::memcpy(&bits, &v, 8);
+  return bits & 0x0007FFFFFFFFFFFFull;
+}
+
+// One feature column while the file is read.
+struct RawColumn {
+  int64_t index = 0;  // position in the file
+  std::string name;
+  std::vector<double> cells;  // one per row: a number or a boxed missing/text marker
+  std::vector<std::string> texts;
+  std::unordered_map<std::string, uint64_t> text_ids;
+  int64_t first_text_row = -1, missing = 0;
+};
+
+// Column `spec` given as a name or a 0-based index (negative: from the end), among `names`.
+int64_t find_column(const std::string& spec, const std::vector<std::string>& names, bool header,
+                    const std::string& option, const std::string& where) {
+  if (header)
+    for (std::size_t j = 0; j < names.size(); ++j)
+      if (names[j] == spec) return static_cast<int64_t>(j);
+  int64_t k = 0;
+  const char* b = spec.data();
+  const char* e = b + spec.size();
+  const int64_t n = static_cast<int64_t>(names.size());
+  if (!spec.empty() && std::from_chars(b, e, k).ptr == e) {
+    if (k < 0) k += n;
+    if (k < 0 || k >= n)
+      fail(where, option + " " + spec + " is outside the " + std::to_string(n) + " columns",
+           "an index from " + std::to_string(-n) + " to " + std::to_string(n - 1) +
+               " or a column name");
+    return k;
+  }
+  fail(where,
+       header
+           ? "no column named " + quote(spec) + " for " + option + " in the header (" +
+                 join_list(names) + ")"
+           : "no column named " + quote(spec) + " for " + option + ": the file has no header row",
+       "a column name from the header or a 0-based index");
+}
+
 // The CSV loader behind load_csv and load_csv_labels; `labels_only` reads a one-column file of
 // labels (no features).
 Dataset load_csv_impl(InputFile& in, const LoadOptions& opt, bool labels_only) {
@@ -201,6 +307,13 @@ Dataset load_csv_impl(InputFile& in, const LoadOptions& opt, bool labels_only) {
   std::string text = in.read_all();
   std::string_view body(text);
   if (body.substr(0, 3) == "\xEF\xBB\xBF") body.remove_prefix(3);
+  const TableSchema* schema = opt.schema != nullptr && !opt.schema->empty() ? opt.schema : nullptr;
+  const char decimal = schema ? schema->decimal : opt.decimal;
+  const std::vector<std::string>& na = schema ? schema->na_values : opt.na_values;
+  const char delim = opt.delimiter != 0 ? opt.delimiter : detect_delimiter(body);
+  if (decimal == ',' && delim == ',')
+    fail(path, "--decimal ',' with ',' as the delimiter",
+         "another delimiter (--delimiter ';') for decimal commas");
   // Text is UTF-8: a class name or column name in another encoding would be stored in the model
   // as it came, and no JSON (model metadata, --json output) could hold it.
   if (const std::size_t bad = first_invalid_utf8(body); bad != std::string_view::npos) {
@@ -209,200 +322,416 @@ Dataset load_csv_impl(InputFile& in, const LoadOptions& opt, bool labels_only) {
     const int64_t line =
         1 + std::count(body.begin(), body.begin() + static_cast<std::ptrdiff_t>(bad), '\n');
     const int64_t field = 1 + std::count(body.begin() + static_cast<std::ptrdiff_t>(from),
-                                         body.begin() + static_cast<std::ptrdiff_t>(bad), ',');
+                                         body.begin() + static_cast<std::ptrdiff_t>(bad), delim);
     char hex[8];
     std::snprintf(hex, sizeof hex, "\\x%02X", static_cast<unsigned char>(body[bad]));
     fail(at(line),
          "field " + std::to_string(field) + " holds the byte " + hex + ", which is not UTF-8 text",
          "a UTF-8 file (re-save it as UTF-8, e.g. iconv -f latin1 -t utf-8)");
   }
+  auto is_na = [&](std::string_view cell) {
+    const std::string_view t = trim(cell);
+    return std::find(na.begin(), na.end(), t) != na.end();
+  };
+  auto numeric_cell = [&](std::string_view cell) {
+    double v;
+    return parse_cell(cell, decimal, v) != Num::not_number;
+  };
 
-  Tokenizer tok(body, path);
+  Tokenizer tok(body, path, delim);
   std::vector<std::string_view> row;
   int64_t line0 = 0;
-  if (!tok.next(row, line0)) fail(path, "empty file", "a CSV header and/or rows of numbers");
+  if (!tok.next(row, line0)) fail(path, "empty file", "a CSV header and/or rows of data");
   const std::vector<std::string> first(row.begin(), row.end());
   const int64_t ncols = static_cast<int64_t>(first.size());
   std::vector<std::string_view> second;
   int64_t line1 = 0;
   const bool have_second = tok.next(second, line1);
 
-  // Which column holds the labels (-1: none) and whether the first record is a header.
-  const bool labels_from_file = !opt.labels_path.empty() && !labels_only;
-  auto column_named = [&](std::string_view name) -> int64_t {
-    for (int64_t j = 0; j < ncols; ++j)
-      if (trim(first[j]) == name && !is_number(first[j])) return j;
-    return -1;
-  };
-  auto looks_like_header = [&](int64_t skip) {
-    for (int64_t j = 0; j < ncols; ++j)
-      if (j != skip && !trim(first[j]).empty() && !is_number(first[j])) return true;
-    return false;
-  };
-  int64_t label = -1;
+  // Whether the first record is a header.
   bool header = false;
-  if (!opt.label_col.empty() && !labels_only) {
-    if (labels_from_file)
-      fail(path, "both --label-col and --labels name the labels", "one source of labels");
-    const int64_t j = column_named(opt.label_col);
-    int64_t k = -1;
-    const char* b = opt.label_col.data();
-    const char* e = b + opt.label_col.size();
-    const bool is_index = std::from_chars(b, e, k).ptr == e && k >= 0;
-    if (j >= 0) {
-      label = j;
-      header = true;
-    } else if (is_index) {
-      if (k >= ncols)
-        fail(at(line0),
-             "label column " + opt.label_col + " is past the last column (rows have " +
-                 std::to_string(ncols) + ")",
-             "a 0-based index below " + std::to_string(ncols) + " or a column name");
-      label = k;
-    } else if (looks_like_header(-1)) {
-      std::vector<std::string> names(first.begin(), first.end());
-      fail(at(line0),
-           "no column named " + quote(opt.label_col) + " in the header (" + join_list(names) + ")",
-           "a column name from the header or a 0-based index");
-    } else {
-      fail(at(line0),
-           "no column named " + quote(opt.label_col) + ": the first row is data, not a header",
-           "a 0-based column index, or a header row");
-    }
+  if (schema) {
+    header = schema->header;
+  } else if (labels_only) {
+    // One column of labels: a name above numbers is a header; names alone are labels.
+    header = ncols == 1 && !numeric_cell(first[0]) && have_second && !second.empty() &&
+             numeric_cell(second[0]);
   } else {
-    const int64_t j = column_named("label");
-    if (j >= 0) {
-      if (labels_from_file)
-        fail(path, "the CSV has a 'label' column and --labels gives labels too",
-             "one source of labels");
-      label = j;
-      header = true;
-    } else if (labels_only || (opt.require_labels && !labels_from_file)) {
-      label = 0;
+    bool any_text = false, all_text = true;
+    for (int64_t j = 0; j < ncols; ++j) {
+      const std::string_view c = trim(first[j]);
+      const bool text_cell = !c.empty() && !numeric_cell(c);
+      all_text = all_text && text_cell;
+      if (text_cell && !is_na(c) &&
+          (!have_second || static_cast<int64_t>(second.size()) <= j || numeric_cell(second[j]) ||
+           is_na(second[j])))
+        any_text = true;
+      if (!opt.label_col.empty() && c == opt.label_col && text_cell) any_text = true;
     }
+    header = any_text || all_text;
   }
-  if (!header)
-    header = looks_like_header(label) ||
-             (label >= 0 && !is_number(first[label]) && have_second &&
-              static_cast<int64_t>(second.size()) > label && is_number(second[label]));
   if (header && !have_second)
     fail(path, "header only, no data rows", "at least one row of data after the header");
-  const int64_t d = ncols - (label >= 0 ? 1 : 0);
+  std::vector<std::string> names;
+  for (int64_t j = 0; j < ncols; ++j)
+    names.push_back(header ? std::string(trim(first[j])) : std::to_string(j));
+  if (header)
+    for (int64_t j = 0; j < ncols; ++j)
+      for (int64_t k = 0; k < j; ++k)
+        if (names[j] == names[k] && !names[j].empty())
+          fail(at(line0), "the header names column " + quote(names[j]) + " twice",
+               "distinct column names");
+  if (ncols == 1 && !labels_only)
+    for (char c : {',', ';', '\t', '|'})
+      if (first[0].find(c) != std::string_view::npos)
+        fail(at(line0),
+             "the rows hold a single column, and " + delimiter_name(c) +
+                 " appears in them: it looks like a file separated by " + delimiter_name(c),
+             "fields separated by " + delimiter_name(delim) + ", or --delimiter '" +
+                 (c == '\t' ? std::string("\\t") : std::string(1, c)) + "'");
+
+  // Roles: the label column, the id column, ignored ones, features.
+  const bool labels_from_file = !opt.labels_path.empty() && !labels_only;
+  int64_t label = -1, id = -1;
+  std::vector<int64_t> feature_cols;
+  std::vector<char> taken(static_cast<std::size_t>(ncols), 0);
+  if (schema) {
+    // Headerless files: the training file's positions, with or without its label column.
+    auto position = [&](const std::string& name, bool required) -> int64_t {
+      if (header) {
+        for (int64_t j = 0; j < ncols; ++j)
+          if (names[j] == name) return j;
+        return -1;
+      }
+      if (name.empty()) return -1;
+      int64_t k = std::stoll(name);
+      const int64_t lab = schema->label.empty() ? -1 : std::stoll(schema->label);
+      if (ncols == schema->file_columns) return k;
+      if (lab >= 0 && ncols == schema->file_columns - 1) {
+        if (k == lab) return -1;
+        return k > lab ? k - 1 : k;
+      }
+      if (required)
+        fail(at(line0),
+             "has " + std::to_string(ncols) +
+                 " columns and no header, while the model's "
+                 "training file had " +
+                 std::to_string(schema->file_columns),
+             "the training file's columns, in its order (with or without the label column)");
+      return -1;
+    };
+    std::vector<std::string> missing;
+    for (const auto& c : schema->columns) {
+      const int64_t j = position(c.name, true);
+      if (j < 0)
+        missing.push_back(c.name);
+      else
+        feature_cols.push_back(j);
+    }
+    if (!missing.empty())
+      fail(path,
+           "lacks the column" + std::string(missing.size() > 1 ? "s " : " ") + join_list(missing) +
+               " that the model was trained on",
+           "every feature column of the training file (found by name, in any order)");
+    if (!labels_from_file) {
+      label = !opt.label_col.empty()
+                  ? find_column(opt.label_col, names, header, "--label-col", at(line0))
+                  : position(schema->label, false);
+      if (label < 0 && opt.require_labels)
+        fail(path, "has no label column " + quote(schema->label.empty() ? "label" : schema->label),
+             "the label column the model was trained with (or --label-col NAME)");
+    }
+    id = opt.id_col.empty() ? position(schema->id, false)
+                            : find_column(opt.id_col, names, header, "--id-col", at(line0));
+  } else {
+    if (!opt.label_col.empty() && !labels_only) {
+      if (labels_from_file)
+        fail(path, "both --label-col and --labels name the labels", "one source of labels");
+      label = find_column(opt.label_col, names, header, "--label-col", at(line0));
+    } else if (labels_only) {
+      label = 0;
+    } else {
+      for (int64_t j = 0; header && j < ncols; ++j)
+        if (names[j] == "label") label = j;
+      if (label >= 0 && labels_from_file)
+        fail(path, "the CSV has a 'label' column and --labels gives labels too",
+             "one source of labels");
+      if (label < 0 && opt.require_labels && !labels_from_file) label = 0;
+    }
+    if (!opt.id_col.empty()) id = find_column(opt.id_col, names, header, "--id-col", at(line0));
+    if (label >= 0) taken[static_cast<std::size_t>(label)] = 1;
+    if (id >= 0) {
+      if (id == label) fail(path, "--id-col names the label column", "another column");
+      taken[static_cast<std::size_t>(id)] = 1;
+    }
+    for (const auto& c : opt.ignore_cols)
+      taken[static_cast<std::size_t>(find_column(c, names, header, "--ignore-cols", at(line0)))] =
+          1;
+    for (int64_t j = 0; j < ncols; ++j)
+      if (!taken[static_cast<std::size_t>(j)]) feature_cols.push_back(j);
+    if (feature_cols.empty() && !labels_only)
+      fail(at(line0),
+           "no feature columns besides the label" + std::string(id >= 0 ? " and id" : "") +
+               " column" + (ncols == 1 ? " (the rows parse to one column)" : ""),
+           "at least one feature column");
+  }
   if (labels_only && ncols != 1)
     fail(at(line0), "label file has " + std::to_string(ncols) + " columns", "one column of labels");
-  if (d == 0 && !labels_only)
-    fail(at(line0), "no feature columns besides the label column", "at least one feature column");
 
-  auto column = [&](int64_t j) {
-    if (header) return "column " + quote(trim(first[j]));
-    return "column " + std::to_string(j) + " (0-based)";
-  };
-
-  FeatureStore feats;
-  if (ncols > 0) feats.reserve(body.size() / (2 * static_cast<std::size_t>(ncols)) + 16);
-  std::vector<int32_t> labels;
-  std::vector<std::string> names;   // label cells, when the labels are class names
-  std::vector<int64_t> name_lines;  // their lines, for errors found after the pass
-  int64_t first_label_line = 0;
-  bool labels_are_names = false;
-  int64_t n = 0;
-
+  std::vector<RawColumn> cols(feature_cols.size());
+  for (std::size_t k = 0; k < cols.size(); ++k) {
+    cols[k].index = feature_cols[k];
+    cols[k].name = names[static_cast<std::size_t>(feature_cols[k])];
+    cols[k].cells.reserve(body.size() /
+                          (2 * static_cast<std::size_t>(std::max<int64_t>(1, ncols))));
+  }
+  std::vector<std::string> label_cells, ids;
+  std::vector<int64_t> lines;
   auto take = [&](const std::vector<std::string_view>& r, int64_t line) {
     if (static_cast<int64_t>(r.size()) != ncols)
       fail(at(line), "row has " + std::to_string(r.size()) + " fields",
-           std::to_string(ncols) + " like line " + std::to_string(line0));
-    for (int64_t j = 0; j < ncols; ++j) {
-      const std::string_view cell = r[j];
-      if (j == label) {
-        const std::string_view t = trim(cell);
-        if (t.empty()) fail(at(line), "empty label", "a class index or name");
-        double v = 0;
-        const bool numeric = parse_number(t, v) != Num::not_number;
-        if (first_label_line == 0) {
-          first_label_line = line;
-          labels_are_names = !numeric;
-        } else if (numeric == labels_are_names) {
-          fail(at(line),
-               "label " + quote(t) + " is " + (numeric ? "a number" : "a name") +
-                   " but the label on line " + std::to_string(first_label_line) + " is " +
-                   (numeric ? "a name" : "a number"),
-               "all labels class indices or all class names");
-        }
-        if (labels_are_names) {
-          names.emplace_back(t);
-          name_lines.push_back(line);
-        } else {
-          if (!std::isfinite(v))
-            fail(at(line), "label " + quote(t) + " is not finite", "a class index 0, 1, 2, ...");
-          if (v < 0) fail(at(line), "negative label " + quote(t), "a class index 0, 1, 2, ...");
-          if (v != std::floor(v))
-            fail(at(line), "fractional label " + quote(t), "a whole-number class index");
-          if (v > INT32_MAX)
-            fail(at(line), "label " + quote(t) + " is too large", "a class index below 2^31");
-          if (!opt.known_classes.empty() && v >= static_cast<double>(opt.known_classes.size()))
-            fail(at(line),
-                 "label " + quote(t) + " but the model has " +
-                     std::to_string(opt.known_classes.size()) + " classes",
-                 "a class index below " + std::to_string(opt.known_classes.size()));
-          labels.push_back(static_cast<int32_t>(v));
-        }
+           std::to_string(ncols) + " like line " + std::to_string(line0) +
+               " (fields separated by " + delimiter_name(delim) + ")");
+    const int64_t row_index = static_cast<int64_t>(lines.size());
+    lines.push_back(line);
+    if (label >= 0) {
+      const std::string_view t = trim(r[static_cast<std::size_t>(label)]);
+      if (t.empty() || is_na(t)) fail(at(line), "empty label " + quote(t), "a class label");
+      double v = 0;
+      const Num k = parse_cell(t, decimal, v);
+      if (k == Num::not_finite)
+        fail(at(line), "label " + quote(t) + " is not finite", "a class label");
+      label_cells.push_back(k == Num::ok ? number_text(v) : std::string(t));
+    }
+    if (id >= 0) ids.emplace_back(trim(r[static_cast<std::size_t>(id)]));
+    for (auto& c : cols) {
+      const std::string_view cell = r[static_cast<std::size_t>(c.index)];
+      if (is_na(cell)) {
+        c.cells.push_back(boxed(0));
+        ++c.missing;
         continue;
       }
       double v = 0;
-      switch (parse_number(cell, v)) {
+      switch (parse_cell(cell, decimal, v)) {
         case Num::ok:
+          c.cells.push_back(v);
           break;
-        case Num::not_number:
-          fail(at(line),
-               column(j) + " holds " +
-                   (trim(cell).empty() ? std::string("an empty cell") : quote(trim(cell))),
-               "a number");
         case Num::not_finite:
-          fail(at(line), column(j) + " holds " + quote(trim(cell)) + " (NaN or infinite)",
-               "a finite number");
+          fail(at(line), "column " + quote(c.name) + " holds " + quote(trim(cell)) + " (infinite)",
+               "a finite number, or a missing-value marker (--na-values)");
+        case Num::not_number: {
+          const std::string t(trim(cell));
+          auto [it, fresh] = c.text_ids.emplace(t, c.texts.size());
+          if (fresh) c.texts.push_back(t);
+          if (c.first_text_row < 0) c.first_text_row = row_index;
+          c.cells.push_back(boxed(1 + it->second));
+          break;
+        }
       }
-      feats.push(v);
     }
-    ++n;
   };
-
   if (!header) take(std::vector<std::string_view>(first.begin(), first.end()), line0);
   if (have_second) {
     take(second, line1);
     int64_t line = 0;
     while (tok.next(row, line)) take(row, line);
   }
+  const int64_t n = static_cast<int64_t>(lines.size());
 
+  // The schema: the model's, or fitted here.
+  TableSchema fitted;
+  if (!schema) {
+    fitted.header = header;
+    fitted.file_columns = ncols;
+    fitted.label = label >= 0 ? names[static_cast<std::size_t>(label)] : "";
+    fitted.id = id >= 0 ? names[static_cast<std::size_t>(id)] : "";
+    fitted.na_values = na;
+    fitted.decimal = decimal;
+    auto listed = [&](const std::vector<std::string>& list, const std::string& name,
+                      int64_t index) {
+      for (const auto& s : list)
+        if (s == name || s == std::to_string(index)) return true;
+      return false;
+    };
+    for (auto& c : cols) {
+      ColumnSpec spec;
+      spec.name = c.name;
+      const bool forced_cat = listed(opt.categorical, c.name, c.index);
+      const bool forced_num = listed(opt.numeric, c.name, c.index);
+      if (forced_num && c.first_text_row >= 0)
+        fail(at(lines[static_cast<std::size_t>(c.first_text_row)]),
+             "column " + quote(c.name) + " (--numeric) holds " + quote(c.texts.front()),
+             "a number, or a missing-value marker (--na-values)");
+      if (forced_cat || (c.first_text_row >= 0 && !forced_num)) {
+        spec.kind = ColumnSpec::Kind::categorical;
+        std::vector<std::string> cats = c.texts;
+        bool all_numbers = c.texts.empty();
+        for (double v : c.cells)
+          if (!std::isnan(v)) cats.push_back(number_text(v));
+        std::sort(cats.begin(), cats.end());
+        cats.erase(std::unique(cats.begin(), cats.end()), cats.end());
+        if (all_numbers)
+          std::sort(cats.begin(), cats.end(), [](const std::string& a, const std::string& b) {
+            return std::stod(a) < std::stod(b);
+          });
+        const int64_t distinct = static_cast<int64_t>(cats.size());
+        if (distinct > 1000 || (n >= 40 && distinct > n / 2))
+          fail(path,
+               "column " + quote(c.name) + " holds " + std::to_string(distinct) +
+                   " distinct texts in " + std::to_string(n) +
+                   " rows: too many to be categories (an identifier or free text?)",
+               "--ignore-cols " + c.name + " or --id-col " + c.name +
+                   " (or --numeric, if it holds numbers)");
+        spec.categories = std::move(cats);
+        spec.missing_category = c.missing > 0;
+      } else {
+        std::vector<double> present;
+        present.reserve(c.cells.size());
+        for (double v : c.cells)
+          if (!std::isnan(v)) present.push_back(v);
+        if (!present.empty()) {
+          if (opt.impute_median) {
+            std::sort(present.begin(), present.end());
+            const std::size_t m = present.size() / 2;
+            spec.fill = present.size() % 2 ? present[m] : 0.5 * (present[m - 1] + present[m]);
+          } else {
+            long double sum = 0;
+            for (double v : present) sum += v;
+            spec.fill = static_cast<double>(sum / static_cast<long double>(present.size()));
+          }
+        }
+        spec.indicator = opt.missing_indicator && c.missing > 0;
+      }
+      fitted.columns.push_back(std::move(spec));
+    }
+  }
+  const TableSchema& use = schema ? *schema : fitted;
+
+  // Encoding, row by row.
   Dataset ds;
   ds.n = n;
-  ds.d = d;
+  ds.d = labels_only ? 0 : use.width();
+  FeatureStore feats;
+  feats.reserve(static_cast<std::size_t>(n * ds.d));
+  std::vector<std::unordered_map<std::string, int64_t>> cat_index(cols.size());
+  std::vector<int64_t> unseen(cols.size(), 0);
+  for (std::size_t k = 0; k < cols.size() && !labels_only; ++k) {
+    const ColumnSpec& spec = use.columns[k];
+    for (std::size_t c = 0; c < spec.categories.size(); ++c)
+      cat_index[k].emplace(spec.categories[c], static_cast<int64_t>(c));
+    if (spec.kind == ColumnSpec::Kind::numeric && cols[k].first_text_row >= 0)
+      fail(at(lines[static_cast<std::size_t>(cols[k].first_text_row)]),
+           "column " + quote(cols[k].name) + " holds " + quote(cols[k].texts.front()) +
+               ", but the model reads it as numeric",
+           "a number, or a missing-value marker");
+  }
+  std::vector<double> onehot;
+  for (int64_t i = 0; i < n && !labels_only; ++i) {
+    for (std::size_t k = 0; k < cols.size(); ++k) {
+      const ColumnSpec& spec = use.columns[k];
+      const double v = cols[k].cells[static_cast<std::size_t>(i)];
+      const bool missing = std::isnan(v) && payload_of(v) == 0;
+      if (spec.kind == ColumnSpec::Kind::numeric) {
+        feats.push(missing ? spec.fill : v);
+        if (spec.indicator) feats.push(missing ? 1.0 : 0.0);
+        continue;
+      }
+      onehot.assign(static_cast<std::size_t>(spec.width()), 0.0);
+      if (missing) {
+        if (spec.missing_category) onehot.back() = 1.0;
+      } else {
+        const std::string t = std::isnan(v) ? cols[k].texts[payload_of(v) - 1] : number_text(v);
+        auto it = cat_index[k].find(t);
+        if (it != cat_index[k].end())
+          onehot[static_cast<std::size_t>(it->second)] = 1.0;
+        else
+          ++unseen[k];
+      }
+      for (double x : onehot) feats.push(x);
+    }
+  }
+  for (auto& c : cols) std::vector<double>().swap(c.cells);
   feats.move_to(ds);
-  if (labels_are_names) {
-    ds.labels.resize(names.size());
+  for (std::size_t k = 0; k < cols.size(); ++k)
+    if (unseen[k] > 0) ds.unseen.emplace_back(cols[k].name, unseen[k]);
+  ds.ids = std::move(ids);
+  if (!labels_only) ds.schema = use;
+
+  // Labels: whatever the column holds is a set of class names; numbers in numeric order, text in
+  // byte order. Labels that are exactly the indices 0…C−1 stay indices (no names stored).
+  if (label >= 0) {
+    ds.labels.resize(static_cast<std::size_t>(n));
+    std::vector<double> values(static_cast<std::size_t>(n), 0.0);
+    bool all_numeric = true, all_integers = true;
+    for (int64_t i = 0; i < n; ++i) {
+      double v = 0;
+      if (parse_number(label_cells[static_cast<std::size_t>(i)], v) == Num::ok) {
+        values[static_cast<std::size_t>(i)] = v;
+        if (v != std::floor(v)) all_integers = false;
+      } else {
+        all_numeric = false;
+      }
+    }
     if (!opt.known_classes.empty()) {
       std::unordered_map<std::string, int32_t> index;
       for (std::size_t c = 0; c < opt.known_classes.size(); ++c)
         index.emplace(opt.known_classes[c], static_cast<int32_t>(c));
-      for (std::size_t i = 0; i < names.size(); ++i) {
-        auto it = index.find(names[i]);
+      for (int64_t i = 0; i < n; ++i) {
+        auto it = index.find(label_cells[static_cast<std::size_t>(i)]);
         if (it == index.end())
-          fail(at(name_lines[i]), "unknown class " + quote(names[i]),
+          fail(at(lines[static_cast<std::size_t>(i)]),
+               "unknown class " + quote(label_cells[static_cast<std::size_t>(i)]),
                "one of the model's classes: " + join_list(opt.known_classes));
-        ds.labels[i] = it->second;
+        ds.labels[static_cast<std::size_t>(i)] = it->second;
       }
       ds.class_names = opt.known_classes;
-    } else {
-      std::map<std::string, int32_t> index;
-      for (const auto& s : names) index.emplace(s, 0);
-      int32_t c = 0;
-      for (auto& [name, id] : index) {
-        id = c++;
-        ds.class_names.push_back(name);
-      }
-      for (std::size_t i = 0; i < names.size(); ++i) ds.labels[i] = index.find(names[i])->second;
+      return ds;
     }
-  } else {
-    ds.labels = std::move(labels);
+    if (opt.index_labels && !all_numeric)
+      for (int64_t i = 0; i < n; ++i)
+        if (double v; parse_number(label_cells[static_cast<std::size_t>(i)], v) != Num::ok)
+          fail(at(lines[static_cast<std::size_t>(i)]),
+               "label " + quote(label_cells[static_cast<std::size_t>(i)]) +
+                   " but the model's classes are the indices 0…C−1",
+               "a class index");
+    std::vector<std::string> classes = label_cells;
+    std::sort(classes.begin(), classes.end());
+    classes.erase(std::unique(classes.begin(), classes.end()), classes.end());
+    if (all_numeric) {
+      std::sort(classes.begin(), classes.end(), [](const std::string& a, const std::string& b) {
+        return std::stod(a) < std::stod(b);
+      });
+      const int64_t distinct = static_cast<int64_t>(classes.size());
+      if (!all_integers && n >= 10 && distinct > n / 2)
+        fail(path,
+             "label column " + quote(label >= 0 ? names[static_cast<std::size_t>(label)] : "") +
+                 " holds " + std::to_string(distinct) + " distinct numbers in " +
+                 std::to_string(n) +
+                 " rows, not all whole: it looks continuous (a regression "
+                 "target)",
+             "class labels (fcnet trains classifiers)");
+      bool indices = all_integers;
+      for (std::size_t c = 0; c < classes.size() && indices; ++c)
+        indices = classes[c] == std::to_string(c);
+      if (indices || opt.index_labels) {
+        for (int64_t i = 0; i < n; ++i) {
+          const double v = values[static_cast<std::size_t>(i)];
+          if (!all_integers || v < 0 || v > INT32_MAX)
+            fail(at(lines[static_cast<std::size_t>(i)]),
+                 "label " + quote(label_cells[static_cast<std::size_t>(i)]) +
+                     " but the model's classes are the indices 0…C−1",
+                 "a class index");
+          ds.labels[static_cast<std::size_t>(i)] = static_cast<int32_t>(v);
+        }
+        return ds;
+      }
+    }
+    std::unordered_map<std::string, int32_t> index;
+    for (std::size_t c = 0; c < classes.size(); ++c)
+      index.emplace(classes[c], static_cast<int32_t>(c));
+    for (int64_t i = 0; i < n; ++i)
+      ds.labels[static_cast<std::size_t>(i)] = index.at(label_cells[static_cast<std::size_t>(i)]);
+    ds.class_names = std::move(classes);
   }
   return ds;
 }
@@ -416,6 +745,7 @@ Dataset load_csv(InputFile& in, const LoadOptions& opt) {
 LabelFile load_csv_labels(InputFile& in, const LoadOptions& opt) {
   LoadOptions o;
   o.known_classes = opt.known_classes;
+  o.index_labels = opt.index_labels;
   Dataset ds = load_csv_impl(in, o, true);
   return LabelFile{std::move(ds.labels), std::move(ds.class_names)};
 }

@@ -426,11 +426,79 @@ Model model_from_safetensors(const SafeTensors& st, const std::string& where) {
     m.image_shape = {c[0].get<int64_t>(), c[1].get<int64_t>()};
   }
   if (auto it = md.find("training"); it != md.end()) m.training_json = it->second;
+  if (auto it = md.find("columns"); it != md.end()) {
+    m.schema = schema_from_json(it->second, where + ": metadata columns");
+    if (m.schema.width() != d)
+      fail(where, "metadata columns encode " + std::to_string(m.schema.width()) + " features",
+           std::to_string(d) + " (the input width)");
+  }
   return m;
 }
 
 Model load_model(const std::string& path) {
   return model_from_safetensors(read_safetensors(path), path);
+}
+
+std::string schema_to_json(const TableSchema& t) {
+  json cols = json::array();
+  for (const auto& c : t.columns) {
+    json j = {{"name", c.name}};
+    if (c.kind == ColumnSpec::Kind::numeric) {
+      j["kind"] = "numeric";
+      j["fill"] = c.fill;
+      j["indicator"] = c.indicator;
+    } else {
+      j["kind"] = "categorical";
+      j["categories"] = c.categories;
+      j["missing_category"] = c.missing_category;
+    }
+    cols.push_back(std::move(j));
+  }
+  return json_text(json{{"columns", cols},
+                        {"label", t.label},
+                        {"id", t.id},
+                        {"header", t.header},
+                        {"file_columns", t.file_columns},
+                        {"na_values", t.na_values},
+                        {"decimal", std::string(1, t.decimal)}});
+}
+
+TableSchema schema_from_json(const std::string& text, const std::string& where) {
+  TableSchema t;
+  try {
+    const json j = json::parse(text);
+    for (const auto& c : j.at("columns")) {
+      ColumnSpec spec;
+      spec.name = c.at("name").get<std::string>();
+      const std::string kind = c.at("kind").get<std::string>();
+      if (kind == "numeric") {
+        spec.fill = c.at("fill").get<double>();
+        spec.indicator = c.at("indicator").get<bool>();
+        if (!std::isfinite(spec.fill))
+          fail(where, "column '" + spec.name + "' fill is not finite", "a number");
+      } else if (kind == "categorical") {
+        spec.kind = ColumnSpec::Kind::categorical;
+        spec.categories = c.at("categories").get<std::vector<std::string>>();
+        spec.missing_category = c.at("missing_category").get<bool>();
+      } else {
+        fail(where, "column '" + spec.name + "' has kind '" + kind + "'", "numeric or categorical");
+      }
+      t.columns.push_back(std::move(spec));
+    }
+    t.label = j.at("label").get<std::string>();
+    t.id = j.at("id").get<std::string>();
+    t.header = j.at("header").get<bool>();
+    t.file_columns = j.at("file_columns").get<int64_t>();
+    t.na_values = j.at("na_values").get<std::vector<std::string>>();
+    const std::string dec = j.at("decimal").get<std::string>();
+    if (dec != "." && dec != ",") fail(where, "decimal is '" + dec + "'", "'.' or ','");
+    t.decimal = dec[0];
+  } catch (const json::exception& e) {
+    fail(where, std::string("is not a valid column description (") + e.what() + ")",
+         "the JSON fcnet writes (docs/format.md)");
+  }
+  if (t.columns.empty()) fail(where, "lists no columns", "at least one feature column");
+  return t;
 }
 
 SafeTensors model_to_safetensors(const Model& m) {
@@ -457,6 +525,7 @@ SafeTensors model_to_safetensors(const Model& m) {
   if (!m.class_names.empty()) md["classes"] = json_text(json(m.class_names));
   if (!m.image_shape.empty()) md["image_shape"] = json_text(json(m.image_shape));
   if (!m.training_json.empty()) md["training"] = m.training_json;
+  if (!m.schema.empty()) md["columns"] = schema_to_json(m.schema);
   return st;
 }
 

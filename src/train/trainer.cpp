@@ -178,6 +178,7 @@ TrainResult train_impl(const Dataset& train, const Dataset* val, int64_t val_n,
   model.transform = resume ? resume->model.transform : fit_transform(train, cfg.normalize, comm, n);
   model.class_names = resume ? resume->model.class_names : train.class_names;
   model.image_shape = train.image_shape;
+  model.schema = resume && !resume->model.schema.empty() ? resume->model.schema : train.schema;
   Network<T>& net = model.net<T>();
   net = Network<T>(sizes, cfg.activation);
   Rng init_rng(stream_seed(cfg, 1));
@@ -250,6 +251,7 @@ TrainResult train_impl(const Dataset& train, const Dataset* val, int64_t val_n,
     st->model.transform = model.transform;
     st->model.class_names = model.class_names;
     st->model.image_shape = model.image_shape;
+    st->model.schema = model.schema;
     if (opt.first_moment().size() > 0) st->opt_m = to_doubles(opt.first_moment().data(), P);
     if (opt.second_moment().size() > 0) st->opt_v = to_doubles(opt.second_moment().data(), P);
     st->opt_steps = opt.steps();

@@ -89,10 +89,29 @@ struct DataOptions {
   std::string data;
   std::string labels;
   std::string label_col;
+  // Tables (CSV): dialect, column roles and encoding (see LoadOptions).
+  std::string delimiter;  // "" detects; one character, or "tab" / "\t"
+  std::string decimal = ".";
+  std::string na_values;  // comma-separated; unset: the defaults
+  bool na_values_given = false;
+  std::string ignore_cols, id_col, categorical, numeric;
+  std::string impute = "mean";
+  std::string missing_indicator = "auto";
+  // Set by the command, not an option: a model's schema to encode by, and whether its classes are
+  // indices.
+  const TableSchema* schema = nullptr;
+  bool index_labels = false;
 };
 void add_data_options(CLI::App* app, DataOptions& o, bool required, const std::string& data_help);
 Dataset load_data(const DataOptions& o, const std::string& default_split, bool require_labels,
                   const std::vector<std::string>& known_classes = {});
+
+// Data read for a trained model: a table's columns found by name and encoded by the model's
+// schema, labels as its classes. Reports unseen categories on stderr.
+Dataset load_for_model(DataOptions o, const Model& m, bool require_labels);
+void report_unseen(const Dataset& d);
+// One CSV field, quoted as RFC 4180 says when it holds a comma, a quote or a line break.
+std::string csv_field(const std::string& s);
 
 // Evaluation result as JSON, and as text on stderr.
 json eval_json(const EvalResult& r, const std::vector<std::string>& class_names);

@@ -29,7 +29,7 @@ Command add_eval(CLI::App& app) {
   return {c, [o] {
             set_num_threads(o->threads);
             Model m = load_model(o->model);
-            Dataset d = load_data(o->data, "test", true, m.class_names);
+            Dataset d = load_for_model(o->data, m, true);
             check_compatible(m, d);
             // The GEMM library's one-time start is set-up, not evaluation.
             if (!m.f64) warm_up_gemm();
@@ -40,6 +40,9 @@ Command add_eval(CLI::App& app) {
             const auto& names = m.class_names.empty() ? d.class_names : m.class_names;
             if (o->json) {
               json j = eval_json(r, names);
+              json unseen = json::object();
+              for (const auto& [column, count] : d.unseen) unseen[column] = count;
+              j["unseen_categories"] = unseen;
               j["seconds"] = secs;
               j["examples_per_second"] = r.n / std::max(1e-9, secs);
               print_json(j);

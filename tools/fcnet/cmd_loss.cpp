@@ -37,7 +37,7 @@ Command add_loss(CLI::App& app) {
       c, [o] {
         if (!o->grads_out.empty()) check_writable(o->grads_out);
         Model m = load_model(o->model);
-        Dataset d = load_data(o->data, "test", true, m.class_names);
+        Dataset d = load_for_model(o->data, m, true);
         check_compatible(m, d);
         LossParts lp =
             m.f64 ? loss_and_grads(m.net64, m, d, o->reg) : loss_and_grads(m.net32, m, d, o->reg);

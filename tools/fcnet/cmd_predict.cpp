@@ -34,7 +34,7 @@ Command add_predict(CLI::App& app) {
             set_num_threads(o->threads);
             if (!o->out.empty()) check_writable(o->out);
             Model m = load_model(o->model);
-            Dataset d = load_data(o->data, "test", false, m.class_names);
+            Dataset d = load_for_model(o->data, m, false);
             check_compatible(m, d);
             const bool labels = o->output == "labels";
             Matrix<double> p = predict(m, d, o->output != "scores", o->batch);
@@ -42,12 +42,14 @@ Command add_predict(CLI::App& app) {
             text.reserve(static_cast<std::size_t>(d.n) * (labels ? 4 : 12 * p.cols()));
             char buf[40];
             for (int64_t i = 0; i < p.rows(); ++i) {
+              if (!d.ids.empty()) text += csv_field(d.ids[static_cast<std::size_t>(i)]) + ",";
               if (labels) {
                 int64_t best = 0;
                 for (int64_t j = 1; j < p.cols(); ++j)
                   if (p(i, j) > p(i, best)) best = j;
-                text += best < static_cast<int64_t>(m.class_names.size()) ? m.class_names[best]
-                                                                          : std::to_string(best);
+                text += best < static_cast<int64_t>(m.class_names.size())
+                            ? csv_field(m.class_names[static_cast<std::size_t>(best)])
+                            : std::to_string(best);
               } else {
                 for (int64_t j = 0; j < p.cols(); ++j) {
                   std::snprintf(buf, sizeof buf, j ? ",%.6g" : "%.6g", p(i, j));

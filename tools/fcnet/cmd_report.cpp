@@ -124,7 +124,7 @@ Command add_report(CLI::App& app) {
                                        " pixels but the model has " +
                                        std::to_string(m.input_dim()) + " inputs");
             check_writable(o->out);
-            Dataset d = load_data(o->data, "test", true, m.class_names);
+            Dataset d = load_for_model(o->data, m, true);
             check_compatible(m, d);
             ReportInputs in;
             in.model = &m;

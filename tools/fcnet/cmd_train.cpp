@@ -16,7 +16,11 @@ namespace fcnet::cli {
 namespace {
 
 struct Options {
-  DataOptions data{"fashion-mnist", "", ""};
+  DataOptions data = [] {
+    DataOptions d;
+    d.data = "fashion-mnist";
+    return d;
+  }();
   std::string test_data;
   std::string test_labels;
   std::string hidden = "512,256";
@@ -281,12 +285,23 @@ Command add_train(CLI::App& app) {
           throw CLI::ValidationError("--report",
                                      "with several ranks needs --test-data (rank 0 holds only "
                                      "its share of the training data)");
+        // A resumed run reads its data as the checkpoint's model encoded it.
+        if (resume && !resume->model.schema.empty()) {
+          o->data.schema = &resume->model.schema;
+          o->data.index_labels = resume->model.class_names.empty();
+        }
         Dataset train_data = ranks.load_share(o->data, "train");
         prepare_train_report(o->report, train_data);
         Dataset test_data;
         const bool has_test = lead && !test_src.empty() && test_src != "none";
         if (has_test) {
-          DataOptions t{test_src, o->test_labels, o->data.label_col};
+          // The test file is read as the training file was: same dialect options, and its
+          // columns encoded by the training file's schema.
+          DataOptions t = o->data;
+          t.data = test_src;
+          t.labels = o->test_labels;
+          t.schema = train_data.schema.empty() ? nullptr : &train_data.schema;
+          t.index_labels = train_data.class_names.empty();
           test_data = load_data(t, "test", true, train_data.class_names);
           if (test_data.d != train_data.d)
             throw Error(test_data.source + ": has " + std::to_string(test_data.d) +

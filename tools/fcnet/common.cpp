@@ -142,8 +142,42 @@ void add_data_options(CLI::App* app, DataOptions& o, bool required, const std::s
   if (required) opt->required();
   app->add_option("--labels", o.labels, "Label file (IDX or NPY) when the data file has none");
   app->add_option("--label-col", o.label_col,
-                  "CSV label column, by name or 0-based index (default: 'label', else the first)");
+                  "CSV label column, by name or 0-based index, negative from the end (default: "
+                  "'label', else the first; with a model: the model's)");
+  app->add_option("--delimiter", o.delimiter,
+                  "CSV field separator: one character, or tab (default: detected among , ; tab |)");
+  app->add_option("--decimal", o.decimal, "Decimal mark of the CSV's numbers: . or ,")
+      ->check(CLI::IsMember({".", ","}))
+      ->capture_default_str();
+  app->add_option("--na-values", o.na_values,
+                  "Comma-separated cells that mean missing (default: NA,,NaN,nan,null,NULL,?)")
+      ->each([&o](const std::string&) { o.na_values_given = true; });
+  app->add_option("--ignore-cols", o.ignore_cols, "Comma-separated CSV columns never used");
+  app->add_option("--id-col", o.id_col,
+                  "CSV column identifying each row: never a feature; predict writes it first");
+  app->add_option("--categorical", o.categorical,
+                  "Comma-separated CSV columns to one-hot encode even if they hold numbers");
+  app->add_option("--numeric", o.numeric,
+                  "Comma-separated CSV columns that must hold numbers (or missing cells)");
+  app->add_option("--impute", o.impute, "Fill of a missing number: the training mean or median")
+      ->check(CLI::IsMember({"mean", "median"}))
+      ->capture_default_str();
+  app->add_option("--missing-indicator", o.missing_indicator,
+                  "auto: a 0/1 feature beside each numeric column that had gaps in training; off")
+      ->check(CLI::IsMember({"auto", "off"}))
+      ->capture_default_str();
 }
+
+namespace {
+std::vector<std::string> comma_list(const std::string& s) {
+  std::vector<std::string> out;
+  if (s.empty()) return out;
+  std::stringstream in(s);
+  for (std::string item; std::getline(in, item, ',');) out.push_back(item);
+  if (s.back() == ',') out.emplace_back();
+  return out;
+}
+}  // namespace
 
 Dataset load_data(const DataOptions& o, const std::string& default_split, bool require_labels,
                   const std::vector<std::string>& known_classes) {
@@ -153,7 +187,50 @@ Dataset load_data(const DataOptions& o, const std::string& default_split, bool r
   lo.require_labels = require_labels;
   lo.default_split = default_split;
   lo.known_classes = known_classes;
+  lo.index_labels = o.index_labels;
+  lo.schema = o.schema;
+  if (o.delimiter == "tab" || o.delimiter == "\\t" || o.delimiter == "\t") {
+    lo.delimiter = '\t';
+  } else if (!o.delimiter.empty()) {
+    if (o.delimiter.size() != 1 || o.delimiter == "\"" || o.delimiter == "\n")
+      throw CLI::ValidationError("--delimiter",
+                                 "is '" + o.delimiter + "', expected one character or tab");
+    lo.delimiter = o.delimiter[0];
+  }
+  lo.decimal = o.decimal.empty() ? '.' : o.decimal[0];
+  if (o.na_values_given) lo.na_values = comma_list(o.na_values);
+  lo.ignore_cols = comma_list(o.ignore_cols);
+  lo.id_col = o.id_col;
+  lo.categorical = comma_list(o.categorical);
+  lo.numeric = comma_list(o.numeric);
+  lo.impute_median = o.impute == "median";
+  lo.missing_indicator = o.missing_indicator != "off";
   return load_dataset(o.data, lo);
+}
+
+Dataset load_for_model(DataOptions o, const Model& m, bool require_labels) {
+  o.schema = m.schema.empty() ? nullptr : &m.schema;
+  o.index_labels = m.class_names.empty();
+  Dataset d = load_data(o, "test", require_labels, m.class_names);
+  report_unseen(d);
+  return d;
+}
+
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+void report_unseen(const Dataset& d) {
+  for (const auto& [column, count] : d.unseen)
+    log("fcnet: %s: %lld cells of column '%s' hold categories not seen in training (encoded as "
+        "all zeros)",
+        d.source.c_str(), static_cast<long long>(count), column.c_str());
 }
 
 json eval_json(const EvalResult& r, const std::vector<std::string>& class_names) {

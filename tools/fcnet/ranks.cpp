@@ -153,6 +153,7 @@ Dataset concat_datasets(std::vector<Dataset> parts, const std::string& source) {
   out.image_shape = parts.front().image_shape;
   out.class_names = merged;
   out.source = source;
+  out.schema = parts.front().schema;
   std::size_t rows = 0;
   for (const auto& p : parts) rows += static_cast<std::size_t>(p.n);
   out.bytes.reserve(rows * static_cast<std::size_t>(out.d) * dtype_size(type));
@@ -167,6 +168,8 @@ Dataset concat_datasets(std::vector<Dataset> parts, const std::string& source) {
     }
     out.bytes.insert(out.bytes.end(), bytes->begin(), bytes->end());
     out.labels.insert(out.labels.end(), p.labels.begin(), p.labels.end());
+    out.ids.insert(out.ids.end(), p.ids.begin(), p.ids.end());
+    out.unseen.insert(out.unseen.end(), p.unseen.begin(), p.unseen.end());
     if (p.image_shape != out.image_shape) out.image_shape.clear();
     out.n += p.n;
     std::vector<uint8_t>().swap(p.bytes);
@@ -301,7 +304,12 @@ Dataset Ranks::load_share(const DataOptions& o, const std::string& split) {
   auto load = [&] {
     std::vector<Dataset> parts;
     for (std::size_t i = 0; i < spec.data.size(); ++i) {
-      DataOptions one{spec.data[i], spec.labels.empty() ? o.labels : spec.labels[i], o.label_col};
+      DataOptions one = o;
+      one.data = spec.data[i];
+      one.labels = spec.labels.empty() ? o.labels : spec.labels[i];
+      // Later shards are encoded as the first one's columns were, so every row means the same.
+      if (!one.schema && !parts.empty() && !parts.front().schema.empty())
+        one.schema = &parts.front().schema;
       parts.push_back(load_data(one, split, true));
     }
     Dataset d = parts.size() == 1 ? std::move(parts.front()) : concat_datasets(parts, o.data);

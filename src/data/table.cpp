@@ -1,0 +1,49 @@
+// The table schema: how a CSV's columns become features (data.hpp).
+#include <algorithm>
+
+#include "fcnet/data.hpp"
+
+namespace fcnet {
+
+const std::vector<std::string>& default_na_values() {
+  static const std::vector<std::string> v = {"NA", "", "NaN", "nan", "null", "NULL", "?"};
+  return v;
+}
+
+int64_t ColumnSpec::width() const {
+  if (kind == Kind::numeric) return indicator ? 2 : 1;
+  return static_cast<int64_t>(categories.size()) + (missing_category ? 1 : 0);
+}
+
+int64_t TableSchema::width() const {
+  int64_t d = 0;
+  for (const auto& c : columns) d += c.width();
+  return d;
+}
+
+std::vector<std::string> TableSchema::feature_names() const {
+  std::vector<std::string> out;
+  for (const auto& c : columns) {
+    if (c.kind == ColumnSpec::Kind::numeric) {
+      out.push_back(c.name);
+      if (c.indicator) out.push_back(c.name + "=missing");
+    } else {
+      for (const auto& k : c.categories) out.push_back(c.name + "=" + k);
+      if (c.missing_category) out.push_back(c.name + "=missing");
+    }
+  }
+  return out;
+}
+
+bool TableSchema::same_encoding(const TableSchema& o) const {
+  if (columns.size() != o.columns.size() || header != o.header) return false;
+  for (std::size_t i = 0; i < columns.size(); ++i) {
+    const ColumnSpec &a = columns[i], &b = o.columns[i];
+    if (a.name != b.name || a.kind != b.kind || a.indicator != b.indicator ||
+        a.categories != b.categories || a.missing_category != b.missing_category)
+      return false;
+  }
+  return true;
+}
+
+}  // namespace fcnet
