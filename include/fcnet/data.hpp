@@ -52,6 +52,8 @@ struct TableSchema {
   std::vector<std::string> feature_names() const;  // D names: "x", "x=missing", "color=red", …
   // Same columns, kinds, categories and indicators (fill values may differ): encodings agree.
   bool same_encoding(const TableSchema& o) const;
+  // A hash of what same_encoding compares, for ranks to compare their schemas cheaply.
+  uint64_t encoding_hash() const;
 };
 
 // The default missing-value markers: NA, empty, NaN, nan, null, NULL, ?.

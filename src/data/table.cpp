@@ -46,4 +46,20 @@ bool TableSchema::same_encoding(const TableSchema& o) const {
   return true;
 }
 
+uint64_t TableSchema::encoding_hash() const {
+  uint64_t h = 1469598103934665603ull;  // FNV-1a
+  auto mix = [&](const std::string& s) {
+    for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+    h = (h ^ 0xFF) * 1099511628211ull;  // a separator no UTF-8 text holds
+  };
+  mix(header ? "h" : "-");
+  for (const auto& c : columns) {
+    mix(c.name);
+    mix(c.kind == ColumnSpec::Kind::numeric ? (c.indicator ? "n+" : "n") : "c");
+    for (const auto& k : c.categories) mix(k);
+    mix(c.missing_category ? "m" : "-");
+  }
+  return h;
+}
+
 }  // namespace fcnet

@@ -340,10 +340,11 @@ Dataset Ranks::load_share(const DataOptions& o, const std::string& split) {
     ok = 0;
   }
   const auto k = static_cast<std::size_t>(size_);
-  int64_t mine[4] = {ok, d.n, d.d, d.dtype == DType::u8};
-  std::vector<int64_t> all(4 * k);
-  MPI_Allgather(mine, 4, MPI_INT64_T, all.data(), 4, MPI_INT64_T, MPI_COMM_WORLD);
-  auto at = [&](std::size_t r, int f) { return all[4 * r + static_cast<std::size_t>(f)]; };
+  int64_t mine[5] = {ok, d.n, d.d, d.dtype == DType::u8,
+                     static_cast<int64_t>(d.schema.encoding_hash())};
+  std::vector<int64_t> all(5 * k);
+  MPI_Allgather(mine, 5, MPI_INT64_T, all.data(), 5, MPI_INT64_T, MPI_COMM_WORLD);
+  auto at = [&](std::size_t r, int f) { return all[5 * r + static_cast<std::size_t>(f)]; };
   std::string failed;
   int nfailed = 0;
   for (std::size_t r = 0; r < k; ++r)
@@ -365,6 +366,11 @@ Dataset Ranks::load_share(const DataOptions& o, const std::string& split) {
       throw AgreedError(who + " holds " + std::to_string(at(r, 2)) +
                         " features per example and rank 0 " + std::to_string(at(0, 2)) +
                         ", expected the same width in every shard");
+    if (at(r, 4) != at(0, 4))
+      throw AgreedError(who +
+                        " encodes the columns of its shard differently from rank 0 (other "
+                        "columns, categories or gaps), expected shards with the same columns and "
+                        "categories (or one file, which every rank slices)");
     if (at(r, 3) != at(0, 3))
       throw AgreedError(who + (at(r, 3) ? " holds uint8" : " holds floating-point") +
                         " data and rank 0 does not, expected the same kind in every shard");
