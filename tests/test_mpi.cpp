@@ -287,6 +287,28 @@ TEST(Mpi, ARankWithABadShardEndsEveryRankNamingIt) {
   EXPECT_FALSE(fs::exists(out));
 }
 
+// Shards whose text columns hold other categories would give the same feature positions other
+// meanings on each rank: every rank stops, naming the rank.
+TEST(Mpi, ShardsThatEncodeDifferentlyEndEveryRank) {
+  auto dir = temp_dir("mpi-schema");
+  for (int r : {0, 1}) {
+    std::ofstream f(dir / ("s" + std::to_string(r) + ".csv"));
+    f << "label,color,x\n";
+    for (int i = 0; i < 30; ++i)
+      f << (i % 2 ? "ant" : "bee") << "," << (i % 2 ? "red" : (r == 0 ? "blue" : "green")) << ","
+        << i << "\n";
+  }
+  MpiRun run = run_np(2,
+                      "train --data " + (dir / "s{rank}.csv").string() + kTrain + " --out " +
+                          (dir / "m.safetensors").string(),
+                      dir);
+  EXPECT_EQ(run.r.code, 1) << run.r.err;
+  EXPECT_NE(run.r.err.find("rank 1 of 2 encodes the columns of its shard differently from rank 0"),
+            std::string::npos)
+      << run.r.err;
+  EXPECT_FALSE(fs::exists(dir / "m.safetensors"));
+}
+
 TEST(Mpi, AMissingShardFileEndsEveryRank) {
   auto dir = temp_dir("mpi-missing");
   write_shard(dir / "u0.csv", 30, {"ant", "bee"}, 1);
