@@ -1000,6 +1000,11 @@ TEST_F(DataFiles, CsvCategoriesGapsAndRoles) {
   EXPECT_EQ(e.labels, (std::vector<int32_t>{0, 2}));
   ASSERT_EQ(e.unseen.size(), 1u);
   EXPECT_EQ(e.unseen[0], (std::pair<std::string, int64_t>{"island", 1}));
+  // A slice (a rank's share, a validation split) keeps the schema and its rows' ids.
+  const Dataset part = ds.subset({3, 1});
+  EXPECT_EQ(part.schema.feature_names(), ds.schema.feature_names());
+  EXPECT_EQ(part.ids, (std::vector<std::string>{"p4", "p2"}));
+  EXPECT_EQ(part.labels, (std::vector<int32_t>{1, 2}));
   const auto r = write("r.csv", "species,island,sex\nAdelie,Dream,male\n");
   expect_error([&] { fcnet::load_dataset(r, m); }, {r, "lacks the column bill"});
 }

@@ -50,9 +50,8 @@ struct TableSchema {
   bool empty() const { return columns.empty(); }
   int64_t width() const;                           // D, the encoded features
   std::vector<std::string> feature_names() const;  // D names: "x", "x=missing", "color=red", …
-  // Same columns, kinds, categories and indicators (fill values may differ): encodings agree.
-  bool same_encoding(const TableSchema& o) const;
-  // A hash of what same_encoding compares, for ranks to compare their schemas cheaply.
+  // A hash of the columns' names, kinds, categories and indicators (not their fill values): two
+  // schemas with the same hash encode a row alike. Ranks compare it across their shards.
   uint64_t encoding_hash() const;
 };
 
@@ -81,7 +80,7 @@ struct Dataset {
   const uint8_t* row_bytes(int64_t i) const {
     return bytes.data() + static_cast<std::size_t>(i * d) * dtype_size(dtype);
   }
-  // Copy of the examples listed in idx (labels too), in that order.
+  // Copy of the examples listed in idx (labels and ids too, and the schema), in that order.
   Dataset subset(const std::vector<int64_t>& idx) const;
 };
 

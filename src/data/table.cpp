@@ -35,17 +35,6 @@ std::vector<std::string> TableSchema::feature_names() const {
   return out;
 }
 
-bool TableSchema::same_encoding(const TableSchema& o) const {
-  if (columns.size() != o.columns.size() || header != o.header) return false;
-  for (std::size_t i = 0; i < columns.size(); ++i) {
-    const ColumnSpec &a = columns[i], &b = o.columns[i];
-    if (a.name != b.name || a.kind != b.kind || a.indicator != b.indicator ||
-        a.categories != b.categories || a.missing_category != b.missing_category)
-      return false;
-  }
-  return true;
-}
-
 uint64_t TableSchema::encoding_hash() const {
   uint64_t h = 1469598103934665603ull;  // FNV-1a
   auto mix = [&](const std::string& s) {

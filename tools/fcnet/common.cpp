@@ -69,6 +69,16 @@ const CLI::Validator kFinite = number_check(
     "FINITE", [](double v) { return std::isfinite(v); }, "a finite number");
 
 namespace {
+// Items of a comma-separated option value ("a,b" → a, b; a trailing comma gives an empty item).
+std::vector<std::string> comma_list(const std::string& s) {
+  std::vector<std::string> out;
+  if (s.empty()) return out;
+  std::stringstream in(s);
+  for (std::string item; std::getline(in, item, ',');) out.push_back(item);
+  if (s.back() == ',') out.emplace_back();
+  return out;
+}
+
 // The value an option has for this run: what was given, else its default.
 std::string option_text(const CLI::App& cmd, const char* name, bool& given) {
   const CLI::Option* opt = cmd.get_option_no_throw(name);
@@ -104,8 +114,7 @@ void check_output_paths(const CLI::App& cmd) {
   }
   for (const char* name : kInputs) {
     bool given = false;
-    std::stringstream list(option_text(cmd, name, given));
-    for (std::string item; std::getline(list, item, ',');)
+    for (const std::string& item : comma_list(option_text(cmd, name, given)))
       if (!item.empty()) inputs.emplace_back(name, item);
   }
   for (std::size_t i = 0; i < outputs.size(); ++i) {
@@ -167,17 +176,6 @@ void add_data_options(CLI::App* app, DataOptions& o, bool required, const std::s
       ->check(CLI::IsMember({"auto", "off"}))
       ->capture_default_str();
 }
-
-namespace {
-std::vector<std::string> comma_list(const std::string& s) {
-  std::vector<std::string> out;
-  if (s.empty()) return out;
-  std::stringstream in(s);
-  for (std::string item; std::getline(in, item, ',');) out.push_back(item);
-  if (s.back() == ',') out.emplace_back();
-  return out;
-}
-}  // namespace
 
 Dataset load_data(const DataOptions& o, const std::string& default_split, bool require_labels,
                   const std::vector<std::string>& known_classes) {
