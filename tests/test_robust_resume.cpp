@@ -565,8 +565,8 @@ TEST_F(ResumeCli, LeftoverTemporariesAreCleanedAndLinksAreFollowed) {
     f << "old";
   }
   fs::create_symlink(work_ / "real" / "target.safetensors", path("link.safetensors"));
-  const std::string train = "train --data " + path("d.csv") +
-                            " --test-data none --hidden 5 --epochs 1 --quiet --out ";
+  const std::string train =
+      "train --data " + path("d.csv") + " --test-data none --hidden 5 --epochs 1 --quiet --out ";
   auto a = run_cli(train + path("m.safetensors"), dir_);
   ASSERT_EQ(a.code, 0) << a.err;
   EXPECT_FALSE(fs::exists(dead));
@@ -666,4 +666,44 @@ TEST_F(ResumeCli, SignalsStopWithACheckpointAndExit130) {
     fs::remove(path("m.safetensors"));
     fs::remove(ck);
   }
+}
+
+// A signal that lands after the last step, while the test set is being evaluated, still stops the
+// run: the final state goes to the checkpoint, --out keeps what it held, exit 130. The fault shim
+// raises SIGINT just as the test accuracy is about to be printed, after the evaluation and before
+// anything is written.
+TEST_F(ResumeCli, ASignalDuringTheFinalEvaluationStopsTheRun) {
+  write_csv(work_ / "d.csv", blobs(60, 4, 3, 21));
+  write_csv(work_ / "t.csv", blobs(30, 4, 3, 22));
+  std::ofstream(path("m.safetensors")) << "an older model";
+  auto r = run_cli("train --data " + path("d.csv") + " --test-data " + path("t.csv") +
+                       " --hidden 6 --epochs 3 --batch 20 --threads 1 --checkpoint " +
+                       path("ck.safetensors") + " --out " + path("m.safetensors"),
+                   dir_, with_fault("FCNET_FAULT_SIGINT_AT_LOG='test accuracy'"));
+  EXPECT_EQ(r.code, 130) << r.err;
+  EXPECT_NE(r.err.find("interrupted by SIGINT"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("checkpoint saved to " + path("ck.safetensors")), std::string::npos)
+      << r.err;
+  EXPECT_EQ(read_file(path("m.safetensors")), "an older model");
+  const TrainState st = load_checkpoint(path("ck.safetensors"));
+  EXPECT_EQ(static_cast<int64_t>(st.history.size()), 3);  // every epoch ran
+  for (const auto& f : listing(work_)) EXPECT_EQ(f.find(".tmp"), std::string::npos) << f;
+}
+
+// A report that cannot be written at the end (the folder filled up after the start-up check) fails
+// the run before --out is written: the existing model stays, and no temporary file is left.
+TEST_F(ResumeCli, AReportThatFailsAtTheEndLeavesTheOutputAlone) {
+  write_csv(work_ / "d.csv", blobs(60, 4, 3, 23));
+  std::ofstream(path("m.safetensors")) << "an older model";
+  // The first report temporary is the start-up writability check; the second is the report.
+  auto r = run_cli("train --data " + path("d.csv") +
+                       " --test-data none --hidden 6 --epochs 2 --batch 20 --threads 1 --report " +
+                       path("r.html") + " --out " + path("m.safetensors"),
+                   dir_, with_fault("FCNET_FAULT_MKSTEMP=r.html.tmp FCNET_FAULT_MKSTEMP_SKIP=1"));
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.err.find("fcnet: error: " + path("r.html") + ": cannot write"), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("epoch 2/2"), std::string::npos) << r.err;  // it failed at the end
+  EXPECT_EQ(read_file(path("m.safetensors")), "an older model");
+  EXPECT_EQ(listing(work_), (std::vector<std::string>{"d.csv", "m.safetensors"}));
 }

@@ -92,11 +92,13 @@ inline std::string cli_path() {
   return moved != nullptr && *moved != '\0' ? std::string(moved) : std::string(FCNET_CLI);
 }
 
-// Runs the fcnet CLI with `args` (a shell-quoted string), capturing stdout and stderr.
-inline CmdResult run_cli(const std::string& args, const std::filesystem::path& dir) {
+// Runs the fcnet CLI with `args` (a shell-quoted string), capturing stdout and stderr; `env` is
+// prefixed to the command line ("NAME=value ...").
+inline CmdResult run_cli(const std::string& args, const std::filesystem::path& dir,
+                         const std::string& env = "") {
   const auto out = dir / "stdout.txt", err = dir / "stderr.txt";
-  const std::string cmd =
-      cli_path() + " " + args + " >" + out.string() + " 2>" + err.string() + " </dev/null";
+  const std::string cmd = env + (env.empty() ? "" : " ") + cli_path() + " " + args + " >" +
+                          out.string() + " 2>" + err.string() + " </dev/null";
   const int status = std::system(cmd.c_str());
   CmdResult r;
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
@@ -104,5 +106,19 @@ inline CmdResult run_cli(const std::string& args, const std::filesystem::path& d
   r.err = read_file(err.string());
   return r;
 }
+
+#ifdef FCNET_FAULT_SHIM
+// The environment that loads tests/fault_shim.cpp into the CLI with the given fault settings.
+inline std::string with_fault(const std::string& settings) {
+  std::string env = "LD_PRELOAD=" FCNET_FAULT_SHIM " " + settings;
+#if defined(__SANITIZE_ADDRESS__)
+  // The sanitizer's runtime wants to be first; the shim only forwards to it.
+  const char* asan = std::getenv("ASAN_OPTIONS");
+  env += " ASAN_OPTIONS=" + std::string(asan != nullptr && *asan != '\0' ? asan : "") +
+         (asan != nullptr && *asan != '\0' ? ":" : "") + "verify_asan_link_order=0";
+#endif
+  return env;
+}
+#endif
 
 }  // namespace fcnet::test
