@@ -13,6 +13,7 @@
 #include <fstream>
 #include <functional>
 #include <initializer_list>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -1011,6 +1012,76 @@ TEST_F(DataFiles, CsvCategoriesGapsAndRoles) {
 
 // Whatever the label column holds is a set of class names; {1, 2} is two classes, {−1, 1} too;
 // a continuous column is refused; a column of mostly distinct texts is not a category.
+// A table handed over column by column (a data frame's) encodes exactly as the CSV with the same
+// cells: the same schema and the same feature bytes, fitted or applied, columns in any order.
+TEST_F(DataFiles, EncodeTableMatchesTheCsvLoader) {
+  const auto p = write("t.csv",
+                       "island,bill,sex,code,y\n"
+                       "Torgersen,39.5,male,3,a\n"
+                       "Biscoe,NA,female,1,b\n"
+                       "Dream,40.25,NA,3,a\n"
+                       "Biscoe,48.0,female,2,b\n");
+  LoadOptions o;
+  o.label_col = "y";
+  o.categorical = {"code"};
+  const Dataset csv = fcnet::load_dataset(p, o);
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  std::vector<fcnet::TableColumn> cols(4);
+  cols[0].name = "island";
+  cols[0].text = true;
+  cols[0].texts = {"Torgersen", "Biscoe", "Dream", "Biscoe"};
+  cols[1].name = "bill";
+  cols[1].numbers = {39.5, nan, 40.25, 48.0};
+  cols[2].name = "sex";
+  cols[2].text = true;
+  cols[2].texts = {"male", "female", "", "female"};
+  cols[2].missing = {0, 0, 1, 0};
+  cols[3].name = "code";
+  cols[3].numbers = {3, 1, 3, 2};
+  LoadOptions fit;
+  fit.categorical = {"code"};
+  const Dataset table = fcnet::encode_table(cols, fit, "frame");
+  EXPECT_EQ(table.schema.feature_names(), csv.schema.feature_names());
+  EXPECT_EQ(table.schema.encoding_hash(), csv.schema.encoding_hash());
+  EXPECT_EQ(table.schema.columns[1].fill, csv.schema.columns[1].fill);
+  ASSERT_EQ(table.d, csv.d);
+  EXPECT_EQ(table.dtype, csv.dtype);
+  EXPECT_EQ(table.bytes, csv.bytes);
+  // Applied by the CSV's schema, the columns reversed, an unseen category counted.
+  std::vector<fcnet::TableColumn> rev(cols.rbegin(), cols.rend());
+  rev[3].texts[0] = "Atlantis";
+  LoadOptions by;
+  by.schema = &csv.schema;
+  const Dataset applied = fcnet::encode_table(rev, by, "frame");
+  ASSERT_EQ(applied.d, csv.d);
+  EXPECT_EQ(applied.unseen, (std::vector<std::pair<std::string, int64_t>>{{"island", 1}}));
+  const auto a = fcnet::to_matrix<double>(applied, fcnet::InputTransform{});
+  const auto c = fcnet::to_matrix<double>(csv, fcnet::InputTransform{});
+  for (int64_t i = 0; i < 4; ++i)
+    for (int64_t j = 0; j < csv.d; ++j) {
+      const bool atlantis = i == 0 && j < 3;  // the first row's island features: all zero
+      EXPECT_EQ(a(i, j), atlantis ? 0.0 : c(i, j)) << i << "," << j;
+    }
+  // A missing column is named; an infinite number is refused naming the row.
+  rev.pop_back();
+  EXPECT_THROW(
+      try { fcnet::encode_table(rev, by, "frame"); } catch (const fcnet::Error& e) {
+        EXPECT_NE(std::string(e.what()).find("frame: lacks the column island"), std::string::npos)
+            << e.what();
+        throw;
+      },
+      fcnet::Error);
+  cols[1].numbers[2] = std::numeric_limits<double>::infinity();
+  EXPECT_THROW(
+      try { fcnet::encode_table(cols, fit, "frame"); } catch (const fcnet::Error& e) {
+        EXPECT_NE(std::string(e.what()).find("frame: row 2: column 'bill' holds inf"),
+                  std::string::npos)
+            << e.what();
+        throw;
+      },
+      fcnet::Error);
+}
+
 TEST_F(DataFiles, CsvLabelSetsAndRefusals) {
   Dataset a = fcnet::load_dataset(write("a.csv", "label,x\n1,0\n2,1\n2,2\n"));
   EXPECT_EQ(a.class_names, (std::vector<std::string>{"1", "2"}));

@@ -126,6 +126,24 @@ const std::vector<std::string>& fashion_mnist_classes();
 //    values), else as f64, so no precision of the text is lost.
 Dataset load_dataset(const std::string& src, const LoadOptions& opt = {});
 
+// One column of a table held in memory (a data frame's), for encode_table: numbers, or text cells
+// read as a CSV's cells are (a missing-value marker, a number, or a category).
+struct TableColumn {
+  std::string name;
+  bool text = false;
+  std::vector<double> numbers;     // !text: NaN is a missing cell
+  std::vector<std::string> texts;  // text: one cell each
+  std::vector<uint8_t> missing;    // text: 1 marks a missing cell (empty: none beyond the markers)
+};
+
+// A table given column by column, encoded exactly as load_dataset encodes a CSV with the same
+// cells: with opt.schema, by that schema (its columns found by name, in any order; others
+// ignored; a missing one is an error); else a schema fitted with opt's column options
+// (categorical, numeric, ignore_cols, id_col, na_values, decimal, impute_median,
+// missing_indicator). No labels are read. `source` names the table in messages.
+Dataset encode_table(const std::vector<TableColumn>& columns, const LoadOptions& opt,
+                     const std::string& source);
+
 // Input transform x' = (x * scale - mean) / std applied per column, as stored in the model file.
 // Kept as a per-column affine map x' = x * mul + add, computed once.
 struct InputTransform {

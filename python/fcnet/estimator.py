@@ -10,6 +10,7 @@ import numpy as np
 
 from . import _fcnet
 from ._checks import _fail, as_matrix, check_positive_int, check_real, threads_for
+from ._table import encode_frame, encode_matrix, is_frame
 from .model import Model
 
 try:  # scikit-learn is optional: with it the estimator plugs into Pipeline, clone, GridSearchCV...
@@ -210,11 +211,26 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         )
 
     def fit(self, X, y):
-        """Trains a new network on X (n_samples × n_features) and labels y (any label type)."""
+        """Trains a new network on X (n_samples × n_features) and labels y (any label type).
+
+        X may be a pandas DataFrame with numeric, object (text), category and bool columns and
+        gaps (NaN/None): it is encoded as `fcnet train` encodes a CSV with the same cells (text,
+        category and bool columns one-hot, numeric gaps filled with the column mean plus a
+        missing-indicator feature) and the encoding is stored in the model; feature_names_in_
+        holds the column names, and predict takes the same columns, in the same order."""
         if y is None:
             _fail("y", "is None (this estimator requires y to be passed, but the target y is None)",
                   "one label per row of X")
+        schema_json = ""
+        self._check_names(X, reset=True)
+        if is_frame(X):
+            # A DataFrame is a table: text, category and bool columns one-hot encoded, gaps filled,
+            # by the library's encoder (the CLI's for CSV files), stored in the model.
+            n_columns = X.shape[1]
+            X, schema_json, _ = encode_frame(X)
         X = as_matrix(X, "X", keep=("uint8", "float32", "float64"))
+        if not schema_json:
+            n_columns = X.shape[1]
         Y = np.asarray(y)
         if Y.ndim == 2 and Y.shape[1] == 1:
             warnings.warn("A column-vector y was passed when a 1d array was expected. Please change the "
@@ -247,11 +263,12 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         else:
             training["label_dtype"] = classes.dtype.str if classes.dtype.kind != "O" else "str"
         core.training_json = json.dumps(training)
+        core.schema_json = schema_json
 
         self.model_ = Model(core)
         self.model_._classes = classes
         self.classes_ = classes
-        self.n_features_in_ = X.shape[1]
+        self.n_features_in_ = n_columns
         self._set_results(info, cfg)
         return self
 
@@ -294,21 +311,50 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
                                  "with appropriate arguments before using this estimator.")
         return self.model_
 
+    def _check_names(self, X, reset):
+        """scikit-learn's feature-name rules: fit records the names of a DataFrame's columns in
+        feature_names_in_; later calls with other names, or the same in another order, raise."""
+        if hasattr(BaseEstimator, "_check_feature_names"):
+            return self._check_feature_names(X, reset=reset)
+        names = np.asarray(X.columns, dtype=object) if is_frame(X) else None
+        if names is not None and not all(isinstance(n, str) for n in names):
+            names = None
+        if reset:
+            if names is not None:
+                self.feature_names_in_ = names
+            elif hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
+            return
+        fitted = getattr(self, "feature_names_in_", None)
+        if fitted is not None and names is not None and list(fitted) != list(names):
+            raise ValueError("The feature names should match those that were passed during fit.\n"
+                             f"Seen at fit time: {list(fitted)}\nGiven now: {list(names)}")
+
+    def _input(self, X):
+        """X for the model: a table's rows as the model's columns (by name for a DataFrame, by
+        position for an array), checked against the names seen in fit."""
+        model = self._model()
+        self._check_names(X, reset=False)
+        schema = model._core.schema_json
+        if schema and not is_frame(X):
+            X = encode_matrix(X, [c["name"] for c in model.columns], schema)[0]
+        return X
+
     def predict(self, X):
         """Most probable class label per row of X."""
-        return self._model().predict(X)
+        return self._model().predict(self._input(X))
 
     def predict_proba(self, X):
         """Class probabilities, columns in the order of classes_."""
-        return self._model().predict_proba(X)
+        return self._model().predict_proba(self._input(X))
 
     def predict_log_proba(self, X):
-        return self._model().predict_log_proba(X)
+        return self._model().predict_log_proba(self._input(X))
 
     def decision_function(self, X):
         """Raw output scores (before softmax), N×C; for two classes, as scikit-learn's classifiers,
         one value per example whose sign picks the class: score of classes_[1] − score of classes_[0]."""
-        s = self._model().decision_function(X)
+        s = self._model().decision_function(self._input(X))
         return s[:, 1] - s[:, 0] if s.shape[1] == 2 else s
 
     def save(self, path):

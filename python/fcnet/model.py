@@ -2,11 +2,13 @@
 
 import json
 import os
+import warnings
 
 import numpy as np
 
 from . import _fcnet
 from ._checks import as_array, as_matrix, threads_for
+from ._table import encode_frame, is_frame
 
 
 def _decode_classes(names, training):
@@ -114,7 +116,21 @@ class Model:
 
     # -- inference ------------------------------------------------------------------------------
 
+    @property
+    def columns(self):
+        """The table columns the model reads (a model trained on a CSV or a DataFrame) as a list of
+        dicts (name, kind, and categories or fill value), else None."""
+        text = self._core.schema_json
+        return json.loads(text)["columns"] if text else None
+
     def _x(self, X):
+        if is_frame(X) and self._core.schema_json:
+            # A table: its columns found by name (in any order; others ignored) and encoded as in
+            # training, as `fcnet predict` does with a CSV.
+            X, _, unseen = encode_frame(X, self._core.schema_json)
+            for name, count in unseen:
+                warnings.warn(f"X: column {name!r} holds {count} categories not seen in training "
+                              "(encoded as all zeros)", UserWarning, stacklevel=3)
         X = as_matrix(X, "X", keep=("uint8", "float32", "float64"))
         if X.shape[1] != self.n_features_in_:
             raise ValueError(f"X: has {X.shape[1]} features per example, expected {self.n_features_in_} "

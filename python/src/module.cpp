@@ -514,6 +514,71 @@ struct StopRule {
   }
 };
 
+// A table given column by column (a data frame's), encoded by the library's table encoder: with
+// `schema_json` by that schema, else by a schema fitted here. Each column is a float64 array (NaN
+// missing) or a list of str/None. Returns (N×D float64 features, schema JSON, [(column, unseen)]).
+py::tuple encode_table_py(const std::vector<std::pair<std::string, py::object>>& columns,
+                          const std::string& schema_json,
+                          const std::vector<std::string>& categorical,
+                          const std::vector<std::string>& numeric,
+                          const std::vector<std::string>& ignore,
+                          const std::optional<std::vector<std::string>>& na_values,
+                          const std::string& impute, bool missing_indicator,
+                          const std::string& source) {
+  std::vector<TableColumn> cols;
+  for (const auto& [name, values] : columns) {
+    TableColumn c;
+    c.name = name;
+    if (py::isinstance<py::array>(values)) {
+      auto a = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(values);
+      if (!a || a.ndim() != 1)
+        fail(source + " column '" + name + "'", "is not one column of numbers",
+             "a 1-D float array");
+      c.numbers.assign(a.data(), a.data() + a.size());
+    } else {
+      c.text = true;
+      for (const py::handle& v : values) {
+        const bool none = v.is_none();
+        c.missing.push_back(none ? 1 : 0);
+        c.texts.push_back(none ? std::string() : py::cast<std::string>(py::str(v)));
+      }
+    }
+    cols.push_back(std::move(c));
+  }
+  TableSchema schema;
+  LoadOptions opt;
+  if (!schema_json.empty()) {
+    schema = schema_from_json(schema_json, source + ": schema");
+    opt.schema = &schema;
+  }
+  opt.categorical = categorical;
+  opt.numeric = numeric;
+  opt.ignore_cols = ignore;
+  if (na_values) opt.na_values = *na_values;
+  if (impute != "mean" && impute != "median")
+    fail("impute", "is '" + impute + "'", "mean or median");
+  opt.impute_median = impute == "median";
+  opt.missing_indicator = missing_indicator;
+  Dataset ds;
+  {
+    py::gil_scoped_release release;
+    ds = encode_table(cols, opt, source);
+  }
+  py::array_t<double> x({static_cast<py::ssize_t>(ds.n), static_cast<py::ssize_t>(ds.d)});
+  double* out = x.mutable_data();
+  const std::size_t count = static_cast<std::size_t>(ds.n * ds.d);
+  if (ds.dtype == DType::f64) {
+    std::memcpy(out, ds.bytes.data(), count * sizeof(double));
+  } else {
+    const auto* f = reinterpret_cast<const float*>(ds.bytes.data());
+    std::copy(f, f + count, out);
+  }
+  py::list unseen;
+  for (const auto& [name, count_unseen] : ds.unseen)
+    unseen.append(py::make_tuple(name, count_unseen));
+  return py::make_tuple(x, schema_to_json(ds.schema), unseen);
+}
+
 py::dict epoch_dict(const EpochRecord& r) {
   py::dict e;
   e["epoch"] = r.epoch;
@@ -735,6 +800,21 @@ PYBIND11_MODULE(_fcnet, m) {
       .def_property_readonly("num_params", [](const Model& mo) { return mo.num_params(); })
       .def_readwrite("class_names", &Model::class_names)
       .def_readwrite("training_json", &Model::training_json)
+      .def_property(
+          "schema_json",
+          [](const Model& mo) {
+            return mo.schema.empty() ? std::string() : schema_to_json(mo.schema);
+          },
+          [](Model& mo, const std::string& text) {
+            TableSchema t;
+            if (!text.empty()) t = schema_from_json(text, "schema_json");
+            if (!t.empty() && t.width() != mo.sizes().front())
+              fail("schema_json", "encodes " + std::to_string(t.width()) + " features",
+                   std::to_string(mo.sizes().front()) + " (the model's input width)");
+            mo.schema = std::move(t);
+          },
+          "How a table's columns become the model's features (metadata 'columns'), as JSON; '' "
+          "when the model reads a plain matrix.")
       .def_property_readonly("input_scale", [](const Model& mo) { return mo.transform.scale; })
       .def_property_readonly("input_mean",
                              [](const Model& mo) -> py::object {
@@ -756,6 +836,13 @@ PYBIND11_MODULE(_fcnet, m) {
            py::arg("threads") = 0,
            "(N×C probabilities or scores as float64, per-example −log p[y] or None).");
 
+  m.def("encode_table", &encode_table_py, py::arg("columns"), py::kw_only(),
+        py::arg("schema_json") = "", py::arg("categorical") = std::vector<std::string>{},
+        py::arg("numeric") = std::vector<std::string>{},
+        py::arg("ignore") = std::vector<std::string>{}, py::arg("na_values") = py::none(),
+        py::arg("impute") = "mean", py::arg("missing_indicator") = true, py::arg("source") = "X",
+        "Encodes [(name, column)] with the library's table encoder; returns (X, schema_json, "
+        "unseen).");
   m.def("train", &train_py, py::arg("X"), py::arg("y"), py::arg("X_val") = py::none(),
         py::arg("y_val") = py::none(), py::kw_only(),
         py::arg("class_names") = std::vector<std::string>{},

@@ -11,55 +11,13 @@
 #include <unordered_map>
 
 #include "data/formats.hpp"
+#include "data/table_cells.hpp"
 #include "fcnet/error.hpp"
 #include "fcnet/text.hpp"
 
 namespace fcnet::data_detail {
 
 namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-enum class Num { ok, not_number, not_finite };
-
-// Parses a whole cell as a number (surrounding blanks and a leading '+' allowed).
-Num parse_number(std::string_view cell, double& v) {
-  std::string_view s = trim(cell);
-  if (s.empty()) return Num::not_number;
-  // Fast path for short integers (pixel values, class indices): exact, and most cells of
-  // image-like CSVs.
-  {
-    const bool neg = s[0] == '-';
-    const std::size_t start = neg ? 1 : 0;
-    const std::size_t len = s.size() - start;
-    if (len >= 1 && len <= 9) {
-      int64_t k = 0;
-      std::size_t i = start;
-      for (; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i) k = k * 10 + (s[i] - '0');
-      if (i == s.size()) {
-        v = static_cast<double>(neg ? -k : k);
-        return Num::ok;
-      }
-    }
-  }
-  if (s[0] == '+') {
-    s.remove_prefix(1);
-    if (s.empty() || s[0] == '-' || s[0] == '+') return Num::not_number;
-  }
-  const char* end = s.data() + s.size();
-  auto [p, ec] = std::from_chars(s.data(), end, v, std::chars_format::general);
-  if (p != end || (ec != std::errc() && ec != std::errc::result_out_of_range))
-    return Num::not_number;
-  if (ec == std::errc::result_out_of_range) {
-    // from_chars leaves v alone on overflow and underflow; strtod tells them apart.
-    v = std::strtod(std::string(s).c_str(), nullptr);
-  }
-  return std::isfinite(v) ? Num::ok : Num::not_finite;
-}
 
 class Tokenizer {
  public:
@@ -139,58 +97,6 @@ class Tokenizer {
   std::deque<std::string> owned_;  // unescaped quoted fields; a deque keeps views stable
 };
 
-// A cell for messages: at most 40 bytes, control bytes shown as \xNN so they are visible.
-std::string quote(std::string_view s) {
-  constexpr std::size_t kMax = 40;
-  static const char* digits = "0123456789abcdef";
-  std::string t;
-  for (char c : s.substr(0, kMax)) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7f) {
-      t += "\\x";
-      t += digits[u >> 4];
-      t += digits[u & 15];
-    } else {
-      t += c;
-    }
-  }
-  if (s.size() > kMax) t += "...";
-  return "'" + t + "'";
-}
-
-// Features collected as float while every value is exactly a float, then as double.
-class FeatureStore {
- public:
-  void reserve(std::size_t n) { f32_.reserve(n); }
-  void push(double v) {
-    if (!wide_) {
-      const auto f = static_cast<float>(v);
-      if (static_cast<double>(f) == v) {
-        f32_.push_back(f);
-        return;
-      }
-      f64_.reserve(std::max(f32_.capacity(), f32_.size() + 1));
-      f64_.assign(f32_.begin(), f32_.end());
-      f32_ = {};
-      wide_ = true;
-    }
-    f64_.push_back(v);
-  }
-  void move_to(Dataset& ds) {
-    ds.dtype = wide_ ? DType::f64 : DType::f32;
-    const std::size_t bytes = wide_ ? f64_.size() * 8 : f32_.size() * 4;
-    ds.bytes.resize(bytes);
-    if (bytes > 0)
-      std::memcpy(ds.bytes.data(), wide_ ? static_cast<const void*>(f64_.data()) : f32_.data(),
-                  bytes);
-  }
-
- private:
-  bool wide_ = false;
-  std::vector<float> f32_;
-  std::vector<double> f64_;
-};
-
 // The delimiter of a file when --delimiter is not given: of , ; tab |, the one found the same
 // number of times (at least once) on each of the first lines, the most often; ',' when none is.
 char detect_delimiter(std::string_view body) {
@@ -232,46 +138,6 @@ char detect_delimiter(std::string_view body) {
 std::string delimiter_name(char c) {
   return c == '\t' ? "tab" : std::string("'") + c + "'";
 }
-
-// Shortest text that reads back as v: the name a number gets as a category or class.
-std::string number_text(double v) {
-  char buf[32];
-  auto r = std::to_chars(buf, buf + sizeof buf, v);
-  return std::string(buf, r.ptr);
-}
-
-// A cell as a number, with decimal commas when `decimal` is ','.
-Num parse_cell(std::string_view cell, char decimal, double& v) {
-  if (decimal == '.' || cell.find(',') == std::string_view::npos) return parse_number(cell, v);
-  std::string t(cell);
-  std::replace(t.begin(), t.end(), ',', '.');
-  return parse_number(t, v);
-}
-
-// Stored cell of a feature column: the number itself, or a NaN whose payload says "missing" (0)
-// or which text (1 + its index in the column's dictionary).
-constexpr uint64_t kNanBits = 0x7FF8000000000000ull;
-double boxed(uint64_t payload) {
-  const uint64_t bits = kNanBits | payload;
-  double v;
-  std::memcpy(&v, &bits, 8);
-  return v;
-}
-uint64_t payload_of(double v) {
-  uint64_t bits;
-  std::memcpy(&bits, &v, 8);
-  return bits & 0x0007FFFFFFFFFFFFull;
-}
-
-// One feature column while the file is read.
-struct RawColumn {
-  int64_t index = 0;  // position in the file
-  std::string name;
-  std::vector<double> cells;  // one per row: a number or a boxed missing/text marker
-  std::vector<std::string> texts;
-  std::unordered_map<std::string, uint64_t> text_ids;
-  int64_t first_text_row = -1, missing = 0;
-};
 
 // Column `spec` given as a name or a 0-based index (negative: from the end), among `names`.
 int64_t find_column(const std::string& spec, const std::vector<std::string>& names, bool header,
@@ -329,10 +195,7 @@ Dataset load_csv_impl(InputFile& in, const LoadOptions& opt, bool labels_only) {
          "field " + std::to_string(field) + " holds the byte " + hex + ", which is not UTF-8 text",
          "a UTF-8 file (re-save it as UTF-8, e.g. iconv -f latin1 -t utf-8)");
   }
-  auto is_na = [&](std::string_view cell) {
-    const std::string_view t = trim(cell);
-    return std::find(na.begin(), na.end(), t) != na.end();
-  };
+  auto is_na = [&](std::string_view cell) { return is_missing(cell, na); };
   auto numeric_cell = [&](std::string_view cell) {
     double v;
     return parse_cell(cell, decimal, v) != Num::not_number;
@@ -428,11 +291,7 @@ Dataset load_csv_impl(InputFile& in, const LoadOptions& opt, bool labels_only) {
       else
         feature_cols.push_back(j);
     }
-    if (!missing.empty())
-      fail(path,
-           "lacks the column" + std::string(missing.size() > 1 ? "s " : " ") + join_list(missing) +
-               " that the model was trained on",
-           "every feature column of the training file (found by name, in any order)");
+    if (!missing.empty()) fail_missing_columns(path, missing);
     if (!labels_from_file) {
       label = !opt.label_col.empty()
                   ? find_column(opt.label_col, names, header, "--label-col", at(line0))
@@ -487,6 +346,7 @@ Dataset load_csv_impl(InputFile& in, const LoadOptions& opt, bool labels_only) {
   }
   std::vector<std::string> label_cells, ids;
   std::vector<int64_t> lines;
+  const RowName where = [&](int64_t r) { return at(lines[static_cast<std::size_t>(r)]); };
   auto take = [&](const std::vector<std::string_view>& r, int64_t line) {
     if (static_cast<int64_t>(r.size()) != ncols)
       fail(at(line), "row has " + std::to_string(r.size()) + " fields",
@@ -504,31 +364,7 @@ Dataset load_csv_impl(InputFile& in, const LoadOptions& opt, bool labels_only) {
       label_cells.push_back(k == Num::ok ? number_text(v) : std::string(t));
     }
     if (id >= 0) ids.emplace_back(trim(r[static_cast<std::size_t>(id)]));
-    for (auto& c : cols) {
-      const std::string_view cell = r[static_cast<std::size_t>(c.index)];
-      if (is_na(cell)) {
-        c.cells.push_back(boxed(0));
-        ++c.missing;
-        continue;
-      }
-      double v = 0;
-      switch (parse_cell(cell, decimal, v)) {
-        case Num::ok:
-          c.cells.push_back(v);
-          break;
-        case Num::not_finite:
-          fail(at(line), "column " + quote(c.name) + " holds " + quote(trim(cell)) + " (infinite)",
-               "a finite number, or a missing-value marker (--na-values)");
-        case Num::not_number: {
-          const std::string t(trim(cell));
-          auto [it, fresh] = c.text_ids.emplace(t, c.texts.size());
-          if (fresh) c.texts.push_back(t);
-          if (c.first_text_row < 0) c.first_text_row = row_index;
-          c.cells.push_back(boxed(1 + it->second));
-          break;
-        }
-      }
-    }
+    for (auto& c : cols) c.add(r[static_cast<std::size_t>(c.index)], row_index, decimal, na, where);
   };
   if (!header) take(std::vector<std::string_view>(first.begin(), first.end()), line0);
   if (have_second) {
@@ -547,115 +383,12 @@ Dataset load_csv_impl(InputFile& in, const LoadOptions& opt, bool labels_only) {
     fitted.id = id >= 0 ? names[static_cast<std::size_t>(id)] : "";
     fitted.na_values = na;
     fitted.decimal = decimal;
-    auto listed = [&](const std::vector<std::string>& list, const std::string& name,
-                      int64_t index) {
-      for (const auto& s : list)
-        if (s == name || s == std::to_string(index)) return true;
-      return false;
-    };
-    for (auto& c : cols) {
-      ColumnSpec spec;
-      spec.name = c.name;
-      const bool forced_cat = listed(opt.categorical, c.name, c.index);
-      const bool forced_num = listed(opt.numeric, c.name, c.index);
-      if (forced_num && c.first_text_row >= 0)
-        fail(at(lines[static_cast<std::size_t>(c.first_text_row)]),
-             "column " + quote(c.name) + " (--numeric) holds " + quote(c.texts.front()),
-             "a number, or a missing-value marker (--na-values)");
-      if (forced_cat || (c.first_text_row >= 0 && !forced_num)) {
-        spec.kind = ColumnSpec::Kind::categorical;
-        std::vector<std::string> cats = c.texts;
-        bool all_numbers = c.texts.empty();
-        for (double v : c.cells)
-          if (!std::isnan(v)) cats.push_back(number_text(v));
-        std::sort(cats.begin(), cats.end());
-        cats.erase(std::unique(cats.begin(), cats.end()), cats.end());
-        if (all_numbers)
-          std::sort(cats.begin(), cats.end(), [](const std::string& a, const std::string& b) {
-            return std::stod(a) < std::stod(b);
-          });
-        const int64_t distinct = static_cast<int64_t>(cats.size());
-        if (distinct > 1000 || (n >= 40 && distinct > n / 2))
-          fail(path,
-               "column " + quote(c.name) + " holds " + std::to_string(distinct) +
-                   " distinct texts in " + std::to_string(n) +
-                   " rows: too many to be categories (an identifier or free text?)",
-               "--ignore-cols " + c.name + " or --id-col " + c.name +
-                   " (or --numeric, if it holds numbers)");
-        spec.categories = std::move(cats);
-        spec.missing_category = c.missing > 0;
-      } else {
-        std::vector<double> present;
-        present.reserve(c.cells.size());
-        for (double v : c.cells)
-          if (!std::isnan(v)) present.push_back(v);
-        if (!present.empty()) {
-          if (opt.impute_median) {
-            std::sort(present.begin(), present.end());
-            const std::size_t m = present.size() / 2;
-            spec.fill = present.size() % 2 ? present[m] : 0.5 * (present[m - 1] + present[m]);
-          } else {
-            long double sum = 0;
-            for (double v : present) sum += v;
-            spec.fill = static_cast<double>(sum / static_cast<long double>(present.size()));
-          }
-        }
-        spec.indicator = opt.missing_indicator && c.missing > 0;
-      }
-      fitted.columns.push_back(std::move(spec));
-    }
+    fit_columns(cols, n, opt, path, where, fitted);
   }
-  const TableSchema& use = schema ? *schema : fitted;
-
-  // Encoding, row by row.
   Dataset ds;
   ds.n = n;
-  ds.d = labels_only ? 0 : use.width();
-  FeatureStore feats;
-  feats.reserve(static_cast<std::size_t>(n * ds.d));
-  std::vector<std::unordered_map<std::string, int64_t>> cat_index(cols.size());
-  std::vector<int64_t> unseen(cols.size(), 0);
-  for (std::size_t k = 0; k < cols.size() && !labels_only; ++k) {
-    const ColumnSpec& spec = use.columns[k];
-    for (std::size_t c = 0; c < spec.categories.size(); ++c)
-      cat_index[k].emplace(spec.categories[c], static_cast<int64_t>(c));
-    if (spec.kind == ColumnSpec::Kind::numeric && cols[k].first_text_row >= 0)
-      fail(at(lines[static_cast<std::size_t>(cols[k].first_text_row)]),
-           "column " + quote(cols[k].name) + " holds " + quote(cols[k].texts.front()) +
-               ", but the model reads it as numeric",
-           "a number, or a missing-value marker");
-  }
-  std::vector<double> onehot;
-  for (int64_t i = 0; i < n && !labels_only; ++i) {
-    for (std::size_t k = 0; k < cols.size(); ++k) {
-      const ColumnSpec& spec = use.columns[k];
-      const double v = cols[k].cells[static_cast<std::size_t>(i)];
-      const bool missing = std::isnan(v) && payload_of(v) == 0;
-      if (spec.kind == ColumnSpec::Kind::numeric) {
-        feats.push(missing ? spec.fill : v);
-        if (spec.indicator) feats.push(missing ? 1.0 : 0.0);
-        continue;
-      }
-      onehot.assign(static_cast<std::size_t>(spec.width()), 0.0);
-      if (missing) {
-        if (spec.missing_category) onehot.back() = 1.0;
-      } else {
-        const std::string t = std::isnan(v) ? cols[k].texts[payload_of(v) - 1] : number_text(v);
-        auto it = cat_index[k].find(t);
-        if (it != cat_index[k].end())
-          onehot[static_cast<std::size_t>(it->second)] = 1.0;
-        else
-          ++unseen[k];
-      }
-      for (double x : onehot) feats.push(x);
-    }
-  }
-  for (auto& c : cols) std::vector<double>().swap(c.cells);
-  feats.move_to(ds);
-  for (std::size_t k = 0; k < cols.size(); ++k)
-    if (unseen[k] > 0) ds.unseen.emplace_back(cols[k].name, unseen[k]);
+  if (!labels_only) encode_columns(cols, schema ? *schema : fitted, n, where, ds);
   ds.ids = std::move(ids);
-  if (!labels_only) ds.schema = use;
 
   // Labels: whatever the column holds is a set of class names; numbers in numeric order, text in
   // byte order. Labels that are exactly the indices 0…C−1 stay indices (no names stored).

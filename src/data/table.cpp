@@ -1,7 +1,15 @@
-// The table schema: how a CSV's columns become features (data.hpp).
+// The table schema (data.hpp) and the cells of a table: how its columns become features, for the
+// CSV loader and encode_table alike.
 #include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
 
+#include "data/formats.hpp"
+#include "data/table_cells.hpp"
 #include "fcnet/data.hpp"
+#include "fcnet/error.hpp"
 
 namespace fcnet {
 
@@ -49,6 +57,378 @@ uint64_t TableSchema::encoding_hash() const {
     mix(c.missing_category ? "m" : "-");
   }
   return h;
+}
+
+namespace data_detail {
+
+namespace {
+
+// Features collected as float while every value is exactly a float, then as double.
+class FeatureStore {
+ public:
+  void reserve(std::size_t n) { f32_.reserve(n); }
+  void push(double v) {
+    if (!wide_) {
+      const auto f = static_cast<float>(v);
+      if (static_cast<double>(f) == v) {
+        f32_.push_back(f);
+        return;
+      }
+      f64_.reserve(std::max(f32_.capacity(), f32_.size() + 1));
+      f64_.assign(f32_.begin(), f32_.end());
+      f32_ = {};
+      wide_ = true;
+    }
+    f64_.push_back(v);
+  }
+  void move_to(Dataset& ds) {
+    ds.dtype = wide_ ? DType::f64 : DType::f32;
+    const std::size_t bytes = wide_ ? f64_.size() * 8 : f32_.size() * 4;
+    ds.bytes.resize(bytes);
+    if (bytes > 0)
+      std::memcpy(ds.bytes.data(), wide_ ? static_cast<const void*>(f64_.data()) : f32_.data(),
+                  bytes);
+  }
+
+ private:
+  bool wide_ = false;
+  std::vector<float> f32_;
+  std::vector<double> f64_;
+};
+
+// Stored cell of a feature column: the number itself, or a NaN whose payload says "missing" (0)
+// or which text (1 + its index in the column's dictionary).
+constexpr uint64_t kNanBits = 0x7FF8000000000000ull;
+double boxed(uint64_t payload) {
+  const uint64_t bits = kNanBits | payload;
+  double v;
+  std::memcpy(&v, &bits, 8);
+  return v;
+}
+uint64_t payload_of(double v) {
+  uint64_t bits;
+  std::memcpy(&bits, &v, 8);
+  return bits & 0x0007FFFFFFFFFFFFull;
+}
+
+}  // namespace
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+Num parse_number(std::string_view cell, double& v) {
+  std::string_view s = trim(cell);
+  if (s.empty()) return Num::not_number;
+  // Fast path for short integers (pixel values, class indices): exact, and most cells of
+  // image-like CSVs.
+  {
+    const bool neg = s[0] == '-';
+    const std::size_t start = neg ? 1 : 0;
+    const std::size_t len = s.size() - start;
+    if (len >= 1 && len <= 9) {
+      int64_t k = 0;
+      std::size_t i = start;
+      for (; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i) k = k * 10 + (s[i] - '0');
+      if (i == s.size()) {
+        v = static_cast<double>(neg ? -k : k);
+        return Num::ok;
+      }
+    }
+  }
+  if (s[0] == '+') {
+    s.remove_prefix(1);
+    if (s.empty() || s[0] == '-' || s[0] == '+') return Num::not_number;
+  }
+  const char* end = s.data() + s.size();
+  auto [p, ec] = std::from_chars(s.data(), end, v, std::chars_format::general);
+  if (p != end || (ec != std::errc() && ec != std::errc::result_out_of_range))
+    return Num::not_number;
+  if (ec == std::errc::result_out_of_range) {
+    // from_chars leaves v alone on overflow and underflow; strtod tells them apart.
+    v = std::strtod(std::string(s).c_str(), nullptr);
+  }
+  return std::isfinite(v) ? Num::ok : Num::not_finite;
+}
+
+Num parse_cell(std::string_view cell, char decimal, double& v) {
+  if (decimal == '.' || cell.find(',') == std::string_view::npos) return parse_number(cell, v);
+  std::string t(cell);
+  std::replace(t.begin(), t.end(), ',', '.');
+  return parse_number(t, v);
+}
+
+bool is_missing(std::string_view cell, const std::vector<std::string>& na) {
+  const std::string_view t = trim(cell);
+  return std::find(na.begin(), na.end(), t) != na.end();
+}
+
+std::string quote(std::string_view s) {
+  constexpr std::size_t kMax = 40;
+  static const char* digits = "0123456789abcdef";
+  std::string t;
+  for (char c : s.substr(0, kMax)) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      t += "\\x";
+      t += digits[u >> 4];
+      t += digits[u & 15];
+    } else {
+      t += c;
+    }
+  }
+  if (s.size() > kMax) t += "...";
+  return "'" + t + "'";
+}
+
+void RawColumn::add_missing() {
+  cells.push_back(boxed(0));
+  ++missing;
+}
+
+void RawColumn::add(std::string_view cell, int64_t row, char decimal,
+                    const std::vector<std::string>& na, const RowName& where) {
+  if (is_missing(cell, na)) return add_missing();
+  double v = 0;
+  switch (parse_cell(cell, decimal, v)) {
+    case Num::ok:
+      cells.push_back(v);
+      return;
+    case Num::not_finite:
+      fail(where(row), "column " + quote(name) + " holds " + quote(trim(cell)) + " (infinite)",
+           "a finite number, or a missing-value marker (--na-values)");
+    case Num::not_number: {
+      const std::string t(trim(cell));
+      auto [it, fresh] = text_ids.emplace(t, texts.size());
+      if (fresh) texts.push_back(t);
+      if (first_text_row < 0) first_text_row = row;
+      cells.push_back(boxed(1 + it->second));
+      return;
+    }
+  }
+}
+
+void RawColumn::add_number(double v, int64_t row, const RowName& where) {
+  if (std::isnan(v)) return add_missing();
+  if (!std::isfinite(v))
+    fail(where(row), "column " + quote(name) + " holds " + number_text(v),
+         "a finite number, or a missing value (NaN)");
+  cells.push_back(v);
+}
+
+void fail_missing_columns(const std::string& source, const std::vector<std::string>& missing) {
+  fail(source,
+       "lacks the column" + std::string(missing.size() > 1 ? "s " : " ") + join_list(missing) +
+           " that the model was trained on",
+       "every feature column of the training file (found by name, in any order)");
+}
+
+void fit_columns(const std::vector<RawColumn>& cols, int64_t n, const LoadOptions& opt,
+                 const std::string& source, const RowName& where, TableSchema& out) {
+  auto listed = [&](const std::vector<std::string>& list, const std::string& name, int64_t index) {
+    for (const auto& s : list)
+      if (s == name || s == std::to_string(index)) return true;
+    return false;
+  };
+  for (const auto& c : cols) {
+    ColumnSpec spec;
+    spec.name = c.name;
+    const bool forced_cat = listed(opt.categorical, c.name, c.index);
+    const bool forced_num = listed(opt.numeric, c.name, c.index);
+    if (forced_num && c.first_text_row >= 0)
+      fail(where(c.first_text_row),
+           "column " + quote(c.name) + " (--numeric) holds " + quote(c.texts.front()),
+           "a number, or a missing-value marker (--na-values)");
+    if (forced_cat || (c.first_text_row >= 0 && !forced_num)) {
+      spec.kind = ColumnSpec::Kind::categorical;
+      std::vector<std::string> cats = c.texts;
+      bool all_numbers = c.texts.empty();
+      for (double v : c.cells)
+        if (!std::isnan(v)) cats.push_back(number_text(v));
+      std::sort(cats.begin(), cats.end());
+      cats.erase(std::unique(cats.begin(), cats.end()), cats.end());
+      if (all_numbers)
+        std::sort(cats.begin(), cats.end(), [](const std::string& a, const std::string& b) {
+          return std::stod(a) < std::stod(b);
+        });
+      const int64_t distinct = static_cast<int64_t>(cats.size());
+      if (distinct > 1000 || (n >= 40 && distinct > n / 2))
+        fail(source,
+             "column " + quote(c.name) + " holds " + std::to_string(distinct) +
+                 " distinct texts in " + std::to_string(n) +
+                 " rows: too many to be categories (an identifier or free text?)",
+             "--ignore-cols " + c.name + " or --id-col " + c.name +
+                 " (or --numeric, if it holds numbers)");
+      spec.categories = std::move(cats);
+      spec.missing_category = c.missing > 0;
+    } else {
+      std::vector<double> present;
+      present.reserve(c.cells.size());
+      for (double v : c.cells)
+        if (!std::isnan(v)) present.push_back(v);
+      if (!present.empty()) {
+        if (opt.impute_median) {
+          std::sort(present.begin(), present.end());
+          const std::size_t m = present.size() / 2;
+          spec.fill = present.size() % 2 ? present[m] : 0.5 * (present[m - 1] + present[m]);
+        } else {
+          long double sum = 0;
+          for (double v : present) sum += v;
+          spec.fill = static_cast<double>(sum / static_cast<long double>(present.size()));
+        }
+      }
+      spec.indicator = opt.missing_indicator && c.missing > 0;
+    }
+    out.columns.push_back(std::move(spec));
+  }
+}
+
+void encode_columns(std::vector<RawColumn>& cols, const TableSchema& use, int64_t n,
+                    const RowName& where, Dataset& ds) {
+  ds.d = use.width();
+  FeatureStore feats;
+  feats.reserve(static_cast<std::size_t>(n * ds.d));
+  std::vector<std::unordered_map<std::string, int64_t>> cat_index(cols.size());
+  std::vector<int64_t> unseen(cols.size(), 0);
+  for (std::size_t k = 0; k < cols.size(); ++k) {
+    const ColumnSpec& spec = use.columns[k];
+    for (std::size_t c = 0; c < spec.categories.size(); ++c)
+      cat_index[k].emplace(spec.categories[c], static_cast<int64_t>(c));
+    if (spec.kind == ColumnSpec::Kind::numeric && cols[k].first_text_row >= 0)
+      fail(where(cols[k].first_text_row),
+           "column " + quote(cols[k].name) + " holds " + quote(cols[k].texts.front()) +
+               ", but the model reads it as numeric",
+           "a number, or a missing-value marker");
+  }
+  std::vector<double> onehot;
+  for (int64_t i = 0; i < n; ++i) {
+    for (std::size_t k = 0; k < cols.size(); ++k) {
+      const ColumnSpec& spec = use.columns[k];
+      const double v = cols[k].cells[static_cast<std::size_t>(i)];
+      const bool missing = std::isnan(v) && payload_of(v) == 0;
+      if (spec.kind == ColumnSpec::Kind::numeric) {
+        feats.push(missing ? spec.fill : v);
+        if (spec.indicator) feats.push(missing ? 1.0 : 0.0);
+        continue;
+      }
+      onehot.assign(static_cast<std::size_t>(spec.width()), 0.0);
+      if (missing) {
+        if (spec.missing_category) onehot.back() = 1.0;
+      } else {
+        const std::string t = std::isnan(v) ? cols[k].texts[payload_of(v) - 1] : number_text(v);
+        auto it = cat_index[k].find(t);
+        if (it != cat_index[k].end())
+          onehot[static_cast<std::size_t>(it->second)] = 1.0;
+        else
+          ++unseen[k];
+      }
+      for (double x : onehot) feats.push(x);
+    }
+  }
+  for (auto& c : cols) std::vector<double>().swap(c.cells);
+  feats.move_to(ds);
+  for (std::size_t k = 0; k < cols.size(); ++k)
+    if (unseen[k] > 0) ds.unseen.emplace_back(cols[k].name, unseen[k]);
+  ds.schema = use;
+}
+
+}  // namespace data_detail
+
+Dataset encode_table(const std::vector<TableColumn>& columns, const LoadOptions& opt,
+                     const std::string& source) {
+  using namespace data_detail;
+  const TableSchema* schema = opt.schema != nullptr && !opt.schema->empty() ? opt.schema : nullptr;
+  const char decimal = schema ? schema->decimal : opt.decimal;
+  const std::vector<std::string>& na = schema ? schema->na_values : opt.na_values;
+  const int64_t ncols = static_cast<int64_t>(columns.size());
+  int64_t n = -1;
+  for (const auto& c : columns) {
+    const int64_t rows = static_cast<int64_t>(c.text ? c.texts.size() : c.numbers.size());
+    if (c.text && !c.missing.empty() && static_cast<int64_t>(c.missing.size()) != rows)
+      fail(source,
+           "column " + quote(c.name) + " has " + std::to_string(c.missing.size()) +
+               " missing-cell flags for " + std::to_string(rows) + " cells",
+           "one flag per cell");
+    if (n >= 0 && rows != n)
+      fail(source, "column " + quote(c.name) + " has " + std::to_string(rows) + " rows",
+           std::to_string(n) + " like column " + quote(columns.front().name));
+    n = rows;
+  }
+  if (n < 0) fail(source, "has no columns", "at least one feature column");
+  std::vector<std::string> names;
+  for (const auto& c : columns) names.push_back(c.name);
+  auto find = [&](const std::string& name) -> int64_t {
+    for (int64_t j = 0; j < ncols; ++j)
+      if (names[static_cast<std::size_t>(j)] == name) return j;
+    return -1;
+  };
+  for (int64_t j = 0; j < ncols; ++j)
+    for (int64_t k = 0; k < j; ++k)
+      if (names[static_cast<std::size_t>(j)] == names[static_cast<std::size_t>(k)])
+        fail(source, "names column " + quote(names[static_cast<std::size_t>(j)]) + " twice",
+             "distinct column names");
+
+  // The feature columns: the schema's, found by name; else all but the id and ignored ones.
+  std::vector<int64_t> feature_cols;
+  if (schema) {
+    std::vector<std::string> missing;
+    for (const auto& spec : schema->columns) {
+      const int64_t j = find(spec.name);
+      if (j < 0) missing.push_back(spec.name);
+      feature_cols.push_back(j);
+    }
+    if (!missing.empty()) fail_missing_columns(source, missing);
+  } else {
+    std::vector<char> taken(static_cast<std::size_t>(ncols), 0);
+    auto role = [&](const std::string& name, const std::string& option) {
+      const int64_t j = find(name);
+      if (j < 0)
+        fail(source,
+             "no column named " + quote(name) + " for " + option + " (" + join_list(names) + ")",
+             "a column name of the table");
+      taken[static_cast<std::size_t>(j)] = 1;
+    };
+    if (!opt.id_col.empty()) role(opt.id_col, "id_col");
+    for (const auto& c : opt.ignore_cols) role(c, "ignore_cols");
+    for (int64_t j = 0; j < ncols; ++j)
+      if (!taken[static_cast<std::size_t>(j)]) feature_cols.push_back(j);
+    if (feature_cols.empty()) fail(source, "has no feature columns", "at least one");
+  }
+
+  const RowName where = [&](int64_t row) { return source + ": row " + std::to_string(row); };
+  std::vector<RawColumn> cols(feature_cols.size());
+  for (std::size_t k = 0; k < cols.size(); ++k) {
+    const TableColumn& src = columns[static_cast<std::size_t>(feature_cols[k])];
+    RawColumn& c = cols[k];
+    c.index = feature_cols[k];
+    c.name = src.name;
+    c.cells.reserve(static_cast<std::size_t>(n));
+    for (int64_t i = 0; i < n; ++i) {
+      const auto r = static_cast<std::size_t>(i);
+      if (!src.text)
+        c.add_number(src.numbers[r], i, where);
+      else if (!src.missing.empty() && src.missing[r] != 0)
+        c.add_missing();
+      else
+        c.add(src.texts[r], i, decimal, na, where);
+    }
+  }
+  TableSchema fitted;
+  if (!schema) {
+    fitted.header = true;
+    fitted.file_columns = ncols;
+    fitted.id = opt.id_col;
+    fitted.na_values = na;
+    fitted.decimal = decimal;
+    fit_columns(cols, n, opt, source, where, fitted);
+  }
+  Dataset ds;
+  ds.n = n;
+  ds.source = source;
+  encode_columns(cols, schema ? *schema : fitted, n, where, ds);
+  return ds;
 }
 
 }  // namespace fcnet

@@ -1,0 +1,122 @@
+"""DataFrames as tables: the library's table encoder (the CLI's, for CSV files) encodes them, so a
+model reads a CSV through `fcnet predict` and the same cells as a DataFrame through Python alike."""
+
+import subprocess
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+
+import fcnet
+from conftest import cli_path
+
+ISLANDS = ["Biscoe", "Dream", "Torgersen"]
+
+
+def run_cli(*args):
+    r = subprocess.run([cli_path(), *map(str, args)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, f"fcnet {' '.join(map(str, args))} failed:\n{r.stderr}"
+    return r.stdout
+
+
+def mixed_table(n, seed):
+    """A penguin-like table: numbers with gaps, text with gaps, integers, and a class name label
+    that depends on all of them."""
+    rng = np.random.default_rng(seed)
+    island = rng.choice(ISLANDS, n)
+    sex = rng.choice(["female", "male"], n).astype(object)
+    sex[rng.random(n) < 0.1] = None
+    bill = rng.normal(44, 5, n).round(1)
+    flipper = rng.integers(170, 230, n).astype(float)
+    score = (bill - 44) / 5 + (island == "Dream") * 1.5 - (sex == "male") * 0.5 + (flipper - 200) / 20
+    species = np.where(score > 0.6, "Gentoo", np.where(score > -0.4, "Chinstrap", "Adelie"))
+    bill[rng.random(n) < 0.1] = np.nan
+    return pd.DataFrame({"id": [f"p{i}" for i in range(n)], "island": island, "bill": bill,
+                         "flipper": flipper, "sex": sex, "species": species})
+
+
+def write(df, path):
+    df.to_csv(path, index=False, na_rep="NA")
+    return path
+
+
+def read(path):
+    return pd.read_csv(path, float_precision="round_trip")
+
+
+def probs_text(P):
+    return [",".join("%.6g" % v for v in row) for row in P]
+
+
+def test_cli_model_reads_a_frame_as_it_reads_the_csv(tmp_path):
+    train = write(mixed_table(160, 1), tmp_path / "train.csv")
+    test_df = mixed_table(40, 2)
+    test_df.loc[3, "island"] = "Atlantis"  # unseen in training
+    test = write(test_df, tmp_path / "test.csv")
+    model = tmp_path / "m.safetensors"
+    run_cli("train", "--data", train, "--label-col", "species", "--id-col", "id", "--hidden", "12",
+            "--epochs", "30", "--batch", "16", "--seed", "3", "--threads", "1", "--test-data", "none",
+            "--out", model, "--quiet")
+    m = fcnet.load(model)
+    assert [c["name"] for c in m.columns] == ["island", "bill", "flipper", "sex"]
+    cli = run_cli("predict", "--model", model, "--data", test, "--output", "probs", "--threads", "1")
+    cli_rows = [line.split(",", 1)[1] for line in cli.splitlines()]  # after the id column
+    frame = read(test)
+    with pytest.warns(UserWarning, match="'island' holds 1 categories not seen"):
+        P = m.predict_proba(frame)
+    assert probs_text(P) == cli_rows
+    # Columns found by name: another order, extra columns, no label, the same probabilities.
+    shuffled = frame[["sex", "species", "flipper", "id", "bill", "island"]].assign(extra=1.0)
+    with pytest.warns(UserWarning):
+        np.testing.assert_array_equal(m.predict_proba(shuffled), P)
+    with pytest.raises(fcnet.Error, match="lacks the column bill that the model was trained on"):
+        m.predict_proba(frame.drop(columns=["bill"]))
+
+
+def test_estimator_fits_a_frame_and_the_cli_reads_its_model(tmp_path):
+    df = read(write(mixed_table(200, 5), tmp_path / "t.csv"))
+    X, y = df.drop(columns=["id", "species"]), df["species"]
+    X = X.assign(island=X["island"].astype("category"), big=X["flipper"] > 200)
+    est = fcnet.MLPClassifier(hidden_layer_sizes=(10,), learning_rate_init=0.01, max_iter=100,
+                               random_state=0, n_jobs=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, y)
+    assert list(est.feature_names_in_) == ["island", "bill", "flipper", "sex", "big"]
+    assert est.n_features_in_ == 5
+    cols = {c["name"]: c for c in est.model_.columns}
+    assert cols["island"]["categories"] == ISLANDS and cols["big"]["categories"] == ["False", "True"]
+    assert cols["bill"]["indicator"] and cols["bill"]["fill"] == pytest.approx(X["bill"].mean(), rel=1e-12)
+    assert cols["sex"]["missing_category"]
+    assert est.model_.sizes[0] == 3 + 2 + 1 + 3 + 2
+    P = est.predict_proba(X)
+    assert est.score(X, y) > 0.8
+    # The model file, read by the CLI from the CSV with the same cells.
+    path = tmp_path / "est.safetensors"
+    est.save(path)
+    write(X.assign(id=df["id"]), tmp_path / "x.csv")
+    cli = run_cli("predict", "--model", path, "--data", tmp_path / "x.csv", "--output", "probs",
+                  "--threads", "1")
+    assert cli.splitlines() == probs_text(P)
+    # scikit-learn's rules for names: another order or other names raise; an array is read by position.
+    with pytest.raises(ValueError, match="same order as they were in fit"):
+        est.predict(X[["bill", "island", "flipper", "sex", "big"]])
+    with pytest.raises(ValueError, match="should match those that were passed during fit"):
+        est.predict(X.rename(columns={"bill": "beak"}))
+    with pytest.warns(UserWarning, match="does not have valid feature names"):
+        np.testing.assert_array_equal(est.predict_proba(X.to_numpy()), P)
+
+
+def test_numeric_frame_trains_as_its_array():
+    rng = np.random.default_rng(0)
+    A = rng.normal(size=(120, 4))
+    y = (A[:, 0] + A[:, 1] > 0).astype(int)
+    kw = dict(hidden_layer_sizes=(8,), max_iter=20, random_state=2, n_jobs=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        a = fcnet.MLPClassifier(**kw).fit(A, y)
+        f = fcnet.MLPClassifier(**kw).fit(pd.DataFrame(A, columns=list("abcd")), y)
+    np.testing.assert_array_equal(a.coefs_[0], f.coefs_[0])
+    assert not hasattr(a, "feature_names_in_")
