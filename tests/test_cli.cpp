@@ -270,9 +270,16 @@ TEST(Cli, MixedTypeCsvTrainsAndPredictsFromRawFilesInAnyOrder) {
   }
   const std::string model = (dir / "m.safetensors").string();
   auto t = run_cli("train --data " + train + " --label-col species --id-col id --test-data none " +
-                       "--hidden 8 --epochs 300 --lr 0.01 --threads 1 --quiet --out " + model,
+                       "--hidden 8 --epochs 300 --lr 0.01 --threads 1 --quiet --out " + model +
+                       " --report " + (dir / "r.html").string(),
                    dir);
   ASSERT_EQ(t.code, 0) << t.err;
+  // The report lists each column with its kind, categories or fill.
+  const std::string html = read_file((dir / "r.html").string());
+  EXPECT_NE(html.find("island: categorical, 3 categories: Biscoe, Dream, Torgersen"),
+            std::string::npos);
+  EXPECT_NE(html.find("sex: categorical, 2 categories: female, male (+ missing)"),
+            std::string::npos);
   auto a = run_cli("predict --model " + model + " --data " + train + " --output probs", dir);
   auto b = run_cli("predict --model " + model + " --data " + shuffled + " --output probs", dir);
   ASSERT_EQ(a.code, 0) << a.err;
@@ -303,4 +310,9 @@ TEST(Cli, MixedTypeCsvTrainsAndPredictsFromRawFilesInAnyOrder) {
   EXPECT_EQ(cols["columns"][0]["categories"], (json{"Biscoe", "Dream", "Torgersen"}));
   EXPECT_TRUE(cols["columns"][1]["indicator"].get<bool>());
   EXPECT_TRUE(cols["columns"][2]["missing_category"].get<bool>());
+  auto text = run_cli("info --model " + model, dir);
+  EXPECT_NE(
+      text.out.find("island               categorical, 3 categories: Biscoe, Dream, Torgersen"),
+      std::string::npos)
+      << text.out;
 }

@@ -36,6 +36,9 @@ struct ColumnSpec {
   bool missing_category = false;
 
   int64_t width() const;  // features this column becomes
+  // For people (fcnet info, the HTML report): "numeric, missing -> 42.5 (+ indicator)" or
+  // "categorical, 3 categories: a, b, c (+ missing)", at most 12 categories named.
+  std::string describe() const;
 };
 
 struct TableSchema {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -21,6 +22,20 @@ const std::vector<std::string>& default_na_values() {
 int64_t ColumnSpec::width() const {
   if (kind == Kind::numeric) return indicator ? 2 : 1;
   return static_cast<int64_t>(categories.size()) + (missing_category ? 1 : 0);
+}
+
+std::string ColumnSpec::describe() const {
+  if (kind == Kind::numeric) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.6g", fill);
+    return std::string("numeric, missing -> ") + buf + (indicator ? " (+ indicator)" : "");
+  }
+  std::string cats;
+  for (std::size_t k = 0; k < categories.size() && k < 12; ++k)
+    cats += (k ? ", " : "") + categories[k];
+  if (categories.size() > 12) cats += ", ...";
+  return "categorical, " + std::to_string(categories.size()) + " categories: " + cats +
+         (missing_category ? " (+ missing)" : "");
 }
 
 int64_t TableSchema::width() const {

@@ -105,6 +105,14 @@ std::vector<std::pair<std::string, std::string>> summary_lines(const ReportInput
     }
     lines.emplace_back("Data", v);
   }
+  if (!m.schema.empty()) {
+    std::string v = std::to_string(m.schema.columns.size()) + " columns -> " +
+                    std::to_string(m.schema.width()) + " features" +
+                    (m.schema.label.empty() ? "" : "; label " + m.schema.label) +
+                    (m.schema.id.empty() ? "" : "; id " + m.schema.id);
+    for (const auto& c : m.schema.columns) v += "\n" + c.name + ": " + c.describe();
+    lines.emplace_back("Columns", v);
+  }
 
   // Network.
   {

@@ -87,20 +87,8 @@ Command add_info(CLI::App& app) {
                       m.schema.columns.size(), static_cast<long long>(m.schema.width()),
                       m.schema.label.empty() ? "" : ("; label '" + m.schema.label + "'").c_str(),
                       m.schema.id.empty() ? "" : ("; id '" + m.schema.id + "'").c_str());
-          for (const auto& col : m.schema.columns) {
-            if (col.kind == ColumnSpec::Kind::numeric) {
-              std::printf("  %-20s numeric, missing -> %.6g%s\n", col.name.c_str(), col.fill,
-                          col.indicator ? " (+ indicator)" : "");
-            } else {
-              std::string cats;
-              for (std::size_t k = 0; k < col.categories.size() && k < 12; ++k)
-                cats += (k ? ", " : "") + col.categories[k];
-              if (col.categories.size() > 12) cats += ", ...";
-              std::printf("  %-20s categorical, %zu categories: %s%s\n", col.name.c_str(),
-                          col.categories.size(), cats.c_str(),
-                          col.missing_category ? " (+ missing)" : "");
-            }
-          }
+          for (const auto& col : m.schema.columns)
+            std::printf("  %-20s %s\n", col.name.c_str(), col.describe().c_str());
         }
         if (!m.class_names.empty()) {
           std::printf("classes     ");

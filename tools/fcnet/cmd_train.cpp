@@ -23,7 +23,7 @@ struct Options {
   }();
   std::string test_data;
   std::string test_labels;
-  std::string hidden = "512,256";
+  std::string hidden = "auto";
   std::string activation = "relu";
   double leaky_alpha = 0.01;
   std::string optimizer = "adam";
@@ -35,7 +35,7 @@ struct Options {
   double momentum = 0.9;
   double weight_decay = 0.01;
   double reg = 0.0;
-  double dropout = 0.0;
+  std::string dropout = "auto";
   int64_t batch = 128;
   std::string epochs = "auto";
   int64_t max_steps = 0;
@@ -56,12 +56,27 @@ struct Options {
   TrainReportOptions report;
 };
 
+// Training sets below this many rows are small: the auto settings below differ there.
+constexpr int64_t kSmallDataRows = 20000;
+
 // Epochs when --epochs is auto: 15 passes over 20,000 training rows or more; on fewer, enough
 // passes for 2,000 optimizer steps (at least 15), since a few hundred rows give few steps each.
 int64_t auto_epochs(int64_t n, int64_t batch) {
   const int64_t steps = std::max<int64_t>(1, (n + batch - 1) / std::max<int64_t>(1, batch));
-  if (n >= 20000) return 15;
+  if (n >= kSmallDataRows) return 15;
   return std::max<int64_t>(15, (2000 + steps - 1) / steps);
+}
+
+// Hidden layers and dropout when --hidden and --dropout are auto: 512,256 without dropout on
+// 20,000 training rows or more; on fewer, one layer of 100 (scikit-learn's default) with dropout
+// 0.2, where the wider network, or no dropout, fits noise and tests worse (bench/small_data:
+// docs/PERFORMANCE.md "Small tables").
+std::vector<int64_t> auto_hidden(int64_t n) {
+  if (n >= kSmallDataRows) return {512, 256};
+  return {100};
+}
+double auto_dropout(int64_t n) {
+  return n >= kSmallDataRows ? 0.0 : 0.2;
 }
 
 class Progress {
@@ -126,7 +141,8 @@ Command add_train(CLI::App& app) {
                 "training on it; 'none' to skip)");
   c->add_option("--test-labels", o->test_labels, "Label file for --test-data");
   c->add_option("--hidden", o->hidden,
-                "Hidden layer widths, e.g. 512,256 ('none': softmax regression)")
+                "Hidden layer widths, e.g. 512,256 ('none': softmax regression), or auto: 512,256 "
+                "on 20,000 training rows or more, else 100")
       ->capture_default_str();
   c->add_option("--activation", o->activation, "relu, leaky_relu, tanh, sigmoid, gelu or identity")
       ->capture_default_str();
@@ -157,8 +173,10 @@ Command add_train(CLI::App& app) {
   c->add_option("--reg", o->reg, "L2 regularization reg·Σ‖W‖² (weights only)")
       ->check(kNonNegative)
       ->capture_default_str();
-  c->add_option("--dropout", o->dropout, "Drop probability on hidden units (inverted dropout)")
-      ->check(CLI::Range(0.0, 0.99))
+  c->add_option("--dropout", o->dropout,
+                "Drop probability on hidden units (inverted dropout), or auto: 0 on 20,000 "
+                "training rows or more, else 0.2")
+      ->check(kDropout)
       ->capture_default_str();
   c->add_option("--batch", o->batch, "Minibatch size")->check(kPositive)->capture_default_str();
   c->add_option(
@@ -210,7 +228,8 @@ Command add_train(CLI::App& app) {
       c, with_ranks([o, c](Ranks& ranks) {
         const bool lead = ranks.leader(), quiet = o->quiet || !lead;
         TrainConfig cfg;
-        cfg.hidden = parse_sizes(o->hidden, "--hidden", true);
+        const bool hidden_auto = o->hidden == "auto";
+        if (!hidden_auto) cfg.hidden = parse_sizes(o->hidden, "--hidden", true);
         cfg.activation = {
             option_value([&] { return parse_activation(o->activation, "--activation"); }),
             o->leaky_alpha};
@@ -223,7 +242,8 @@ Command add_train(CLI::App& app) {
         cfg.schedule.step_epochs = o->step_epochs;
         cfg.warmup_epochs = o->warmup;
         cfg.reg = o->reg;
-        cfg.dropout = o->dropout;
+        const bool dropout_auto = o->dropout == "auto";
+        if (!dropout_auto) cfg.dropout = std::stod(o->dropout);
         cfg.batch = o->batch;
         cfg.max_steps = o->max_steps;
         cfg.val_split = o->val_split;
@@ -311,6 +331,8 @@ Command add_train(CLI::App& app) {
         const int64_t n_all = ranks.total_examples();
         const int64_t n_train = n_all - val_count(cfg, n_all);
         cfg.epochs = epochs > 0 ? epochs : auto_epochs(n_train, std::min(cfg.batch, n_train));
+        if (hidden_auto) cfg.hidden = auto_hidden(n_train);
+        if (dropout_auto) cfg.dropout = auto_dropout(n_train);
         if (resume) resume_config(*c, *resume, cfg);
         // With ranks train() runs these checks on the whole data set (this rank holds a share).
         if (!ranks.mpi()) check_training(train_data, cfg, resume.get());

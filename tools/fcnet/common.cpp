@@ -67,6 +67,17 @@ const CLI::Validator kThreads = number_check(
     "a thread count from 1 to " + std::to_string(max_threads()));
 const CLI::Validator kFinite = number_check(
     "FINITE", [](double v) { return std::isfinite(v); }, "a finite number");
+const CLI::Validator kDropout = [] {
+  const CLI::Validator p = number_check(
+      "P", [](double v) { return v >= 0 && v <= 0.99; }, "a drop probability from 0 to 0.99");
+  return CLI::Validator(
+      [p](std::string& text) -> std::string {
+        if (text == "auto") return {};
+        std::string e = p(text);
+        return e.empty() ? e : e + ", or auto";
+      },
+      "P|auto");
+}();
 
 namespace {
 // Items of a comma-separated option value ("a,b" → a, b; a trailing comma gives an empty item).
