@@ -284,8 +284,10 @@ TEST(Cli, MixedTypeCsvTrainsAndPredictsFromRawFilesInAnyOrder) {
   auto b = run_cli("predict --model " + model + " --data " + shuffled + " --output probs", dir);
   ASSERT_EQ(a.code, 0) << a.err;
   ASSERT_EQ(b.code, 0) << b.err;
-  EXPECT_EQ(a.out.substr(0, 3), "p0,");
-  // The first 59 rows are the same examples: the same lines of output, ids first.
+  // A header naming the id column and one column per class (in class order), then ids first.
+  EXPECT_EQ(a.out.substr(0, a.out.find('\n') + 4),
+            "id,prob_Adelie,prob_Chinstrap,prob_Gentoo\np0,");
+  // The first 59 rows are the same examples: the same lines of output.
   std::stringstream sa(a.out), sb(b.out);
   std::string la, lb;
   int lines = 0;
@@ -293,7 +295,7 @@ TEST(Cli, MixedTypeCsvTrainsAndPredictsFromRawFilesInAnyOrder) {
     EXPECT_EQ(la, lb) << "line " << lines;
     ++lines;
   }
-  EXPECT_EQ(lines, 59);
+  EXPECT_EQ(lines, 60);  // the header and 59 rows
   EXPECT_NE(b.err.find("1 cells of column 'island' hold categories not seen in training"),
             std::string::npos)
       << b.err;

@@ -46,10 +46,11 @@ def test_cli_model_in_python(wine_csv, tmp_path):
     np.testing.assert_array_equal(m.classes_, np.sort(NAMES))
     assert m.training["hidden"] == [16]
 
-    cli_labels = run_cli("predict", "--model", model_path, "--data", csv, "--threads", "1").split()
+    cli_labels = run_cli("predict", "--model", model_path, "--data", csv, "--threads", "1",
+                         "--no-header").split()
     np.testing.assert_array_equal(m.predict(X), cli_labels)
     cli_probs = np.loadtxt(run_cli("predict", "--model", model_path, "--data", csv, "--output", "probs",
-                                   "--threads", "1").splitlines(), delimiter=",")
+                                   "--threads", "1", "--no-header").splitlines(), delimiter=",")
     np.testing.assert_allclose(m.predict_proba(X), cli_probs, rtol=1e-5, atol=1e-6)  # %.6g text
 
     ev = json.loads(run_cli("eval", "--model", model_path, "--data", csv, "--json", "--threads", "1"))
@@ -76,7 +77,7 @@ def test_python_model_in_the_cli(wine_csv, tmp_path):
     assert tensors["b3"].shape == (3,) and tensors["input_mean"].shape == (13,)
     np.testing.assert_array_equal(tensors["W2"], clf.coefs_[1])
 
-    cli_labels = run_cli("predict", "--model", path, "--data", csv, "--threads", "1").split()
+    cli_labels = run_cli("predict", "--model", path, "--data", csv, "--threads", "1").split()[1:]
     np.testing.assert_array_equal(clf.predict(X), cli_labels)
     ev = json.loads(run_cli("eval", "--model", path, "--data", csv, "--json", "--threads", "1"))
     assert ev["accuracy"] == pytest.approx(clf.score(X, labels), abs=1e-12)

@@ -62,7 +62,7 @@ def test_cli_model_reads_a_frame_as_it_reads_the_csv(tmp_path):
     m = fcnet.load(model)
     assert [c["name"] for c in m.columns] == ["island", "bill", "flipper", "sex"]
     cli = run_cli("predict", "--model", model, "--data", test, "--output", "probs", "--threads", "1")
-    cli_rows = [line.split(",", 1)[1] for line in cli.splitlines()]  # after the id column
+    cli_rows = [line.split(",", 1)[1] for line in cli.splitlines()[1:]]  # after the id column
     frame = read(test)
     with pytest.warns(UserWarning, match="'island' holds 1 categories not seen"):
         P = m.predict_proba(frame)
@@ -99,7 +99,7 @@ def test_estimator_fits_a_frame_and_the_cli_reads_its_model(tmp_path):
     write(X.assign(id=df["id"]), tmp_path / "x.csv")
     cli = run_cli("predict", "--model", path, "--data", tmp_path / "x.csv", "--output", "probs",
                   "--threads", "1")
-    assert cli.splitlines() == probs_text(P)
+    assert cli.splitlines() == [",".join(f"prob_{c}" for c in est.classes_)] + probs_text(P)
     # scikit-learn's rules for names: another order or other names raise; an array is read by position.
     with pytest.raises(ValueError, match="same order as they were in fit"):
         est.predict(X[["bill", "island", "flipper", "sex", "big"]])

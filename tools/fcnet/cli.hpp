@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "fcnet/data.hpp"
+#include "fcnet/metrics.hpp"
 #include "fcnet/model_io.hpp"
 #include "fcnet/text.hpp"
 #include "fcnet/trainer.hpp"
@@ -115,6 +116,15 @@ void report_unseen(const Dataset& d);
 std::string csv_field(const std::string& s);
 
 // Evaluation result as JSON, and as text on stderr.
-json eval_json(const EvalResult& r, const std::vector<std::string>& class_names);
+// Items of a comma-separated option value ("a,b" → a, b; a trailing comma gives an empty item).
+std::vector<std::string> comma_list(const std::string& s);
+// Name of class k: the model's class name, else the index.
+std::string class_name(const std::vector<std::string>& names, int64_t k);
+// --positive-class NAME as a class index (default: class 1, the second name); usage error if it
+// names no class.
+int64_t positive_class(const std::string& given, const std::vector<std::string>& names,
+                       int64_t classes);
+// `fcnet eval --json`: every figure of Metrics under the class names (docs in README "eval").
+json metrics_json(const Metrics& m, const std::vector<std::string>& class_names, int64_t positive);
 
 }  // namespace fcnet::cli

@@ -79,8 +79,6 @@ const CLI::Validator kDropout = [] {
       "P|auto");
 }();
 
-namespace {
-// Items of a comma-separated option value ("a,b" → a, b; a trailing comma gives an empty item).
 std::vector<std::string> comma_list(const std::string& s) {
   std::vector<std::string> out;
   if (s.empty()) return out;
@@ -89,6 +87,8 @@ std::vector<std::string> comma_list(const std::string& s) {
   if (s.back() == ',') out.emplace_back();
   return out;
 }
+
+namespace {
 
 // The value an option has for this run: what was given, else its default.
 std::string option_text(const CLI::App& cmd, const char* name, bool& given) {
@@ -242,28 +242,64 @@ void report_unseen(const Dataset& d) {
         d.source.c_str(), static_cast<long long>(count), column.c_str());
 }
 
-json eval_json(const EvalResult& r, const std::vector<std::string>& class_names) {
+std::string class_name(const std::vector<std::string>& names, int64_t k) {
+  return k < static_cast<int64_t>(names.size()) ? names[static_cast<std::size_t>(k)]
+                                                : std::to_string(k);
+}
+
+int64_t positive_class(const std::string& given, const std::vector<std::string>& names,
+                       int64_t classes) {
+  if (given.empty()) return 1;
+  for (int64_t k = 0; k < classes; ++k)
+    if (class_name(names, k) == given) return k;
+  std::string all;
+  for (int64_t k = 0; k < classes; ++k) all += (k ? ", " : "") + class_name(names, k);
+  throw CLI::ValidationError("--positive-class",
+                             "'" + given + "' is not a class of the model; expected one of " + all);
+}
+
+namespace {
+json number_or_null(double v) {
+  return std::isfinite(v) ? json(v) : json(nullptr);
+}
+json class_json(const ClassMetrics& c) {
+  return {{"precision", c.precision}, {"recall", c.recall}, {"f1", c.f1}, {"support", c.support}};
+}
+}  // namespace
+
+json metrics_json(const Metrics& m, const std::vector<std::string>& class_names, int64_t positive) {
   json j;
-  j["examples"] = r.n;
-  j["accuracy"] = r.accuracy;
-  j["loss"] = r.loss;
+  j["examples"] = m.n;
+  j["accuracy"] = number_or_null(m.accuracy);
+  j["balanced_accuracy"] = number_or_null(m.balanced_accuracy);
+  j["loss"] = number_or_null(m.loss);
+  j["roc_auc"] = number_or_null(m.roc_auc);
+  j["average_precision"] = number_or_null(m.average_precision);
+  if (m.classes > 5) j["top5_accuracy"] = number_or_null(m.top5_accuracy);
+  if (m.classes == 2) {
+    j["positive_class"] = class_name(class_names, positive);
+    j["best_f1_threshold"] = number_or_null(m.best_f1_threshold);
+    j["best_f1"] = number_or_null(m.best_f1);
+  }
+  json classes = json::array();
+  for (int64_t k = 0; k < m.classes; ++k)
+    classes.push_back(k < static_cast<int64_t>(class_names.size()) ? json(class_names[k])
+                                                                   : json(k));
+  j["classes"] = classes;
   std::vector<std::vector<int64_t>> conf;
-  for (int64_t i = 0; i < r.classes; ++i)
-    conf.emplace_back(r.confusion.begin() + i * r.classes,
-                      r.confusion.begin() + (i + 1) * r.classes);
+  for (int64_t i = 0; i < m.classes; ++i)
+    conf.emplace_back(m.confusion.begin() + i * m.classes,
+                      m.confusion.begin() + (i + 1) * m.classes);
   j["confusion"] = conf;
   json pc = json::array();
-  for (int64_t k = 0; k < r.classes; ++k) {
-    json c;
-    c["class"] = k < static_cast<int64_t>(class_names.size()) ? json(class_names[k]) : json(k);
-    const double a = r.per_class_accuracy[k];
-    c["accuracy"] = std::isfinite(a) ? json(a) : json(nullptr);
-    int64_t support = 0;
-    for (int64_t p = 0; p < r.classes; ++p) support += r.confusion[k * r.classes + p];
-    c["support"] = support;
+  for (int64_t k = 0; k < m.classes; ++k) {
+    json c = class_json(m.per_class[static_cast<std::size_t>(k)]);
+    c["class"] = classes[static_cast<std::size_t>(k)];
     pc.push_back(c);
   }
   j["per_class"] = pc;
+  j["macro_avg"] = class_json(m.macro);
+  j["weighted_avg"] = class_json(m.weighted);
   return j;
 }
 
