@@ -247,6 +247,72 @@ TEST(ModelFile, SaveLoadRoundTripIsBitExact) {
 // A raw mixed-type CSV with gaps trains as it is; predict and eval read raw files whose columns
 // come in another order (the label found from the model, extra columns ignored), with the same
 // probabilities; an unseen category is counted; the id column leads each prediction.
+// Weights in the loss: a class weight of 2, or a weight column of 2 on that class's rows, trains
+// the weights that the same data with those rows written twice trains (one full-batch SGD step,
+// no input transform: the gradient of the weighted mean is the plain mean's over the duplicates).
+TEST(Cli, ClassAndExampleWeightsTrainAsDuplicatedRows) {
+  auto dir = temp_dir("weights");
+  const std::string plain = (dir / "plain.csv").string(), dup = (dir / "dup.csv").string();
+  {
+    std::ofstream f(plain), g(dup);
+    f << "a,b,w,label\n";
+    g << "a,b,w,label\n";
+    Rng rng(8);
+    for (int i = 0; i < 30; ++i) {
+      const bool rare = i % 5 == 0;
+      const std::string row = std::to_string(rng.normal()) + "," + std::to_string(rng.normal()) +
+                              "," + (rare ? "2" : "1") + "," + (rare ? "rare" : "common") + "\n";
+      f << row;
+      g << row;
+      if (rare) g << row;
+    }
+  }
+  const std::string common =
+      " --test-data none --hidden 5 --dropout 0 --optimizer sgd --lr 0.5 --schedule constant "
+      "--normalize none --precision f64 --epochs 1 --threads 1 --quiet --ignore-cols w --batch ";
+  auto train = [&](const std::string& data, int batch, const std::string& extra,
+                   const std::string& out) {
+    auto r = run_cli("train --data " + data + common + std::to_string(batch) + extra + " --out " +
+                         (dir / out).string(),
+                     dir);
+    EXPECT_EQ(r.code, 0) << r.err;
+    return load_model((dir / out).string());
+  };
+  const Model ref = train(dup, 36, "", "dup.safetensors");
+  const Model by_class = train(plain, 30, " --class-weight rare=2", "cw.safetensors");
+  const Model balanced = train(plain, 30, " --class-weight balanced", "bal.safetensors");
+  auto params = [](const Model& m) {
+    return std::vector<double>(m.net64.params(), m.net64.params() + m.net64.buffer_size());
+  };
+  const auto a = params(ref), b = params(by_class), c = params(balanced);
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-12) << i;
+  // balanced: 30 / (2 · 6) = 2.5 for rare, 30 / (2 · 24) = 0.625 for common: a ratio of 4.
+  bool differs = false;
+  for (std::size_t i = 0; i < a.size(); ++i) differs = differs || std::abs(a[i] - c[i]) > 1e-6;
+  EXPECT_TRUE(differs);
+  EXPECT_EQ(json::parse(by_class.training_json)["class_weights"], (json{1.0, 2.0}));
+  const json bw = json::parse(balanced.training_json)["class_weights"];
+  EXPECT_DOUBLE_EQ(bw[0].get<double>(), 0.625);  // "common" sorts first
+  EXPECT_DOUBLE_EQ(bw[1].get<double>(), 2.5);
+  // The weight column: the same as the class weight (w is then read as weights, not ignored).
+  std::string common_w = common;
+  common_w.replace(common_w.find(" --ignore-cols w"), 16, "");
+  auto r = run_cli("train --data " + plain + common_w + "30 --weight-col w --out " +
+                       (dir / "wc.safetensors").string(),
+                   dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto w = params(load_model((dir / "wc.safetensors").string()));
+  for (std::size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], w[i], 1e-12) << i;
+  EXPECT_EQ(load_model((dir / "wc.safetensors").string()).sizes(), (std::vector<int64_t>{2, 5, 2}));
+  // Bad weights are usage errors naming the option.
+  auto bad = run_cli("train --data " + plain + common + "30 --class-weight nosuch=2", dir);
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.err.find("'nosuch' is not a class of the data; expected one of common, rare"),
+            std::string::npos)
+      << bad.err;
+}
+
 TEST(Cli, MixedTypeCsvTrainsAndPredictsFromRawFilesInAnyOrder) {
   auto dir = temp_dir("mixed-csv");
   const std::string train = (dir / "train.csv").string(),

@@ -180,6 +180,23 @@ TEST(SoftmaxXent, FastMatchesReferenceAndHandValue) {
     EXPECT_NEAR(l1, l2, 1e-12 * n);
     for (int64_t i = 0; i < s1.size(); ++i) EXPECT_NEAR(s1[i], s2[i], 1e-15);
     for (int64_t j = 0; j < c; ++j) EXPECT_NEAR(db1[j], db2[j], 1e-14);
+    // With row weights, in both precisions.
+    std::vector<double> w(static_cast<std::size_t>(n));
+    for (auto& v : w) v = 2 * rng.uniform();
+    Matrix<double> w1 = s, w2 = s;
+    const double a =
+        softmax_xent_backward<double>(w1.view(), y.data(), 0.5, db1.data(), nullptr, w.data());
+    const double b =
+        ref::softmax_xent_backward<double>(w2.view(), y.data(), 0.5, db2.data(), nullptr, w.data());
+    EXPECT_NEAR(a, b, 1e-12 * n);
+    for (int64_t i = 0; i < s1.size(); ++i) EXPECT_NEAR(w1[i], w2[i], 1e-15);
+    for (int64_t j = 0; j < c; ++j) EXPECT_NEAR(db1[j], db2[j], 1e-14);
+    Matrix<float> f(n, c);
+    for (int64_t i = 0; i < s.size(); ++i) f[i] = static_cast<float>(s[i]);
+    const double af =
+        softmax_xent_backward<float>(f.view(), y.data(), 0.5f, nullptr, nullptr, w.data());
+    EXPECT_NEAR(af, b, 1e-5 * (1 + std::abs(b)));
+    for (int64_t i = 0; i < s1.size(); ++i) EXPECT_NEAR(f[i], w2[i], 1e-6);
   }
   // Hand value: scores [0, ln 2, ln 5] → probs [1/8, 2/8, 5/8]; y = 2 → loss = ln(8/5).
   Matrix<double> s(1, 3);

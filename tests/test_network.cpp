@@ -253,6 +253,50 @@ TEST(Network, DropoutGradientMatchesNumericalWithFixedMask) {
   EXPECT_LT(worst, 1e-7);
 }
 
+// Example weights: the gradient of the weighted mean Σ wᵢ·Lᵢ / Σ wᵢ, against central differences
+// of that loss computed from the per-example losses of a plain forward pass.
+TEST(Network, WeightedLossGradientMatchesNumerical) {
+  Rng rng(23);
+  auto net = random_network<double>({5, 9, 4}, {Activation::tanh, 0}, rng);
+  auto x = random_matrix<double>(11, 5, rng);
+  auto y = random_labels(11, 4, rng);
+  std::vector<double> w(11);
+  double wsum = 0;
+  for (auto& v : w) wsum += v = 0.1 + 3 * rng.uniform();
+  Workspace<double> ws(false);
+  auto weighted_loss = [&] {
+    ConstView<double> sc = forward_scores(net, x.view(), ws);
+    Matrix<double> probs(11, 4);
+    std::vector<double> li(11);
+    softmax_xent_forward<double>(probs.view(), sc, y.data(), li.data());
+    double t = 0;
+    for (int i = 0; i < 11; ++i) t += w[i] * li[i];
+    return t / wsum;
+  };
+  const LossParts lp =
+      forward_backward(net, x.view(), y.data(), 0.0, ws, nullptr, 1.0 / wsum, true, w.data());
+  EXPECT_NEAR(lp.data_loss, weighted_loss(), 1e-13);
+  std::vector<double> analytic(net.grads(), net.grads() + net.buffer_size());
+  double worst = 0;
+  for (int64_t i = 0; i < net.buffer_size(); ++i) {
+    double* p = net.params() + i;
+    const double s = *p, h = 1e-5;
+    *p = s + h;
+    const double a = weighted_loss();
+    *p = s - h;
+    const double b = weighted_loss();
+    *p = s;
+    worst = std::max(worst, rel_error(analytic[i], (a - b) / (2 * h)));
+  }
+  EXPECT_LT(worst, 1e-7);
+  // Equal weights give the plain mean's gradient.
+  std::vector<double> ones(11, 2.5);
+  forward_backward(net, x.view(), y.data(), 0.0, ws, nullptr, 1.0 / 27.5, true, ones.data());
+  std::vector<double> eq(net.grads(), net.grads() + net.buffer_size());
+  forward_backward(net, x.view(), y.data(), 0.0, ws);
+  for (int64_t i = 0; i < net.buffer_size(); ++i) EXPECT_NEAR(eq[i], net.grads()[i], 1e-15);
+}
+
 TEST(Network, FloatFastPathWithTransposedForwardMatchesDoubleReference) {
   // 784→700 at batch 64 takes the transposed-weights forward (forward_prefers_transposed); its
   // loss and gradients must agree with the float64 reference kernels to float32 rounding.

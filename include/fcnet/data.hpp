@@ -73,6 +73,8 @@ struct Dataset {
   std::string source;  // what was loaded, for messages ("train.csv", "fashion-mnist:test")
   TableSchema schema;  // for tables (CSV): how the columns became the features
   std::vector<std::string> ids;  // the id column's values, one per example, when there is one
+  // Per-example weights of the training loss (--weight-col, fit's sample_weight), or empty (1).
+  std::vector<double> weights;
   // Cells whose category was not seen in training, per column name (encoded as all zeros).
   std::vector<std::pair<std::string, int64_t>> unseen;
 
@@ -106,7 +108,8 @@ struct LoadOptions {
   char decimal = '.';  // --decimal: ',' for decimal commas
   std::vector<std::string> na_values = default_na_values();  // --na-values
   std::vector<std::string> ignore_cols;                      // --ignore-cols: never features
-  std::string id_col;                    // --id-col: never a feature; kept in Dataset::ids
+  std::string id_col;      // --id-col: never a feature; kept in Dataset::ids
+  std::string weight_col;  // --weight-col: never a feature; example weights in Dataset::weights
   std::vector<std::string> categorical;  // --categorical: treated as categories
   std::vector<std::string> numeric;      // --numeric: treated as numbers
   bool impute_median = false;            // --impute median (else the mean)

@@ -66,10 +66,12 @@ void activation_backward(MatrixView<T> dz, ConstView<T> da, ConstView<T> saved, 
 // Fused softmax–cross-entropy forward and backward on scores S (N×C) with labels y:
 // returns Σ_i −log softmax(S)[i, y_i] (not divided by N); overwrites S with
 // dscores = (softmax(S) − onehot(y)) · scale; db[c] = Σ_i dscores[i, c] when db is not null.
-// When correct is not null it receives the number of rows whose highest score is at y_i.
+// When correct is not null it receives the number of rows whose highest score is at y_i. With
+// row weights w (N values), row i's loss counts w_i times and its dscores are scaled by scale·w_i
+// (the weighted mean Σ w_i·L_i / Σ w_i when scale = 1 / Σ w_i).
 template <class T>
 double softmax_xent_backward(MatrixView<T> scores, const int32_t* y, T scale, T* db,
-                             int64_t* correct = nullptr);
+                             int64_t* correct = nullptr, const double* w = nullptr);
 
 // out = inᵀ (out is in.cols × in.rows).
 template <class T>
@@ -85,7 +87,7 @@ void activation_backward(MatrixView<T> dz, ConstView<T> da, ConstView<T> saved, 
                          T* db);
 template <class T>
 double softmax_xent_backward(MatrixView<T> scores, const int32_t* y, T scale, T* db,
-                             int64_t* correct = nullptr);
+                             int64_t* correct = nullptr, const double* w = nullptr);
 
 // Softmax–cross-entropy forward only: probs (N×C, may alias scores) = softmax(S), and per-example
 // −log probs[i, y_i] into losses (N entries) when y and losses are not null. Returns their sum.

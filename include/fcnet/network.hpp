@@ -139,11 +139,15 @@ ConstView<T> forward_scores(const Network<T>& net, std::type_identity_t<ConstVie
 // Forward and backward on a batch: returns the loss and overwrites every gradient of `net` with
 // d loss / d parameter. `grad_scale` replaces 1/N as the data-loss normaliser when positive (for a
 // batch split across workers, 1/global N). `reg_in_grads` = false leaves 2·reg·W out of dW, for an
-// optimizer that applies it itself; the returned loss includes the reg term either way.
+// optimizer that applies it itself; the returned loss includes the reg term either way. With
+// `weights` (N values), example i's loss counts weights[i] times: with grad_scale = 1 / Σ weights
+// the data loss is the weighted mean Σ wᵢ·Lᵢ / Σ wᵢ (PyTorch's CrossEntropyLoss(weight=…));
+// without grad_scale it is that divided by 1/N instead.
 template <class T>
 LossParts forward_backward(Network<T>& net, std::type_identity_t<ConstView<T>> x, const int32_t* y,
                            double reg, Workspace<T>& ws, const Dropout* dropout = nullptr,
-                           double grad_scale = 0.0, bool reg_in_grads = true);
+                           double grad_scale = 0.0, bool reg_in_grads = true,
+                           const double* weights = nullptr);
 
 // Loss without gradients (forward only, no dropout).
 template <class T>

@@ -42,6 +42,9 @@ struct TrainConfig {
   double warmup_epochs = 0;
   double reg = 0.0;      // L2: reg·Σ‖W‖²
   double dropout = 0.0;  // drop probability on hidden units
+  // Weight of each class in the loss (C values), or empty (all 1). The loss of a batch is the
+  // weighted mean Σ wᵢ·Lᵢ / Σ wᵢ, wᵢ = class weight × the example's weight (Dataset::weights).
+  std::vector<double> class_weights;
   int64_t batch = 128;
   int64_t epochs = 10;
   int64_t max_steps = 0;   // stop after this many optimizer steps (0 = no limit)

@@ -98,6 +98,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
     normalize : input transform fitted on the training data and stored with the model: 'auto'
         (uint8 inputs scaled by 1/255, other inputs standardized per column), 'standardize',
         'scale' or 'none'.
+    class_weight : None, 'balanced' (n_samples / (n_classes · count), as scikit-learn's
+        compute_class_weight) or a dict {label: weight}; the loss is the weighted mean
+        Σ wᵢ·Lᵢ / Σ wᵢ with wᵢ = class weight × sample_weight[i] (fit's).
     n_jobs : threads for training. None: one thread when batch_size × weights is small (below
         4 million multiply-adds per batch, where hand-offs between threads cost more than they
         save), else fcnet's setting (fcnet.set_num_threads, default one per core); a positive
@@ -113,7 +116,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
                  shuffle=True, random_state=None, tol=1e-4, verbose=False, early_stopping=False,
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
                  n_iter_no_change=10, momentum=0.9, weight_decay=0.01, lr_decay=0.95,
-                 dropout=0.0, precision="float32", normalize="auto", n_jobs=None):
+                 dropout=0.0, precision="float32", normalize="auto", n_jobs=None,
+                 class_weight=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -139,6 +143,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         self.precision = precision
         self.normalize = normalize
         self.n_jobs = n_jobs
+        self.class_weight = class_weight
 
     # -- fitting --------------------------------------------------------------------------------
 
@@ -210,8 +215,27 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             n_iter_no_change=n_iter_no_change,
         )
 
-    def fit(self, X, y):
-        """Trains a new network on X (n_samples × n_features) and labels y (any label type).
+    def _class_weights(self, classes, yi):
+        cw = self.class_weight
+        if cw is None:
+            return []
+        if isinstance(cw, str) and cw == "balanced":
+            counts = np.bincount(yi, minlength=len(classes))
+            return [len(yi) / (len(classes) * c) if c else 1.0 for c in counts.tolist()]
+        if isinstance(cw, dict):
+            w = [1.0] * len(classes)
+            index = {c: i for i, c in enumerate(classes.tolist())}
+            for label, v in cw.items():
+                if label not in index:
+                    _fail("class_weight", f"names the label {label!r}",
+                          f"labels of y: {classes.tolist()}")
+                w[index[label]] = check_real(v, f"class_weight[{label!r}]", lo=0)
+            return w
+        _fail("class_weight", f"is {cw!r}", "None, 'balanced' or a dict {label: weight}")
+
+    def fit(self, X, y, sample_weight=None):
+        """Trains a new network on X (n_samples × n_features) and labels y (any label type),
+        with optional per-example loss weights sample_weight.
 
         X may be a pandas DataFrame with numeric, object (text), category and bool columns and
         gaps (NaN/None): it is encoded as `fcnet train` encodes a CSV with the same cells (text,
@@ -254,8 +278,17 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         indices = classes.dtype.kind in "iu" and np.array_equal(classes, np.arange(len(classes)))
         names = [str(c) for c in classes.tolist()]
         on_epoch = self._print_epoch if self.verbose else None
+        if sample_weight is not None:
+            sw = np.asarray(sample_weight, dtype=np.float64)
+            if sw.ndim != 1 or sw.shape[0] != X.shape[0]:
+                _fail("sample_weight", f"has shape {sw.shape}", f"({X.shape[0]},), one weight per row of X")
+            if not np.all(np.isfinite(sw)) or np.any(sw < 0):
+                _fail("sample_weight", "holds a negative or non-finite weight", "finite weights >= 0")
+            sample_weight = np.ascontiguousarray(sw)
         core, info = _fcnet.train(X, np.ascontiguousarray(yi, dtype=np.int32), class_names=names,
-                                  seed=self._seed(), threads=threads, on_epoch=on_epoch, **cfg)
+                                  seed=self._seed(), threads=threads, on_epoch=on_epoch,
+                                  class_weights=self._class_weights(classes, yi),
+                                  sample_weight=sample_weight, **cfg)
         training = json.loads(core.training_json) if core.training_json else {}
         training.update(estimator="fcnet.MLPClassifier", alpha=float(self.alpha))
         if indices:

@@ -605,8 +605,10 @@ py::tuple train_py(const py::array& x, const Array<int32_t>& y, const py::object
                    double warmup_epochs, double reg, double dropout, int64_t batch, int64_t epochs,
                    int64_t max_steps, double val_split, int64_t patience,
                    const std::string& normalize, uint64_t seed, bool f64, const std::string& stop,
-                   double tol, int64_t n_iter_no_change, int threads, const py::object& on_epoch) {
+                   double tol, int64_t n_iter_no_change, int threads, const py::object& on_epoch,
+                   const std::vector<double>& class_weights, const py::object& sample_weight) {
   TrainConfig cfg;
+  cfg.class_weights = class_weights;
   cfg.hidden = hidden;
   cfg.activation = {parse_activation(activation, "activation"), leaky_alpha};
   cfg.init = parse_init(init);
@@ -636,7 +638,14 @@ py::tuple train_py(const py::array& x, const Array<int32_t>& y, const py::object
   if (stop != "none" && stop != "loss" && stop != "val")
     fail("stop", "is '" + stop + "'", "none, loss or val");
 
-  const Dataset train_ds = dataset_from(x, y, class_names, "X");
+  Dataset train_ds = dataset_from(x, y, class_names, "X");
+  if (!sample_weight.is_none()) {
+    auto w = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(sample_weight);
+    if (!w || w.ndim() != 1 || w.size() != train_ds.n)
+      fail("sample_weight", "is not one number per row of X",
+           "a 1-D array of " + std::to_string(train_ds.n) + " weights");
+    train_ds.weights.assign(w.data(), w.data() + w.size());
+  }
   std::optional<Dataset> val_ds;
   if (!x_val.is_none()) {
     if (y_val.is_none()) fail("y_val", "is missing", "labels for X_val");
@@ -857,5 +866,6 @@ PYBIND11_MODULE(_fcnet, m) {
         py::arg("patience") = 0, py::arg("normalize") = "auto", py::arg("seed") = 0,
         py::arg("f64") = false, py::arg("stop") = "none", py::arg("tol") = 1e-4,
         py::arg("n_iter_no_change") = 10, py::arg("threads") = 0, py::arg("on_epoch") = py::none(),
+        py::arg("class_weights") = std::vector<double>{}, py::arg("sample_weight") = py::none(),
         "Trains a model with the library's trainer; returns (Model, info dict).");
 }

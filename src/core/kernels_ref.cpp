@@ -55,7 +55,7 @@ void activation_backward(MatrixView<T> dz, ConstView<T> da, ConstView<T> saved, 
 
 template <class T>
 double softmax_xent_backward(MatrixView<T> scores, const int32_t* y, T scale, T* db,
-                             int64_t* correct) {
+                             int64_t* correct, const double* w) {
   const int64_t n = scores.rows, c = scores.cols;
   double total = 0.0;
   std::vector<double> sums(static_cast<std::size_t>(c), 0.0);
@@ -69,10 +69,11 @@ double softmax_xent_backward(MatrixView<T> scores, const int32_t* y, T scale, T*
     double sum = 0.0;
     for (int64_t j = 0; j < c; ++j) sum += std::exp(static_cast<double>(scores(i, j)) - mx);
     const double lse = mx + std::log(sum);
-    total += lse - static_cast<double>(scores(i, y[i]));
+    const double wi = w ? w[i] : 1.0;
+    total += wi * (lse - static_cast<double>(scores(i, y[i])));
     for (int64_t j = 0; j < c; ++j) {
       const double p = std::exp(static_cast<double>(scores(i, j)) - lse);
-      const double d = (p - (j == y[i] ? 1.0 : 0.0)) * static_cast<double>(scale);
+      const double d = (p - (j == y[i] ? 1.0 : 0.0)) * static_cast<double>(scale) * wi;
       scores(i, j) = static_cast<T>(d);
       sums[j] += d;
     }
@@ -95,7 +96,8 @@ void transpose(MatrixView<T> out, ConstView<T> in) {
   template void activation_forward<T>(MatrixView<T>, ConstView<T>, ActivationFn);               \
   template void activation_backward<T>(MatrixView<T>, ConstView<T>, ConstView<T>, ActivationFn, \
                                        T*);                                                     \
-  template double softmax_xent_backward<T>(MatrixView<T>, const int32_t*, T, T*, int64_t*);
+  template double softmax_xent_backward<T>(MatrixView<T>, const int32_t*, T, T*, int64_t*,      \
+                                           const double*);
 FCNET_INSTANTIATE(float)
 FCNET_INSTANTIATE(double)
 #undef FCNET_INSTANTIATE

@@ -165,7 +165,7 @@ void activation_backward(MatrixView<T> dz, ConstView<T> da, ConstView<T> saved, 
 
 template <class T>
 double softmax_xent_backward(MatrixView<T> scores, const int32_t* y, T scale, T* db,
-                             int64_t* correct) {
+                             int64_t* correct, const double* w) {
   const int64_t n = scores.rows, c = scores.cols;
   struct Part {
     double total = 0.0;
@@ -191,15 +191,23 @@ double softmax_xent_backward(MatrixView<T> scores, const int32_t* y, T scale, T*
             se += static_cast<double>(e);
             s[j] = e;
           }
-          part.total += std::log(se) - margin;
-          const T inv_scaled = static_cast<T>(1.0 / se) * scale;
-          for (int64_t j = 0; j < c; ++j) s[j] *= inv_scaled;
-          s[y[i]] -= scale;
+          if (w == nullptr) {
+            part.total += std::log(se) - margin;
+            const T inv_scaled = static_cast<T>(1.0 / se) * scale;
+            for (int64_t j = 0; j < c; ++j) s[j] *= inv_scaled;
+            s[y[i]] -= scale;
+          } else {
+            part.total += w[i] * (std::log(se) - margin);
+            const T row_scale = static_cast<T>(static_cast<double>(scale) * w[i]);
+            const T inv_scaled = static_cast<T>(1.0 / se) * row_scale;
+            for (int64_t j = 0; j < c; ++j) s[j] *= inv_scaled;
+            s[y[i]] -= row_scale;
+          }
         }
         return part;
       },
-      [](Part x, Part w) {
-        return Part{x.total + w.total, x.hits + w.hits};
+      [](Part x, Part o) {
+        return Part{x.total + o.total, x.hits + o.hits};
       });
   const double total = sum.total;
   const int64_t hits = sum.hits;
@@ -354,7 +362,8 @@ bool forward_prefers_transposed(int64_t n, int64_t k, int64_t m) {
   template void activation_forward<T>(MatrixView<T>, ConstView<T>, ActivationFn);                \
   template void activation_backward<T>(MatrixView<T>, ConstView<T>, ConstView<T>, ActivationFn,  \
                                        T*);                                                      \
-  template double softmax_xent_backward<T>(MatrixView<T>, const int32_t*, T, T*, int64_t*);      \
+  template double softmax_xent_backward<T>(MatrixView<T>, const int32_t*, T, T*, int64_t*,       \
+                                           const double*);                                       \
   template double softmax_xent_forward<T>(MatrixView<T>, ConstView<T>, const int32_t*, double*); \
   template void gemm<T>(DnnlContext*, MatrixView<T>, ConstView<T>, ConstView<T>, const GemmOp<T>&);
 FCNET_INSTANTIATE(float)

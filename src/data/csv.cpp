@@ -255,7 +255,7 @@ Dataset load_csv_impl(InputFile& in, const LoadOptions& opt, bool labels_only) {
 
   // Roles: the label column, the id column, ignored ones, features.
   const bool labels_from_file = !opt.labels_path.empty() && !labels_only;
-  int64_t label = -1, id = -1;
+  int64_t label = -1, id = -1, weight = -1;
   std::vector<int64_t> feature_cols;
   std::vector<char> taken(static_cast<std::size_t>(ncols), 0);
   if (schema) {
@@ -302,6 +302,8 @@ Dataset load_csv_impl(InputFile& in, const LoadOptions& opt, bool labels_only) {
     }
     id = opt.id_col.empty() ? position(schema->id, false)
                             : find_column(opt.id_col, names, header, "--id-col", at(line0));
+    if (!opt.weight_col.empty())
+      weight = find_column(opt.weight_col, names, header, "--weight-col", at(line0));
   } else {
     if (!opt.label_col.empty() && !labels_only) {
       if (labels_from_file)
@@ -322,6 +324,14 @@ Dataset load_csv_impl(InputFile& in, const LoadOptions& opt, bool labels_only) {
     if (id >= 0) {
       if (id == label) fail(path, "--id-col names the label column", "another column");
       taken[static_cast<std::size_t>(id)] = 1;
+    }
+    if (!opt.weight_col.empty()) {
+      weight = find_column(opt.weight_col, names, header, "--weight-col", at(line0));
+      if (weight == label || weight == id)
+        fail(path,
+             "--weight-col names the " + std::string(weight == label ? "label" : "id") + " column",
+             "another column");
+      taken[static_cast<std::size_t>(weight)] = 1;
     }
     for (const auto& c : opt.ignore_cols)
       taken[static_cast<std::size_t>(find_column(c, names, header, "--ignore-cols", at(line0)))] =
@@ -345,6 +355,7 @@ Dataset load_csv_impl(InputFile& in, const LoadOptions& opt, bool labels_only) {
                           (2 * static_cast<std::size_t>(std::max<int64_t>(1, ncols))));
   }
   std::vector<std::string> label_cells, ids;
+  std::vector<double> weights;
   std::vector<int64_t> lines;
   const RowName where = [&](int64_t r) { return at(lines[static_cast<std::size_t>(r)]); };
   auto take = [&](const std::vector<std::string_view>& r, int64_t line) {
@@ -364,6 +375,14 @@ Dataset load_csv_impl(InputFile& in, const LoadOptions& opt, bool labels_only) {
       label_cells.push_back(k == Num::ok ? number_text(v) : std::string(t));
     }
     if (id >= 0) ids.emplace_back(trim(r[static_cast<std::size_t>(id)]));
+    if (weight >= 0) {
+      const std::string_view t = trim(r[static_cast<std::size_t>(weight)]);
+      double v = 0;
+      if (parse_cell(t, decimal, v) != Num::ok || v < 0)
+        fail(at(line), "weight " + quote(t) + " in column " + quote(names[weight]),
+             "a finite number >= 0 (--weight-col)");
+      weights.push_back(v);
+    }
     for (auto& c : cols) c.add(r[static_cast<std::size_t>(c.index)], row_index, decimal, na, where);
   };
   if (!header) take(std::vector<std::string_view>(first.begin(), first.end()), line0);
@@ -389,6 +408,7 @@ Dataset load_csv_impl(InputFile& in, const LoadOptions& opt, bool labels_only) {
   ds.n = n;
   if (!labels_only) encode_columns(cols, schema ? *schema : fitted, n, where, ds);
   ds.ids = std::move(ids);
+  ds.weights = std::move(weights);
 
   // Labels: whatever the column holds is a set of class names; numbers in numeric order, text in
   // byte order. Labels that are exactly the indices 0…C−1 stay indices (no names stored).

@@ -51,6 +51,7 @@ Dataset Dataset::subset(const std::vector<int64_t>& idx) const {
   out.source = source;
   out.schema = schema;  // a slice of a table is encoded as the table was
   if (!ids.empty()) out.ids.resize(idx.size());
+  if (!weights.empty()) out.weights.resize(idx.size());
   const std::size_t row = static_cast<std::size_t>(d) * dtype_size(dtype);
   out.bytes.resize(row * idx.size());
   if (has_labels()) out.labels.resize(idx.size());
@@ -62,6 +63,7 @@ Dataset Dataset::subset(const std::vector<int64_t>& idx) const {
     if (row > 0) std::memcpy(out.bytes.data() + k * row, row_bytes(i), row);
     if (has_labels()) out.labels[k] = labels[static_cast<std::size_t>(i)];
     if (!ids.empty()) out.ids[k] = ids[static_cast<std::size_t>(i)];
+    if (!weights.empty()) out.weights[k] = weights[static_cast<std::size_t>(i)];
   }
   return out;
 }

@@ -32,6 +32,8 @@ const char* normalize_name(Normalize n) {
 // Typed access to a JSON object with messages naming the file and the field's path.
 class Fields {
  public:
+  const json& raw() const { return j_; }
+  const std::string& where() const { return where_; }
   Fields(const json& j, std::string where, std::string path)
       : j_(j), where_(std::move(where)), path_(std::move(path)) {
     if (!j_.is_object()) fail(where_, "checkpoint field '" + path_ + "' is not an object", "{...}");
@@ -126,6 +128,7 @@ json config_json(const TrainConfig& c) {
   j["warmup_epochs"] = c.warmup_epochs;
   j["reg"] = c.reg;
   j["dropout"] = c.dropout;
+  if (!c.class_weights.empty()) j["class_weights"] = c.class_weights;
   j["batch"] = c.batch;
   j["epochs"] = c.epochs;
   j["max_steps"] = c.max_steps;
@@ -167,6 +170,16 @@ TrainConfig config_from(const Fields& f) {
   c.warmup_epochs = f.num("warmup_epochs");
   c.reg = f.num("reg");
   c.dropout = f.num("dropout");
+  if (const auto& raw = f.raw(); raw.contains("class_weights")) {  // absent before class weights
+    const json& w = raw.at("class_weights");
+    if (!w.is_array())
+      fail(f.where(), "checkpoint field 'config.class_weights' is not a list", "[w0, w1, ...]");
+    for (const auto& v : w) {
+      if (!v.is_number())
+        fail(f.where(), "checkpoint field 'config.class_weights' holds " + v.dump(), "numbers");
+      c.class_weights.push_back(v.get<double>());
+    }
+  }
   c.batch = f.int64("batch", 1);
   c.epochs = f.int64("epochs", 1);
   c.max_steps = f.int64("max_steps", 0);

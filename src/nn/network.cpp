@@ -251,7 +251,7 @@ LossParts loss_only(const Network<T>& net, std::type_identity_t<ConstView<T>> x,
 template <class T>
 LossParts forward_backward(Network<T>& net, std::type_identity_t<ConstView<T>> x, const int32_t* y,
                            double reg, Workspace<T>& ws, const Dropout* dropout, double grad_scale,
-                           bool reg_in_grads) {
+                           bool reg_in_grads, const double* weights) {
   check_input(net, x, y);
   const bool use_dropout = dropout && dropout->p > 0 && net.num_layers() > 1;
   ws.prepare(net, x.rows, use_dropout);
@@ -264,7 +264,7 @@ LossParts forward_backward(Network<T>& net, std::type_identity_t<ConstView<T>> x
   const T scale = static_cast<T>(grad_scale > 0 ? grad_scale : 1.0 / n);
   LossParts lp;
   // dscores = (probs − onehot(y)) / N, in place over the scores (eq. 1.3, vectorised).
-  lp.data_loss = softmax_xent_backward<T>(scores, y, scale, net.db(L).data, &lp.correct) *
+  lp.data_loss = softmax_xent_backward<T>(scores, y, scale, net.db(L).data, &lp.correct, weights) *
                  static_cast<double>(scale);
   MatrixView<T> d = scores;  // dz_L
 
@@ -323,7 +323,8 @@ template Network<double> Network<double>::cast<double>() const;
   template LossParts loss_only<T>(const Network<T>&, ConstView<T>, const int32_t*, double,  \
                                   Workspace<T>&);                                           \
   template LossParts forward_backward<T>(Network<T>&, ConstView<T>, const int32_t*, double, \
-                                         Workspace<T>&, const Dropout*, double, bool);
+                                         Workspace<T>&, const Dropout*, double, bool,       \
+                                         const double*);
 FCNET_INSTANTIATE(float)
 FCNET_INSTANTIATE(double)
 #undef FCNET_INSTANTIATE

@@ -103,6 +103,7 @@ nlohmann::json training_metadata(const TrainConfig& cfg, const TrainResult& r, c
   j["warmup_epochs"] = cfg.warmup_epochs;
   j["reg"] = cfg.reg;
   j["dropout"] = cfg.dropout;
+  if (!cfg.class_weights.empty()) j["class_weights"] = cfg.class_weights;
   j["batch"] = cfg.batch;
   j["epochs"] = cfg.epochs;
   j["epochs_run"] = r.epochs.size();

@@ -64,6 +64,21 @@ void validate(const TrainConfig& c, const Dataset& train) {
     if (h <= 0) fail("--hidden", "has a width of " + std::to_string(h), "positive widths");
   if (!train.has_labels()) fail(train.source, "has no labels", "labelled training data");
   if (train.n == 0) fail(train.source, "has no examples", "at least one example");
+  for (std::size_t k = 0; k < c.class_weights.size(); ++k)
+    if (!(c.class_weights[k] >= 0) || !std::isfinite(c.class_weights[k]))
+      fail("--class-weight",
+           "gives class " + std::to_string(k) + " the weight " + std::to_string(c.class_weights[k]),
+           "finite weights >= 0");
+  if (!train.weights.empty()) {
+    if (static_cast<int64_t>(train.weights.size()) != train.n)
+      fail(train.source, "has " + std::to_string(train.weights.size()) + " example weights",
+           "one per example (" + std::to_string(train.n) + ")");
+    for (std::size_t i = 0; i < train.weights.size(); ++i)
+      if (!(train.weights[i] >= 0) || !std::isfinite(train.weights[i]))
+        fail(train.source,
+             "example " + std::to_string(i) + " has the weight " + std::to_string(train.weights[i]),
+             "finite example weights >= 0");
+  }
 }
 
 template <class T>
@@ -195,6 +210,15 @@ TrainResult train_impl(const Dataset& train, const Dataset* val, int64_t val_n,
   Matrix<T> xb(batch, d, "input batch");
   const PreparedTransform tf = prepare_transform(model.transform, d);
   std::vector<int32_t> yb(static_cast<std::size_t>(batch));
+  const bool weighted = !cfg.class_weights.empty() || !train.weights.empty();
+  if (weighted && comm)
+    fail("--class-weight", "with data-parallel ranks", "a single process (not yet on ranks)");
+  if (!cfg.class_weights.empty() && static_cast<int64_t>(cfg.class_weights.size()) != classes)
+    fail("--class-weight",
+         "gives " + std::to_string(cfg.class_weights.size()) + " weights for " +
+             std::to_string(classes) + " classes",
+         "one weight per class");
+  std::vector<double> wb(weighted ? static_cast<std::size_t>(batch) : 0);
   std::vector<int64_t> mine(comm ? static_cast<std::size_t>(batch) : 0);  // held rows of a batch
   std::vector<int64_t> order(static_cast<std::size_t>(n));
   Workspace<T> ws(!cfg.f64);
@@ -322,10 +346,20 @@ TrainResult train_impl(const Dataset& train, const Dataset* val, int64_t val_n,
       for (int64_t i = 0; i < rows; ++i) yb[i] = train.labels[idx[i]];
       const double lr = sched.at(step);
       LossParts lp;
-      if (rows > 0)
+      if (rows > 0 && weighted) {
+        double wsum = 0;
+        for (int64_t i = 0; i < rows; ++i) {
+          wb[i] = (train.weights.empty() ? 1.0 : train.weights[idx[i]]) *
+                  (cfg.class_weights.empty() ? 1.0 : cfg.class_weights[yb[i]]);
+          wsum += wb[i];
+        }
+        // A batch of zero weight only counts its hits: its gradient is zero.
+        lp = forward_backward<T>(net, x, yb.data(), 0.0, ws, cfg.dropout > 0 ? &dropout : nullptr,
+                                 wsum > 0 ? 1.0 / wsum : 1.0, false, wb.data());
+      } else if (rows > 0) {
         lp = forward_backward<T>(net, x, yb.data(), 0.0, ws, cfg.dropout > 0 ? &dropout : nullptr,
                                  1.0 / static_cast<double>(b), false);
-      else
+      } else
         std::fill(net.grads(), net.grads() + P, T(0));
       if (comm) {  // the one exchange per step: gradients, then loss, hits and stop requests
         comm->sum(net.grads(), P);

@@ -262,8 +262,8 @@ def test_training_releases_the_gil():
     assert between, f"the main thread saw only {sorted(seen)} epochs finished"
 
 
-def test_check_estimator_fails_only_the_two_checks_docs_python_md_names():
-    """docs/python.md: 41 of scikit-learn's 43 check_estimator checks pass; these two do not."""
+def test_check_estimator_fails_only_the_three_checks_docs_python_md_names():
+    """docs/python.md: 48 of scikit-learn's 51 check_estimator checks pass; these three do not."""
     from sklearn.utils.estimator_checks import check_estimator
     passed, failed = 0, set()
     with warnings.catch_warnings():
@@ -275,5 +275,6 @@ def test_check_estimator_fails_only_the_two_checks_docs_python_md_names():
                 passed += 1
             except Exception:  # noqa: BLE001 - a failed check, whatever it raised
                 failed.add(name)
-    assert failed == {"check_dtype_object", "check_classifiers_regression_target"}, failed
-    assert passed == 41, passed
+    assert failed == {"check_dtype_object", "check_classifiers_regression_target",
+                      "check_sample_weights_invariance"}, failed
+    assert passed == 48, passed

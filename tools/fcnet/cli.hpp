@@ -96,7 +96,7 @@ struct DataOptions {
   std::string decimal = ".";
   std::string na_values;  // comma-separated; unset: the defaults
   bool na_values_given = false;
-  std::string ignore_cols, id_col, categorical, numeric;
+  std::string ignore_cols, id_col, weight_col, categorical, numeric;
   std::string impute = "mean";
   std::string missing_indicator = "auto";
   // Set by the command, not an option: a model's schema to encode by, and whether its classes are

@@ -36,6 +36,7 @@ struct Options {
   double weight_decay = 0.01;
   double reg = 0.0;
   std::string dropout = "auto";
+  std::string class_weight;
   int64_t batch = 128;
   std::string epochs = "auto";
   int64_t max_steps = 0;
@@ -75,6 +76,46 @@ std::vector<int64_t> auto_hidden(int64_t n) {
   if (n >= kSmallDataRows) return {512, 256};
   return {100};
 }
+// --class-weight: "balanced" gives class c the weight n / (C · n_c) over the training file (as
+// scikit-learn's compute_class_weight), "NAME=W,..." the weights named (others 1).
+std::vector<double> class_weights(const std::string& spec, const Dataset& d) {
+  const int64_t classes = d.num_classes();
+  std::vector<double> w(static_cast<std::size_t>(classes), 1.0);
+  if (spec == "balanced") {
+    std::vector<int64_t> count(w.size(), 0);
+    for (int32_t y : d.labels) count[static_cast<std::size_t>(y)]++;
+    for (std::size_t k = 0; k < w.size(); ++k)
+      if (count[k] > 0) w[k] = static_cast<double>(d.n) / (static_cast<double>(classes) * count[k]);
+    return w;
+  }
+  for (const auto& item : comma_list(spec)) {
+    const std::size_t eq = item.rfind('=');
+    double v = -1;
+    std::size_t used = 0;
+    if (eq != std::string::npos && eq + 1 < item.size()) try {
+        v = std::stod(item.substr(eq + 1), &used);
+      } catch (const std::exception&) {
+        used = 0;
+      }
+    if (eq == std::string::npos || used != item.size() - eq - 1 || !(v >= 0) || !std::isfinite(v))
+      throw CLI::ValidationError("--class-weight", "'" + item +
+                                                       "' is not NAME=W with W a number >= 0 "
+                                                       "(or use balanced)");
+    const std::string name = item.substr(0, eq);
+    int64_t k = -1;
+    for (int64_t c = 0; c < classes; ++c)
+      if (class_name(d.class_names, c) == name) k = c;
+    if (k < 0) {
+      std::string all;
+      for (int64_t c = 0; c < classes; ++c) all += (c ? ", " : "") + class_name(d.class_names, c);
+      throw CLI::ValidationError(
+          "--class-weight", "'" + name + "' is not a class of the data; expected one of " + all);
+    }
+    w[static_cast<std::size_t>(k)] = v;
+  }
+  return w;
+}
+
 double auto_dropout(int64_t n) {
   return n >= kSmallDataRows ? 0.0 : 0.2;
 }
@@ -178,6 +219,9 @@ Command add_train(CLI::App& app) {
                 "training rows or more, else 0.2")
       ->check(kDropout)
       ->capture_default_str();
+  c->add_option("--class-weight", o->class_weight,
+                "Weights of the classes in the loss: balanced (n / (classes x count), as "
+                "scikit-learn), or NAME=W,... (others 1)");
   c->add_option("--batch", o->batch, "Minibatch size")->check(kPositive)->capture_default_str();
   c->add_option(
        "--epochs", o->epochs,
@@ -268,6 +312,13 @@ Command add_train(CLI::App& app) {
         if (cuda && (!o->resume.empty() || !o->checkpoint.empty()))
           throw CLI::ValidationError(o->resume.empty() ? "--checkpoint" : "--resume",
                                      "is supported on the CPU only");
+        if (cuda && (!o->class_weight.empty() || !o->data.weight_col.empty()))
+          throw CLI::ValidationError(o->class_weight.empty() ? "--weight-col" : "--class-weight",
+                                     "is supported on the CPU only");
+        if (!o->class_weight.empty() && ranks.mpi())
+          throw CLI::ValidationError("--class-weight", "is supported in a single process only");
+        if (!o->data.weight_col.empty() && ranks.mpi())
+          throw CLI::ValidationError("--weight-col", "is supported in a single process only");
         if (cuda) (void)cuda_devices_info();  // no device: fail before loading any data
         int64_t epochs = 0;
         if (o->epochs != "auto") {
@@ -333,6 +384,8 @@ Command add_train(CLI::App& app) {
         cfg.epochs = epochs > 0 ? epochs : auto_epochs(n_train, std::min(cfg.batch, n_train));
         if (hidden_auto) cfg.hidden = auto_hidden(n_train);
         if (dropout_auto) cfg.dropout = auto_dropout(n_train);
+        if (!o->class_weight.empty())
+          cfg.class_weights = class_weights(o->class_weight, train_data);
         if (resume) resume_config(*c, *resume, cfg);
         // With ranks train() runs these checks on the whole data set (this rank holds a share).
         if (!ranks.mpi()) check_training(train_data, cfg, resume.get());

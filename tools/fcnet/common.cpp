@@ -175,6 +175,9 @@ void add_data_options(CLI::App* app, DataOptions& o, bool required, const std::s
   app->add_option("--ignore-cols", o.ignore_cols, "Comma-separated CSV columns never used");
   app->add_option("--id-col", o.id_col,
                   "CSV column identifying each row: never a feature; predict writes it first");
+  app->add_option("--weight-col", o.weight_col,
+                  "CSV column of example weights (numbers >= 0) for the training loss: never a "
+                  "feature");
   app->add_option("--categorical", o.categorical,
                   "Comma-separated CSV columns to one-hot encode even if they hold numbers");
   app->add_option("--numeric", o.numeric,
@@ -210,6 +213,7 @@ Dataset load_data(const DataOptions& o, const std::string& default_split, bool r
   if (o.na_values_given) lo.na_values = comma_list(o.na_values);
   lo.ignore_cols = comma_list(o.ignore_cols);
   lo.id_col = o.id_col;
+  lo.weight_col = o.weight_col;
   lo.categorical = comma_list(o.categorical);
   lo.numeric = comma_list(o.numeric);
   lo.impute_median = o.impute == "median";

@@ -95,6 +95,7 @@ std::string checkpoint_app_json(const DataOptions& data, int threads, const std:
   j["data"] = data.data;
   j["labels"] = data.labels;
   j["label_col"] = data.label_col;
+  j["weight_col"] = data.weight_col;
   j["threads"] = threads;
   return json_text(j);
 }
@@ -126,6 +127,7 @@ void resume_options(const CLI::App& cmd, const TrainState& st, DataOptions& data
   data.data = src.empty() ? st.data_source : src;
   if (cmd.count("--labels") == 0) data.labels = str_of(app, "labels");
   if (cmd.count("--label-col") == 0) data.label_col = str_of(app, "label_col");
+  if (cmd.count("--weight-col") == 0) data.weight_col = str_of(app, "weight_col");
 }
 
 void resume_config(const CLI::App& cmd, const TrainState& st, TrainConfig& cfg) {
@@ -151,6 +153,7 @@ void resume_config(const CLI::App& cmd, const TrainState& st, TrainConfig& cfg) 
   if (!keep("--warmup")) cfg.warmup_epochs = s.warmup_epochs;
   if (!keep("--reg")) cfg.reg = s.reg;
   if (!keep("--dropout")) cfg.dropout = s.dropout;
+  if (!keep("--class-weight")) cfg.class_weights = s.class_weights;
   if (!keep("--batch")) cfg.batch = s.batch;
   if (!keep("--epochs")) cfg.epochs = s.epochs;
   if (!keep("--max-steps")) cfg.max_steps = s.max_steps;

@@ -1,0 +1,66 @@
+"""Class and example weights in the loss: the CLI's --class-weight on an imbalanced set, and the
+estimator's class_weight and sample_weight."""
+
+import json
+import warnings
+
+import numpy as np
+from sklearn.datasets import make_classification
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+
+import fcnet
+from test_metrics import check_against_sklearn, full_probs, run_cli, write_csv
+
+
+def test_balanced_class_weights_find_the_rare_class(tmp_path):
+    X, y = make_classification(n_samples=3000, n_features=8, weights=[0.96], flip_y=0.01,
+                               class_sep=0.8, random_state=1)
+    a, b, ya, yb = train_test_split(X, y, test_size=0.5, stratify=y, random_state=0)
+    classes = ["fraud", "ok"]  # sorted class names: the rare class 1 of make_classification is "fraud"
+    names = np.array(["ok", "fraud"])
+    train = write_csv(tmp_path / "train.csv", a, names[ya])
+    test = write_csv(tmp_path / "test.csv", b, names[yb])
+    recall = {}
+    for tag, extra in (("plain", []), ("balanced", ["--class-weight", "balanced"])):
+        model = tmp_path / f"{tag}.safetensors"
+        run_cli("train", "--data", train, "--test-data", "none", "--precision", "f64", "--seed", "2",
+                "--threads", "1", "--quiet", "--out", model, *extra)
+        ev = json.loads(run_cli("eval", "--model", model, "--data", test, "--json",
+                                "--positive-class", "fraud"))
+        y_idx = np.where(yb == 1, 0, 1)  # class indices in the model's order
+        check_against_sklearn(ev, full_probs(model, test, classes), y_idx, classes, positive=0)
+        recall[tag] = ev["per_class"][0]["recall"]
+        if tag == "balanced":
+            counts = np.bincount(np.where(ya == 1, 0, 1))
+            assert json.loads(run_cli("info", "--model", model, "--json"))["training"][
+                "class_weights"] == [len(ya) / (2 * c) for c in counts]
+    assert recall["balanced"] > 0.5 and recall["balanced"] > recall["plain"] + 0.1, recall
+
+
+def test_estimator_class_weight_is_sample_weight_by_class():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(150, 4))
+    y = np.where(X[:, 0] + 0.3 * rng.normal(size=150) > 0.8, "b", "a")
+    kw = dict(hidden_layer_sizes=(6,), max_iter=15, random_state=0, n_jobs=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        by_class = fcnet.MLPClassifier(class_weight={"b": 3.0}, **kw).fit(X, y)
+        by_row = fcnet.MLPClassifier(**kw).fit(X, y, sample_weight=np.where(y == "b", 3.0, 1.0))
+        ones = fcnet.MLPClassifier(**kw).fit(X, y, sample_weight=np.ones(150))
+        plain = fcnet.MLPClassifier(**kw).fit(X, y)
+        balanced = fcnet.MLPClassifier(class_weight="balanced", **kw).fit(X, y)
+    for a, b in zip(by_class.coefs_, by_row.coefs_):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(ones.coefs_, plain.coefs_):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(by_class.coefs_[0], plain.coefs_[0])
+    n_b = int(np.sum(y == "b"))
+    assert balanced.model_.training["class_weights"] == [150 / (2 * (150 - n_b)), 150 / (2 * n_b)]
+    for bad in ({"c": 1.0}, "heavy"):
+        try:
+            fcnet.MLPClassifier(class_weight=bad, **kw).fit(X, y)
+        except ValueError as e:
+            assert "class_weight" in str(e)
+        else:
+            raise AssertionError(f"class_weight={bad!r} was accepted")
