@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "fcnet/checkpoint.hpp"
 #include "test_util.hpp"
 
 using namespace fcnet;
@@ -305,6 +306,27 @@ TEST(Cli, ClassAndExampleWeightsTrainAsDuplicatedRows) {
   const auto w = params(load_model((dir / "wc.safetensors").string()));
   for (std::size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], w[i], 1e-12) << i;
   EXPECT_EQ(load_model((dir / "wc.safetensors").string()).sizes(), (std::vector<int64_t>{2, 5, 2}));
+  // Checkpoints keep the class weights: one epoch and a resume of one more equal two epochs.
+  const std::string two = " --epochs 2 --class-weight rare=2";
+  std::string common2 = common;
+  common2.replace(common2.find(" --epochs 1"), 11, "");
+  auto full = run_cli("train --data " + plain + common2 + "8" + two + " --out " +
+                          (dir / "full.safetensors").string(),
+                      dir);
+  ASSERT_EQ(full.code, 0) << full.err;
+  auto first = run_cli("train --data " + plain + common2 + "8 --epochs 1 --class-weight rare=2 " +
+                           "--checkpoint " + (dir / "ck.safetensors").string() + " --out " +
+                           (dir / "one.safetensors").string(),
+                       dir);
+  ASSERT_EQ(first.code, 0) << first.err;
+  EXPECT_EQ(load_checkpoint((dir / "ck.safetensors").string()).config.class_weights,
+            (std::vector<double>{1.0, 2.0}));
+  auto more = run_cli("train --resume " + (dir / "ck.safetensors").string() +
+                          " --epochs 2 --quiet --out " + (dir / "resumed.safetensors").string(),
+                      dir);
+  ASSERT_EQ(more.code, 0) << more.err;
+  EXPECT_EQ(params(load_model((dir / "resumed.safetensors").string())),
+            params(load_model((dir / "full.safetensors").string())));
   // Bad weights are usage errors naming the option.
   auto bad = run_cli("train --data " + plain + common + "30 --class-weight nosuch=2", dir);
   EXPECT_EQ(bad.code, 2);
