@@ -1,5 +1,6 @@
 // End-to-end runs of the fcnet command line: exit codes, JSON output and files written.
 #include <algorithm>
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -333,6 +334,48 @@ TEST(Cli, ClassAndExampleWeightsTrainAsDuplicatedRows) {
   EXPECT_NE(bad.err.find("'nosuch' is not a class of the data; expected one of common, rare"),
             std::string::npos)
       << bad.err;
+}
+
+// The plateau schedule's decays so far are part of a checkpoint: 3 epochs and a resume to 8 end
+// bit-identical to 8 epochs in one run.
+TEST(Cli, PlateauScheduleResumesBitIdentical) {
+  auto dir = temp_dir("plateau");
+  const std::string data = (dir / "d.csv").string();
+  {
+    std::ofstream f(data);
+    f << "a,b,c,label\n";
+    Rng rng(12);
+    for (int i = 0; i < 90; ++i) {
+      const double a = rng.normal(), b = rng.normal(), c = rng.normal();
+      f << a << "," << b << "," << c << "," << ((a + 0.5 * rng.normal() > 0) ? "x" : "y") << "\n";
+    }
+  }
+  const std::string common =
+      " --test-data none --hidden 16 --schedule plateau --plateau-patience 1 --lr 0.05 "
+      "--lr-decay 0.5 --val-split 0.3 --monitor val_loss --batch 16 --threads 1 --quiet --json";
+  auto full = run_cli(
+      "train --data " + data + common + " --epochs 8 --out " + (dir / "full.safetensors").string(),
+      dir);
+  ASSERT_EQ(full.code, 0) << full.err;
+  auto part = run_cli("train --data " + data + common + " --epochs 3 --checkpoint " +
+                          (dir / "ck.safetensors").string() + " --out " +
+                          (dir / "part.safetensors").string(),
+                      dir);
+  ASSERT_EQ(part.code, 0) << part.err;
+  auto rest = run_cli("train --resume " + (dir / "ck.safetensors").string() +
+                          " --epochs 8 --quiet --json --out " + (dir / "rest.safetensors").string(),
+                      dir);
+  ASSERT_EQ(rest.code, 0) << rest.err;
+  const json a = json::parse(full.out)["epochs"], b = json::parse(rest.out)["epochs"];
+  ASSERT_EQ(a.size(), 8u);
+  ASSERT_EQ(b.size(), 8u);
+  for (std::size_t e = 0; e < 8; ++e) EXPECT_EQ(a[e]["lr"], b[e]["lr"]) << e;
+  EXPECT_LT(a[7]["lr"].get<double>(), 0.05);  // it decayed
+  const Model m1 = load_model((dir / "full.safetensors").string()),
+              m2 = load_model((dir / "rest.safetensors").string());
+  EXPECT_EQ(std::memcmp(m1.net32.params(), m2.net32.params(),
+                        sizeof(float) * static_cast<std::size_t>(m1.net32.buffer_size())),
+            0);
 }
 
 TEST(Cli, MixedTypeCsvTrainsAndPredictsFromRawFilesInAnyOrder) {

@@ -110,21 +110,58 @@ TEST(Train, SaveLoadEvalIsIdenticalToEvalBeforeSaving) {
 TEST(Train, ValidationSplitAndEarlyStoppingKeepTheBestEpoch) {
   set_num_threads(2);
   Dataset tr = head(fmnist("train"), 800);
+  for (Monitor monitor : {Monitor::val_loss, Monitor::val_accuracy}) {
+    SCOPED_TRACE(monitor_name(monitor));
+    TrainConfig cfg = small_config();
+    cfg.epochs = 30;
+    cfg.val_split = 0.25;
+    cfg.patience = 2;
+    cfg.monitor = monitor;
+    cfg.schedule.lr = 3e-2;  // large enough that the validation figures stop improving early
+    TrainResult r = train(tr, nullptr, cfg);
+    EXPECT_EQ(r.val_examples, 200);
+    EXPECT_EQ(r.train_examples, 600);
+    ASSERT_TRUE(r.stopped_early);
+    double best = -INFINITY;
+    int64_t best_epoch = 0;
+    for (const auto& e : r.epochs) {
+      const double score = monitor == Monitor::val_loss ? -e.val_loss : e.val_accuracy;
+      if (score > best) best = score, best_epoch = e.epoch;
+    }
+    EXPECT_EQ(r.best_epoch, best_epoch);
+    EXPECT_EQ(static_cast<int64_t>(r.epochs.size()), best_epoch + 2);
+  }
+}
+
+// The plateau schedule: the rate is multiplied by the decay after every plateau_patience epochs
+// without a better monitored value, and each epoch's record shows the rate it ran at.
+TEST(Train, PlateauScheduleDecaysAfterEpochsWithoutImprovement) {
+  set_num_threads(2);
+  Dataset tr = head(fmnist("train"), 400);
   TrainConfig cfg = small_config();
-  cfg.epochs = 30;
+  cfg.epochs = 14;
   cfg.val_split = 0.25;
-  cfg.patience = 2;
-  cfg.schedule.lr = 3e-2;  // large enough that validation accuracy stops improving early
+  cfg.schedule.kind = ScheduleKind::plateau;
+  cfg.schedule.lr = 5e-2;
+  cfg.schedule.decay = 0.5;
+  cfg.plateau_patience = 2;
   TrainResult r = train(tr, nullptr, cfg);
-  EXPECT_EQ(r.val_examples, 200);
-  EXPECT_EQ(r.train_examples, 600);
-  ASSERT_TRUE(r.stopped_early);
-  double best = -1;
-  int64_t best_epoch = 0;
-  for (const auto& e : r.epochs)
-    if (e.val_accuracy > best) best = e.val_accuracy, best_epoch = e.epoch;
-  EXPECT_EQ(r.best_epoch, best_epoch);
-  EXPECT_EQ(static_cast<int64_t>(r.epochs.size()), best_epoch + 2);
+  ASSERT_EQ(static_cast<int64_t>(r.epochs.size()), 14);
+  // Replay the rule on the records: a decay after every 2nd epoch in a row without a lower
+  // validation loss.
+  double best = INFINITY, lr = 5e-2;
+  int64_t since = 0, decays = 0;
+  for (const auto& e : r.epochs) {
+    EXPECT_DOUBLE_EQ(e.lr, lr) << "epoch " << e.epoch;
+    if (e.val_loss < best) {
+      best = e.val_loss;
+      since = 0;
+    } else if (++since % 2 == 0) {
+      lr *= 0.5;
+      ++decays;
+    }
+  }
+  EXPECT_GT(decays, 0);  // the large rate overfits 300 rows within 14 epochs
 }
 
 TEST(Train, Float64PrecisionFollowsTheFloat32Run) {

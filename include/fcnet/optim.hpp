@@ -74,7 +74,9 @@ class Optimizer {
 // Learning-rate schedules. Decay happens per epoch as CS231n's learning_rate_decay (exponential:
 // lr·decay^epoch; step: lr·decay^⌊epoch/step_epochs⌋); cosine anneals per step from lr to min_lr
 // over the run. An optional linear warmup ramps from lr/warmup_steps to lr over the first steps.
-enum class ScheduleKind { constant, step, exponential, cosine };
+// plateau: constant here; the trainer multiplies the rate by `decay` after every
+// TrainConfig::plateau_patience epochs without a better monitored value (ReduceLROnPlateau).
+enum class ScheduleKind { constant, step, exponential, cosine, plateau };
 ScheduleKind parse_schedule(const std::string& name);
 const char* schedule_name(ScheduleKind k);
 

@@ -32,6 +32,11 @@ int max_threads();  // 256: the most threads a region of fcnet's work splits int
 template <class T>
 std::vector<ParamRange> param_ranges(const Network<T>& net);
 
+// What early stopping, the kept weights and the plateau schedule watch on the validation set.
+enum class Monitor { val_loss, val_accuracy, val_balanced_accuracy, val_roc_auc };
+Monitor parse_monitor(const std::string& name);  // "val_loss", "val_accuracy", ...
+const char* monitor_name(Monitor m);
+
 struct TrainConfig {
   std::vector<int64_t> hidden = {512, 256};  // hidden widths; empty = softmax regression
   ActivationFn activation{};
@@ -49,7 +54,9 @@ struct TrainConfig {
   int64_t epochs = 10;
   int64_t max_steps = 0;   // stop after this many optimizer steps (0 = no limit)
   double val_split = 0.0;  // fraction of the training data held out for validation
-  int64_t patience = 0;    // early stopping: epochs without a better val accuracy (0 = off)
+  int64_t patience = 0;    // early stopping: epochs without a better monitored value (0 = off)
+  Monitor monitor = Monitor::val_loss;
+  int64_t plateau_patience = 5;  // ScheduleKind::plateau: epochs without improvement per decay
   Normalize normalize = Normalize::automatic;
   uint64_t seed = 0;
   bool f64 = false;  // compute in double (reference kernels)
@@ -104,6 +111,7 @@ struct TrainState {
   std::vector<double> best;
   double best_val = -1;
   int64_t best_epoch = 0, since_best = 0;
+  int64_t lr_reductions = 0;         // plateau schedule: decays applied so far
   std::vector<EpochRecord> history;  // completed epochs
   double seconds = 0;                // training time of the completed epochs
   // The data trained on (after the validation split): examples, width, classes, source.

@@ -606,8 +606,10 @@ py::tuple train_py(const py::array& x, const Array<int32_t>& y, const py::object
                    int64_t max_steps, double val_split, int64_t patience,
                    const std::string& normalize, uint64_t seed, bool f64, const std::string& stop,
                    double tol, int64_t n_iter_no_change, int threads, const py::object& on_epoch,
-                   const std::vector<double>& class_weights, const py::object& sample_weight) {
+                   const std::vector<double>& class_weights, const py::object& sample_weight,
+                   const std::string& monitor) {
   TrainConfig cfg;
+  cfg.monitor = parse_monitor(monitor);
   cfg.class_weights = class_weights;
   cfg.hidden = hidden;
   cfg.activation = {parse_activation(activation, "activation"), leaky_alpha};
@@ -867,5 +869,7 @@ PYBIND11_MODULE(_fcnet, m) {
         py::arg("f64") = false, py::arg("stop") = "none", py::arg("tol") = 1e-4,
         py::arg("n_iter_no_change") = 10, py::arg("threads") = 0, py::arg("on_epoch") = py::none(),
         py::arg("class_weights") = std::vector<double>{}, py::arg("sample_weight") = py::none(),
+        // scikit-learn's early stopping keeps the epoch of the best validation accuracy.
+        py::arg("monitor") = "val_accuracy",
         "Trains a model with the library's trainer; returns (Model, info dict).");
 }

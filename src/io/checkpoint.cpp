@@ -134,6 +134,8 @@ json config_json(const TrainConfig& c) {
   j["max_steps"] = c.max_steps;
   j["val_split"] = c.val_split;
   j["patience"] = c.patience;
+  j["monitor"] = monitor_name(c.monitor);
+  j["plateau_patience"] = c.plateau_patience;
   j["normalize"] = normalize_name(c.normalize);
   j["seed"] = c.seed;
   j["f64"] = c.f64;
@@ -185,6 +187,10 @@ TrainConfig config_from(const Fields& f) {
   c.max_steps = f.int64("max_steps", 0);
   c.val_split = f.num("val_split");
   c.patience = f.int64("patience", 0);
+  // Checkpoints from before --monitor watched the validation accuracy.
+  c.monitor =
+      f.raw().contains("monitor") ? f.parsed("monitor", parse_monitor) : Monitor::val_accuracy;
+  c.plateau_patience = f.raw().contains("plateau_patience") ? f.int64("plateau_patience", 1) : 5;
   c.normalize = f.parsed("normalize", parse_normalize);
   c.seed = f.u64("seed");
   c.f64 = f.boolean("f64");
@@ -306,8 +312,10 @@ SafeTensors checkpoint_to_safetensors(const TrainState& s, const std::string& ap
                      {"correct", s.epoch_correct},
                      {"seen", s.epoch_seen},
                      {"seconds", s.epoch_seconds}};
-  c["early_stopping"] = {
-      {"best_val", s.best_val}, {"best_epoch", s.best_epoch}, {"since_best", s.since_best}};
+  c["early_stopping"] = {{"best_val", std::isfinite(s.best_val) ? json(s.best_val) : json(nullptr)},
+                         {"best_epoch", s.best_epoch},
+                         {"since_best", s.since_best},
+                         {"lr_reductions", s.lr_reductions}};
   json h = json::array();
   for (const auto& r : s.history) h.push_back(record_json(r));
   c["history"] = h;
@@ -419,7 +427,8 @@ TrainState checkpoint_from_safetensors(const SafeTensors& st, const std::string&
   s.epoch_seen = sums.int64("seen", 0);
   s.epoch_seconds = sums.num("seconds");
   const Fields es = f.obj("early_stopping");
-  s.best_val = es.num("best_val");
+  s.best_val = es.num_or_nan("best_val");
+  s.lr_reductions = es.raw().contains("lr_reductions") ? es.int64("lr_reductions", 0) : 0;
   s.best_epoch = es.int64("best_epoch", 0);
   s.since_best = es.int64("since_best", 0);
   for (const auto& r : f.arr("history"))

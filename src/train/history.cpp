@@ -110,6 +110,8 @@ nlohmann::json training_metadata(const TrainConfig& cfg, const TrainResult& r, c
   j["best_epoch"] = r.best_epoch;
   j["val_split"] = cfg.val_split;
   j["patience"] = cfg.patience;
+  j["monitor"] = monitor_name(cfg.monitor);
+  if (cfg.schedule.kind == ScheduleKind::plateau) j["plateau_patience"] = cfg.plateau_patience;
   j["seed"] = cfg.seed;
   j["precision"] = cfg.f64 ? "f64" : "f32";
   j["train_examples"] = r.train_examples;

@@ -143,8 +143,9 @@ ScheduleKind parse_schedule(const std::string& name) {
   if (name == "step") return ScheduleKind::step;
   if (name == "exponential" || name == "exp") return ScheduleKind::exponential;
   if (name == "cosine") return ScheduleKind::cosine;
+  if (name == "plateau") return ScheduleKind::plateau;
   fail("--schedule", "unknown schedule '" + name + "'",
-       "one of constant, step, exponential, cosine");
+       "one of constant, step, exponential, cosine, plateau");
 }
 
 const char* schedule_name(ScheduleKind k) {
@@ -157,6 +158,8 @@ const char* schedule_name(ScheduleKind k) {
       return "exponential";
     case ScheduleKind::cosine:
       return "cosine";
+    case ScheduleKind::plateau:
+      return "plateau";
   }
   return "?";
 }
@@ -167,6 +170,7 @@ double Schedule::at(int64_t step) const {
   const int64_t epoch = step / std::max<int64_t>(1, steps_per_epoch);
   switch (kind) {
     case ScheduleKind::constant:
+    case ScheduleKind::plateau:
       return lr;
     case ScheduleKind::exponential:
       return lr * std::pow(decay, static_cast<double>(epoch));

@@ -12,6 +12,7 @@
 
 #include "core/parallel.hpp"
 #include "data_parallel.hpp"
+#include "fcnet/metrics.hpp"
 #include "fcnet/text.hpp"
 #include "train/history.hpp"
 
@@ -172,6 +173,34 @@ void from_doubles(const std::vector<double>& v, T* p) {
 
 // `shard`: where `train` sits among the ranks' data (all of it for a single process); n below is
 // the global example count, and a rank computes the gradient of the rows of each batch it holds.
+// The score of `monitor` for an epoch's validation result (higher is better).
+double monitored_score(Monitor monitor, const EvalResult& ev, const Matrix<double>* probs,
+                       const Dataset& val) {
+  switch (monitor) {
+    case Monitor::val_loss:
+      return -ev.loss;
+    case Monitor::val_accuracy:
+      return ev.accuracy;
+    case Monitor::val_balanced_accuracy: {
+      double sum = 0;
+      int64_t present = 0;
+      for (int64_t k = 0; k < ev.classes; ++k) {
+        int64_t support = 0;
+        for (int64_t j = 0; j < ev.classes; ++j) support += ev.confusion[k * ev.classes + j];
+        if (support == 0) continue;
+        ++present;
+        sum += static_cast<double>(ev.confusion[k * ev.classes + k]) / static_cast<double>(support);
+      }
+      return present > 0 ? sum / static_cast<double>(present) : 0.0;
+    }
+    case Monitor::val_roc_auc: {
+      const double auc = classification_metrics(probs->cview(), val.labels.data()).roc_auc;
+      return std::isfinite(auc) ? auc : 0.0;
+    }
+  }
+  return 0.0;
+}
+
 template <class T>
 TrainResult train_impl(const Dataset& train, const Dataset* val, int64_t val_n,
                        const TrainConfig& cfg, const TrainCallbacks& cb, const detail::Shard& shard,
@@ -227,8 +256,9 @@ TrainResult train_impl(const Dataset& train, const Dataset* val, int64_t val_n,
   const int64_t P = net.buffer_size();
   std::vector<T> best(net.params(), net.params() + P);
   std::vector<T> epoch_start = best;
-  double best_val = -1;
-  int64_t since_best = 0;
+  // The best monitored score so far (higher is better: the loss enters negated); NaN: none yet.
+  double best_val = std::numeric_limits<double>::quiet_NaN();
+  int64_t since_best = 0, lr_reductions = 0;
   int64_t step = 0;
   // Where a resumed run picks up: its epoch, the steps of it already done and their sums.
   int64_t first_epoch = 1, first_step = 0, carry_correct = 0, carry_seen = 0;
@@ -250,6 +280,7 @@ TrainResult train_impl(const Dataset& train, const Dataset* val, int64_t val_n,
     if (!r.epoch_start.empty()) from_doubles(r.epoch_start, epoch_start.data());
     best_val = r.best_val;
     since_best = r.since_best;
+    lr_reductions = r.lr_reductions;
     res.best_epoch = r.best_epoch;
     step = r.step;
     res.epochs = r.history;
@@ -263,6 +294,11 @@ TrainResult train_impl(const Dataset& train, const Dataset* val, int64_t val_n,
   }
   const bool validating = val_n > 0;
   auto patience_out = [&] { return cfg.patience > 0 && validating && since_best >= cfg.patience; };
+  if (comm && validating && cfg.monitor == Monitor::val_roc_auc)
+    fail("--monitor", "val_roc_auc with data-parallel ranks",
+         "val_loss, val_accuracy or val_balanced_accuracy on ranks");
+  if (cfg.plateau_patience < 1)
+    fail("--plateau-patience", "is " + std::to_string(cfg.plateau_patience), "at least 1");
   auto steps_out = [&] { return cfg.max_steps > 0 && step >= cfg.max_steps; };
   // The state at epoch `epoch`, `done` steps into it (the shuffle generator as it was at the
   // epoch's start).
@@ -295,6 +331,7 @@ TrainResult train_impl(const Dataset& train, const Dataset* val, int64_t val_n,
     st->best_val = best_val;
     st->best_epoch = res.best_epoch;
     st->since_best = since_best;
+    st->lr_reductions = lr_reductions;
     st->history = res.epochs;
     st->seconds = res.seconds;
     st->data_n = n;
@@ -323,7 +360,9 @@ TrainResult train_impl(const Dataset& train, const Dataset* val, int64_t val_n,
     if (!resumed) std::copy(net.params(), net.params() + P, epoch_start.begin());
     EpochRecord rec;
     rec.epoch = epoch;
-    rec.lr = sched.at(step - s0);
+    const bool plateau = cfg.schedule.kind == ScheduleKind::plateau;
+    const double lr_scale = plateau ? std::pow(cfg.schedule.decay, lr_reductions) : 1.0;
+    rec.lr = sched.at(step - s0) * lr_scale;
     double loss_sum = resumed ? carry_loss : 0;
     int64_t correct = resumed ? carry_correct : 0, seen = resumed ? carry_seen : 0;
     const double seconds_before = resumed ? carry_seconds : 0;
@@ -344,7 +383,7 @@ TrainResult train_impl(const Dataset& train, const Dataset* val, int64_t val_n,
       MatrixView<T> x = xb.view().rows_range(0, rows);
       gather_batch<T>(x, train, idx, rows, tf);
       for (int64_t i = 0; i < rows; ++i) yb[i] = train.labels[idx[i]];
-      const double lr = sched.at(step);
+      const double lr = sched.at(step) * lr_scale;
       LossParts lp;
       if (rows > 0 && weighted) {
         double wsum = 0;
@@ -445,18 +484,29 @@ TrainResult train_impl(const Dataset& train, const Dataset* val, int64_t val_n,
       rec.weight_norms.push_back(l2_norm<T>(net.W(l)));
       rec.grad_norms.push_back(l2_norm<T>(net.dW(l)));
     }
+    // The monitored score: on the validation set, else (for the plateau schedule) the
+    // training loss.
+    double score = -rec.train_loss;
     if (validating) {
-      EvalResult ev = evaluate_impl<T>(net, model.transform, *val, 1000, nullptr, true);
+      Matrix<double> probs;
+      const bool ranking = cfg.monitor == Monitor::val_roc_auc;
+      if (ranking) probs.resize(val->n, net.num_classes(), "validation probabilities");
+      EvalResult ev =
+          evaluate_impl<T>(net, model.transform, *val, 1000, ranking ? &probs : nullptr, true);
       if (comm) detail::combine_eval(*comm, ev);
       rec.val_loss = ev.loss;
       rec.val_accuracy = ev.accuracy;
-      if (ev.accuracy > best_val) {
-        best_val = ev.accuracy;
+      score = monitored_score(cfg.monitor, ev, ranking ? &probs : nullptr, *val);
+    }
+    if (validating || plateau) {
+      if (std::isnan(best_val) || score > best_val) {
+        best_val = score;
         res.best_epoch = epoch;
         since_best = 0;
-        std::copy(net.params(), net.params() + P, best.begin());
+        if (validating) std::copy(net.params(), net.params() + P, best.begin());
       } else {
         ++since_best;
+        if (plateau && since_best % cfg.plateau_patience == 0) ++lr_reductions;
       }
     }
     res.epochs.push_back(rec);
@@ -618,6 +668,28 @@ void check_resume(const TrainState& st, const TrainConfig& cfg, const Dataset& t
 }
 
 }  // namespace
+
+Monitor parse_monitor(const std::string& name) {
+  for (Monitor m : {Monitor::val_loss, Monitor::val_accuracy, Monitor::val_balanced_accuracy,
+                    Monitor::val_roc_auc})
+    if (name == monitor_name(m)) return m;
+  fail("--monitor", "is '" + name + "'",
+       "val_loss, val_accuracy, val_balanced_accuracy or val_roc_auc");
+}
+
+const char* monitor_name(Monitor m) {
+  switch (m) {
+    case Monitor::val_loss:
+      return "val_loss";
+    case Monitor::val_accuracy:
+      return "val_accuracy";
+    case Monitor::val_balanced_accuracy:
+      return "val_balanced_accuracy";
+    case Monitor::val_roc_auc:
+      return "val_roc_auc";
+  }
+  return "?";
+}
 
 Schedule run_schedule(const TrainConfig& cfg, int64_t steps_per_epoch) {
   Schedule sched = cfg.schedule;

@@ -42,6 +42,8 @@ struct Options {
   int64_t max_steps = 0;
   double val_split = 0.0;
   int64_t patience = 0;
+  std::string monitor = "val_loss";
+  int64_t plateau_patience = 5;
   std::string normalize = "auto";
   std::string init = "he";
   double init_std = 1e-2;
@@ -193,10 +195,12 @@ Command add_train(CLI::App& app) {
   c->add_option("--optimizer", o->optimizer, "sgd, momentum, nesterov, adam, adamw or rmsprop")
       ->capture_default_str();
   c->add_option("--lr", o->lr, "Learning rate")->check(kPositive)->capture_default_str();
-  c->add_option("--schedule", o->schedule, "constant, step, exponential or cosine")
+  c->add_option("--schedule", o->schedule,
+                "constant, step, exponential, cosine, or plateau (x --lr-decay after "
+                "--plateau-patience epochs without a better --monitor value)")
       ->capture_default_str();
   c->add_option("--lr-decay", o->lr_decay,
-                "Decay factor per epoch (exponential) or per --step-epochs (step)")
+                "Decay factor per epoch (exponential), per --step-epochs (step) or per plateau")
       ->check(kPositive)
       ->capture_default_str();
   c->add_option("--step-epochs", o->step_epochs, "Epochs between decays of the step schedule")
@@ -235,9 +239,18 @@ Command add_train(CLI::App& app) {
       ->check(CLI::Range(0.0, 0.99))
       ->capture_default_str();
   c->add_option("--patience", o->patience,
-                "Stop after this many epochs without a better validation accuracy (0: off); the "
+                "Stop after this many epochs without a better --monitor value (0: off); the "
                 "best weights are kept")
       ->check(kNonNegative)
+      ->capture_default_str();
+  c->add_option("--monitor", o->monitor,
+                "What early stopping, the kept weights and the plateau schedule watch on the "
+                "validation split (without one, the plateau schedule watches the training loss)")
+      ->check(CLI::IsMember({"val_loss", "val_accuracy", "val_balanced_accuracy", "val_roc_auc"}))
+      ->capture_default_str();
+  c->add_option("--plateau-patience", o->plateau_patience,
+                "Epochs without improvement before the plateau schedule decays the rate")
+      ->check(kPositive)
       ->capture_default_str();
   c->add_option("--normalize", o->normalize,
                 "auto (uint8: /255, else standardize), none, scale or standardize")
@@ -292,6 +305,8 @@ Command add_train(CLI::App& app) {
         cfg.max_steps = o->max_steps;
         cfg.val_split = o->val_split;
         cfg.patience = o->patience;
+        cfg.monitor = parse_monitor(o->monitor);
+        cfg.plateau_patience = o->plateau_patience;
         cfg.normalize = option_value([&] { return parse_normalize(o->normalize); });
         cfg.init = option_value([&] { return parse_init(o->init); });
         cfg.init_std = o->init_std;

@@ -159,6 +159,8 @@ void resume_config(const CLI::App& cmd, const TrainState& st, TrainConfig& cfg) 
   if (!keep("--max-steps")) cfg.max_steps = s.max_steps;
   if (!keep("--val-split")) cfg.val_split = s.val_split;
   if (!keep("--patience")) cfg.patience = s.patience;
+  if (!keep("--monitor")) cfg.monitor = s.monitor;
+  if (!keep("--plateau-patience")) cfg.plateau_patience = s.plateau_patience;
   if (!keep("--normalize")) cfg.normalize = s.normalize;
   if (!keep("--seed")) cfg.seed = s.seed;
   if (!keep("--precision")) cfg.f64 = s.f64;
