@@ -78,10 +78,11 @@ TEST_P(GradcheckGrid, EveryActivationRegAndSeedPasses) {
   for (std::size_t l = 1; l < sizes.size(); ++l) expected += sizes[l - 1] * sizes[l] + sizes[l];
   for (auto a : {"relu", "leaky_relu", "tanh", "sigmoid", "gelu", "identity"})
     for (auto reg : {"0", "1e-3", "0.05"})
-      for (int seed = 0; seed < 5; ++seed) {
+      for (int seed = 0; seed < 6; ++seed) {
+        // Seed 5: the weighted loss of --class-weight and --weight-col.
         const std::string args = std::string("gradcheck --json --layers ") + GetParam() +
                                  " --activation " + a + " --reg " + reg + " --seed " +
-                                 std::to_string(seed);
+                                 std::to_string(seed) + (seed == 5 ? " --weighted" : "");
         SCOPED_TRACE(args);
         auto r = run_cli(args, dir);
         ASSERT_EQ(r.code, 0) << r.out << r.err;

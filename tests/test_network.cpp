@@ -289,6 +289,15 @@ TEST(Network, WeightedLossGradientMatchesNumerical) {
     worst = std::max(worst, rel_error(analytic[i], (a - b) / (2 * h)));
   }
   EXPECT_LT(worst, 1e-7);
+  // The gradient check sees the weights: the plain mean's gradient fails it.
+  const GradCheckResult ok =
+      compare_gradients(net, x.view(), y.data(), 0.0, analytic.data(), 3e-3, 0, nullptr, w.data());
+  EXPECT_LT(ok.max_rel_error, 1e-9);
+  forward_backward(net, x.view(), y.data(), 0.0, ws);
+  std::vector<double> plain(net.grads(), net.grads() + net.buffer_size());
+  const GradCheckResult bad =
+      compare_gradients(net, x.view(), y.data(), 0.0, plain.data(), 3e-3, 0, nullptr, w.data());
+  EXPECT_GT(bad.max_rel_error, 1e-3);
   // Equal weights give the plain mean's gradient.
   std::vector<double> ones(11, 2.5);
   forward_backward(net, x.view(), y.data(), 0.0, ws, nullptr, 1.0 / 27.5, true, ones.data());

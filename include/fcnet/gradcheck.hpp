@@ -44,14 +44,17 @@ struct GradCheckResult {
 // the size of the per-example contributions; it equals |n| when they agree in sign and stays
 // meaningful when they cancel to a gradient near zero. `h` is the step relative to each tensor's
 // RMS. With max_per_tensor > 0, that many entries per tensor are drawn with rng. Uses the OpenMP
-// threads; the result does not depend on their number.
+// threads; the result does not depend on their number. With `weights` (N values) the loss is the
+// weighted mean Σ wᵢ·Lᵢ / Σ wᵢ (forward_backward's with those weights).
 GradCheckResult compare_gradients(const Network<double>& net, ConstView<double> x, const int32_t* y,
                                   double reg, const double* analytic, double h = 3e-3,
-                                  int64_t max_per_tensor = 0, Rng* rng = nullptr);
+                                  int64_t max_per_tensor = 0, Rng* rng = nullptr,
+                                  const double* weights = nullptr);
 
 // Backprop (forward_backward, reference kernels) on (x, y), then compare_gradients against it.
 // The parameters are left unchanged; the gradients hold backprop's.
 GradCheckResult gradcheck(Network<double>& net, ConstView<double> x, const int32_t* y, double reg,
-                          double h = 3e-3, int64_t max_per_tensor = 0, Rng* rng = nullptr);
+                          double h = 3e-3, int64_t max_per_tensor = 0, Rng* rng = nullptr,
+                          const double* weights = nullptr);
 
 }  // namespace fcnet

@@ -77,8 +77,8 @@ struct Scratch {
 
 class Differ {
  public:
-  Differ(const Network<double>& net, ConstView<double> x, const int32_t* y)
-      : net_(net), y_(y), base_(forward_kept(net, x)) {
+  Differ(const Network<double>& net, ConstView<double> x, const int32_t* y, const double* w)
+      : net_(net), y_(y), w_(w), base_(forward_kept(net, x)) {
     kinked_ = net.activation().kind == Activation::relu ||
               net.activation().kind == Activation::leaky_relu;
     linear_ = kinked_ || net.activation().kind == Activation::identity;
@@ -141,8 +141,9 @@ class Differ {
         if (c != yi) acc += base_.e(i, c) * std::expm1(ds[c] - ds[yi]);
       const double li =
           std::log1p(static_cast<double>(acc / base_.esum[static_cast<std::size_t>(i)]));
-      out.sum += li;
-      out.abs += std::fabs(li);
+      const double wi = w_ ? w_[i] : 1.0;
+      out.sum += wi * li;
+      out.abs += wi * std::fabs(li);
     }
     return out;
   }
@@ -172,6 +173,7 @@ class Differ {
 
   const Network<double>& net_;
   const int32_t* y_;
+  const double* w_;
   Base base_;
   bool kinked_ = false;  // relu, leaky_relu: a kink at 0
   bool linear_ = false;  // piecewise linear (those and identity)
@@ -193,10 +195,13 @@ struct Verdict {
 
 GradCheckResult compare_gradients(const Network<double>& net, ConstView<double> x, const int32_t* y,
                                   double reg, const double* analytic, double h,
-                                  int64_t max_per_tensor, Rng* rng) {
+                                  int64_t max_per_tensor, Rng* rng, const double* weights) {
   if (!(h > 0)) fail("gradcheck", "step h is " + std::to_string(h), "a positive relative step");
-  const Differ differ(net, x, y);
-  const double inv_n = 1.0 / static_cast<double>(differ.batch());
+  const Differ differ(net, x, y, weights);
+  double total = static_cast<double>(differ.batch());
+  if (weights) total = std::accumulate(weights, weights + differ.batch(), 0.0);
+  if (!(total > 0)) fail("gradcheck", "the example weights sum to 0", "a positive total weight");
+  const double inv_n = 1.0 / total;
   GradCheckResult r;
   for (int l = 1; l <= net.num_layers(); ++l) {
     for (bool bias : {false, true}) {
@@ -269,10 +274,12 @@ GradCheckResult compare_gradients(const Network<double>& net, ConstView<double> 
 }
 
 GradCheckResult gradcheck(Network<double>& net, ConstView<double> x, const int32_t* y, double reg,
-                          double h, int64_t max_per_tensor, Rng* rng) {
+                          double h, int64_t max_per_tensor, Rng* rng, const double* weights) {
   Workspace<double> ws(false);
-  forward_backward(net, x, y, reg, ws);
-  return compare_gradients(net, x, y, reg, net.grads(), h, max_per_tensor, rng);
+  double scale = 0.0;
+  if (weights) scale = 1.0 / std::accumulate(weights, weights + x.rows, 0.0);
+  forward_backward(net, x, y, reg, ws, nullptr, scale, true, weights);
+  return compare_gradients(net, x, y, reg, net.grads(), h, max_per_tensor, rng, weights);
 }
 
 }  // namespace fcnet

@@ -18,6 +18,7 @@ struct Options {
   double tol = 1e-7;
   double step = 3e-3;
   int threads = 0;
+  bool weighted = false;
 };
 }  // namespace
 
@@ -50,6 +51,9 @@ Command add_gradcheck(CLI::App& app) {
       ->check(kPositive)
       ->capture_default_str();
   c->add_option("--threads", o->threads, "Threads (default: one per core)")->check(kThreads);
+  c->add_flag("--weighted", o->weighted,
+              "Random example weights in [0.1, 3): check the weighted mean loss Σ wᵢ·Lᵢ / Σ wᵢ of "
+              "--class-weight and --weight-col");
   c->add_flag("--json", o->json, "Print one JSON object on stdout");
   return {c, [o] {
             set_num_threads(o->threads);
@@ -69,7 +73,11 @@ Command add_gradcheck(CLI::App& app) {
             std::vector<int32_t> y(static_cast<std::size_t>(o->batch));
             for (auto& v : y)
               v = static_cast<int32_t>(rng.below(static_cast<uint64_t>(sizes.back())));
-            GradCheckResult r = gradcheck(net, x.view(), y.data(), o->reg, o->step);
+            std::vector<double> w;
+            if (o->weighted)
+              for (int64_t i = 0; i < o->batch; ++i) w.push_back(0.1 + 2.9 * rng.uniform());
+            GradCheckResult r = gradcheck(net, x.view(), y.data(), o->reg, o->step, 0, nullptr,
+                                          w.empty() ? nullptr : w.data());
             const bool ok = r.max_rel_error <= o->tol;
             if (o->json) {
               json j;
