@@ -5,6 +5,7 @@ import json
 import warnings
 
 import numpy as np
+import pytest
 from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
@@ -64,3 +65,41 @@ def test_estimator_class_weight_is_sample_weight_by_class():
             assert "class_weight" in str(e)
         else:
             raise AssertionError(f"class_weight={bad!r} was accepted")
+
+
+def test_weighted_gradient_matches_pytorch_cross_entropy_weight():
+    """One full-batch SGD step with class weights, against PyTorch's CrossEntropyLoss(weight=…).
+    Two fits from the same initial weights W0 with rates η and 2η give W0 and the gradient
+    g(W0) = (W_η − W_2η) / η, which PyTorch computes from W0 itself."""
+    import torch
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(40, 5))
+    y = rng.integers(0, 3, size=40)
+    cw = {0: 0.5, 1: 2.0, 2: 1.25}
+    sw = rng.uniform(0.2, 2.0, size=40)
+    eta = 1e-3
+    fits = []
+    for lr in (eta, 2 * eta):
+        est = fcnet.MLPClassifier(hidden_layer_sizes=(7,), activation="tanh", solver="sgd",
+                                  alpha=0.0, batch_size=40, learning_rate_init=lr, max_iter=1,
+                                  random_state=5, precision="float64", normalize="none",
+                                  class_weight=cw, n_jobs=1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            est.fit(X, y, sample_weight=sw)
+        fits.append([*est.coefs_, *est.intercepts_])
+    w0 = [2 * a - b for a, b in zip(*fits)]
+    grads = [(a - b) / eta for a, b in zip(*fits)]
+    t = [torch.tensor(p, dtype=torch.float64, requires_grad=True) for p in w0]
+    W1, W2, b1, b2 = t
+    scores = torch.tanh(torch.tensor(X) @ W1 + b1) @ W2 + b2
+    per = torch.nn.functional.cross_entropy(scores, torch.tensor(y), reduction="none")
+    w = torch.tensor(sw) * torch.tensor([cw[int(k)] for k in y], dtype=torch.float64)
+    ((per * w).sum() / w.sum()).backward()
+    for p, g in zip(t, grads):
+        np.testing.assert_allclose(g, p.grad.numpy(), rtol=1e-6, atol=1e-9)
+    # Without sample weights PyTorch's own class-weighted mean is the same loss.
+    loss = torch.nn.CrossEntropyLoss(weight=torch.tensor([cw[0], cw[1], cw[2]], dtype=torch.float64))
+    per_w = torch.tensor([cw[int(k)] for k in y], dtype=torch.float64)
+    assert float(loss(scores, torch.tensor(y))) == pytest.approx(
+        float((per * per_w).sum() / per_w.sum()), rel=1e-12)
