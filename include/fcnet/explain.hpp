@@ -10,6 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "fcnet/data.hpp"
+#include "fcnet/kernels.hpp"
+#include "fcnet/model_io.hpp"
 #include "fcnet/tensor.hpp"
 
 namespace fcnet {
@@ -62,5 +65,31 @@ std::string explain_text(const SeedExample& ex, int digits = 6);
 std::string explain_html(const SeedExample& ex, int digits = 6);
 // Every number at full precision (17 significant digits), as one JSON object.
 std::string explain_json(const SeedExample& ex);
+
+// One example of a data set through a trained model, the same walk with real numbers: the input
+// (raw and transformed, by feature name), Z and O of each hidden layer, the scores S, the
+// softmax, and with a label L_i, eq. 1.3's dL_i/dS and the last layer's gradient; then each input's
+// attribution (gradient × input) to the log-probability of the predicted class, the gradient
+// checked by central differences on that example. Computed in double.
+struct ModelExplanation {
+  int64_t row = 0;
+  ActivationFn activation{};
+  std::vector<std::string> names, classes;
+  std::vector<double> raw, x;               // the input before and after the model's transform
+  std::vector<std::vector<double>> Z, O;    // hidden layers 1..L−1
+  std::vector<double> S, P;                 // scores and softmax
+  int64_t predicted = 0, label = -1;        // label −1: the data have none
+  double Li = 0;                            // −log P[label]
+  std::vector<double> dLi_dS, dWL;          // eq. 1.3, and O_{L−1}ᵀ·dL_i/dS (row-major)
+  std::vector<double> grad_x, attribution;  // d log P[predicted] / dx, and that × x
+  double h = 1e-6, max_abs_diff = 0, max_grad = 0;  // the central-difference check
+  int64_t skipped_at_kinks = 0;  // inputs whose every step crossed a relu kink (not compared)
+};
+
+ModelExplanation explain_model_example(const Model& model, const Dataset& data, int64_t row,
+                                       double h = 1e-6);
+std::string explain_model_text(const ModelExplanation& e, int digits = 6);
+// Every number at full precision, as one JSON object (keys as the fields above).
+std::string explain_model_json(const ModelExplanation& e);
 
 }  // namespace fcnet
