@@ -73,8 +73,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
 
     hidden_layer_sizes : widths of the hidden layers; () gives softmax regression.
     activation : 'relu', 'tanh', 'logistic', 'identity', and fcnet's 'leaky_relu' and 'gelu'.
-    solver : 'adam', 'sgd' (plain SGD), 'momentum', 'nesterov', 'adamw' or 'rmsprop'. scikit-learn's
-        'sgd' with its default momentum is solver='nesterov' here; 'lbfgs' is not available.
+    solver : 'adam', 'sgd' (scikit-learn's: momentum, Nesterov's when nesterovs_momentum, plain
+        SGD when momentum=0), or fcnet's 'momentum', 'nesterov', 'adamw', 'rmsprop'; 'lbfgs' is not
+        available.
     alpha : L2 penalty with scikit-learn's meaning. scikit-learn adds alpha/(2·B)·Σ‖W‖² to the mean
         loss of each minibatch of B examples (gradient alpha·W/B); fcnet's trainer adds reg·Σ‖W‖²,
         so reg = alpha / (2·batch_size) gives the same penalty and gradients for every full batch.
@@ -91,7 +92,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         consecutive epochs.
     early_stopping, validation_fraction : hold out validation_fraction of the training data, stop
         on the validation accuracy as above, and keep the weights of the best epoch.
-    beta_1, beta_2, epsilon : Adam's; momentum : momentum/nesterov's.
+    beta_1, beta_2, epsilon : Adam's; momentum, nesterovs_momentum : sgd's (momentum is also
+        the 'momentum' and 'nesterov' solvers').
     weight_decay : adamw's decoupled weight decay.
     dropout : drop probability of hidden units during training (fcnet extension).
     precision : 'float32' (fast, oneDNN kernels) or 'float64'.
@@ -117,7 +119,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
                  n_iter_no_change=10, momentum=0.9, weight_decay=0.01, lr_decay=0.95,
                  dropout=0.0, precision="float32", normalize="auto", n_jobs=None,
-                 class_weight=None):
+                 class_weight=None, nesterovs_momentum=True):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -144,6 +146,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         self.normalize = normalize
         self.n_jobs = n_jobs
         self.class_weight = class_weight
+        self.nesterovs_momentum = nesterovs_momentum
 
     # -- fitting --------------------------------------------------------------------------------
 
@@ -188,13 +191,18 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         if self.batch_size == "auto":
             batch = min(200, n_train)
         else:
-            batch = min(check_positive_int(self.batch_size, "batch_size"), max(n_train, 1))
+            batch = check_positive_int(self.batch_size, "batch_size")
+            if batch > n_train:
+                warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is going "
+                              "to be clipped", UserWarning)
+            batch = min(batch, max(n_train, 1))
         act = _ACTIVATIONS[self.activation]
         return batch, hidden, dict(
             hidden=hidden,
             activation=act,
-            init="he" if act in ("relu", "leaky_relu", "gelu") else "xavier",
-            optimizer=self.solver,
+            # scikit-learn initialises every layer at Glorot's scale, 2 / (fan_in + fan_out).
+            init="xavier",
+            optimizer=self._optimizer(),
             lr=check_real(self.learning_rate_init, "learning_rate_init", lo=0, lo_open=True),
             schedule=self.learning_rate,
             lr_decay=check_real(self.lr_decay, "lr_decay", lo=0, lo_open=True),
@@ -214,6 +222,15 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             tol=tol,
             n_iter_no_change=n_iter_no_change,
         )
+
+    def _optimizer(self):
+        if self.solver != "sgd":
+            return self.solver
+        # scikit-learn's SGD: v = momentum·v − lr·g; w += v (Nesterov: w += momentum·v − lr·g),
+        # the same steps at a constant rate as fcnet's momentum and nesterov.
+        if check_real(self.momentum, "momentum", lo=0, hi=1) == 0:
+            return "sgd"
+        return "nesterov" if self.nesterovs_momentum else "momentum"
 
     def _class_weights(self, classes, yi):
         cw = self.class_weight

@@ -170,7 +170,7 @@ def test_alpha_is_scikit_learns_penalty(wine):
     weights of runs with and without alpha differ by exactly lr·(alpha/n)·W0; biases not at all."""
     X, y = wine
     n = len(X)
-    kw = dict(hidden_layer_sizes=(16,), solver="sgd", max_iter=1, random_state=3,
+    kw = dict(hidden_layer_sizes=(16,), solver="sgd", momentum=0.0, max_iter=1, random_state=3,
               precision="float64")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)

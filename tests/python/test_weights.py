@@ -80,7 +80,7 @@ def test_weighted_gradient_matches_pytorch_cross_entropy_weight():
     eta = 1e-3
     fits = []
     for lr in (eta, 2 * eta):
-        est = fcnet.MLPClassifier(hidden_layer_sizes=(7,), activation="tanh", solver="sgd",
+        est = fcnet.MLPClassifier(hidden_layer_sizes=(7,), activation="tanh", solver="sgd", momentum=0.0,
                                   alpha=0.0, batch_size=40, learning_rate_init=lr, max_iter=1,
                                   random_state=5, precision="float64", normalize="none",
                                   class_weight=cw, n_jobs=1)
