@@ -412,6 +412,12 @@ TEST(Cli, MixedTypeCsvTrainsAndPredictsFromRawFilesInAnyOrder) {
             std::string::npos);
   EXPECT_NE(html.find("sex: categorical, 2 categories: female, male (+ missing)"),
             std::string::npos);
+  // Tabular diagnostics: ROC and PR curves per class, reliability, and the bill length (which
+  // separates the species) as the most important column.
+  for (const char* id :
+       {"id=\"roc-curve\"", "id=\"pr-curve\"", "id=\"calibration\"", "id=\"importance\""})
+    EXPECT_NE(html.find(id), std::string::npos) << id;
+  EXPECT_NE(html.find("<tbody><tr><td>bill</td>"), std::string::npos);
   auto a = run_cli("predict --model " + model + " --data " + train + " --output probs", dir);
   auto b = run_cli("predict --model " + model + " --data " + shuffled + " --output probs", dir);
   ASSERT_EQ(a.code, 0) << a.err;

@@ -67,6 +67,20 @@ struct ReportData {
 
   // Misclassified examples to show; the report draws at most kReportMaxExamples of them.
   std::vector<ReportExample> misclassified;
+
+  // Tabular models on labelled data (empty otherwise): ROC and precision-recall curves (the
+  // positive class for two classes, one-vs-rest for up to 10), the reliability of the predicted
+  // class's probability, and permutation importance of each column (accuracy lost when that
+  // column's values are shuffled across the examples).
+  struct Curve {
+    std::string label;
+    std::vector<double> x, y;
+    double area = 0;  // ROC-AUC or average precision
+  };
+  std::vector<Curve> roc, pr;
+  Curve calibration;  // x: mean confidence per bin of 0.1, y: accuracy in that bin
+  std::vector<int64_t> calibration_counts;
+  std::vector<std::pair<std::string, double>> importance;  // by column, largest first
 };
 
 // Most first-layer units and misclassified examples drawn.

@@ -584,6 +584,76 @@ std::string section_confusion(const ReportData& d) {
 
 // ---------------------------------------------------------------------------------- norms
 
+// ------------------------------------------------------------------------- tabular diagnostics
+
+std::string section_tabular(const ReportData& d) {
+  static const char* colors[] = {"#2563eb", "#ea580c", "#16a34a", "#9333ea", "#dc2626",
+                                 "#0891b2", "#ca8a04", "#db2777", "#4b5563", "#65a30d"};
+  std::string h = open_section("tabular", "Ranking, calibration and column importance",
+                               "(" + d.confusion_split + " split)");
+  h += "<div class=\"charts\">";
+  auto curves = [&](const std::vector<ReportData::Curve>& cs, const char* id, const char* title,
+                    const char* xl, const char* yl, const char* area, bool diagonal) {
+    std::vector<ChartSeries> s;
+    for (std::size_t k = 0; k < cs.size(); ++k) {
+      ChartSeries c;
+      char buf[32] = "";
+      if (area != nullptr) std::snprintf(buf, sizeof buf, " (%s %.3f)", area, cs[k].area);
+      c.label = cs[k].label + buf;
+      c.css_class = std::string(id) + "-" + std::to_string(k);
+      c.color = colors[k % 10];
+      c.x = cs[k].x;
+      c.y = cs[k].y;
+      s.push_back(std::move(c));
+    }
+    if (diagonal) {
+      ChartSeries c;
+      c.label = "chance";
+      c.css_class = "chance";
+      c.color = "#9aa5b1";
+      c.dashed = true;
+      c.x = {0, 1};
+      c.y = {0, 1};
+      s.push_back(std::move(c));
+    }
+    ChartOptions o;
+    o.id = id;
+    o.title = title;
+    o.x_label = xl;
+    o.y_label = yl;
+    o.integer_x = false;
+    o.y_floor = 0;
+    o.y_ceil = 1;
+    o.include_zero = true;
+    return figure(id, title, report_detail::render_line_chart(o, s));
+  };
+  if (!d.roc.empty())
+    h += curves(d.roc, "roc-curve", "ROC curve", "false positive rate", "true positive rate", "AUC",
+                true);
+  if (!d.pr.empty())
+    h += curves(d.pr, "pr-curve", "Precision-recall curve", "recall", "precision", "AP", false);
+  if (!d.calibration.x.empty()) {
+    ReportData::Curve c = d.calibration;
+    h += curves({c}, "calibration", "Reliability: predicted class probability against accuracy",
+                "mean predicted probability (bins of 0.1)", "accuracy", nullptr, true);
+  }
+  h += "</div>";
+  if (!d.importance.empty()) {
+    h += "<table class=\"importance\" id=\"importance\"><thead><tr><th>column</th>"
+         "<th>accuracy lost when shuffled</th></tr></thead><tbody>";
+    for (const auto& [name, drop] : d.importance) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%+.4f", drop);
+      h += "<tr><td>" + html_escape(name) + "</td><td class=\"num\">" + buf + "</td></tr>";
+    }
+    h += "</tbody></table>" +
+         note(
+             "Permutation importance: each column's values shuffled across the examples "
+             "(one shuffle, seed 0, at most 5,000 examples), the model evaluated again.");
+  }
+  return h + "</section>";
+}
+
 std::string section_norms(const ReportData& d) {
   std::string h = open_section("norms", "Weight and gradient norms");
   const auto& ep = d.epochs;
@@ -863,6 +933,9 @@ svg .grid line.minor { stroke: #f2f4f7; }
 svg .axis-label { fill: #3e4c59; font-weight: 600; font-size: 12px; }
 svg .legend text { fill: var(--fg); font-size: 12px; }
 svg.heatmap { max-width: 100%; height: auto; }
+table.importance { border-collapse: collapse; margin: 12px 0; }
+table.importance th, table.importance td { padding: 4px 14px 4px 0; text-align: left; }
+table.importance td.num { text-align: right; font-variant-numeric: tabular-nums; }
 svg .cells.outlined rect { stroke: #ffffff; stroke-width: 1; }
 svg .labels text { fill: #3e4c59; }
 svg text.count { fill: #1f2933; font-weight: 600; }
@@ -928,6 +1001,9 @@ std::string render_report_html(const ReportData& data) {
       {"misclassified", "Misclassified", section_misclassified(data)},
       {"epochs", "Per epoch", section_epochs(data)},
   };
+
+  if (!data.roc.empty() || !data.importance.empty())
+    sections.insert(sections.begin() + 4, {"tabular", "Ranking & columns", section_tabular(data)});
 
   std::vector<std::string> facts;
   if (!data.epochs.empty())

@@ -5,10 +5,13 @@
 #include <cmath>
 #include <cstring>
 #include <nlohmann/json.hpp>
+#include <numeric>
 #include <string>
 #include <vector>
 
 #include "fcnet/error.hpp"
+#include "fcnet/metrics.hpp"
+#include "fcnet/random.hpp"
 #include "report/text.hpp"
 #include "train/history.hpp"
 
@@ -274,6 +277,82 @@ std::vector<float> first_layer(const Network<T>& net) {
   return out;
 }
 
+// ROC and precision-recall curves, the reliability diagram and permutation importance of each
+// column (ReportData's tabular parts), from the evaluation's probabilities.
+void tabular_diagnostics(const Model& m, const Dataset& data, const EvalResult& ev, ReportData& d,
+                         const ReportInputs& in) {
+  Matrix<double> probs;
+  if (in.eval_probs)
+    probs = *in.eval_probs;
+  else
+    evaluate(m, data, 1000, &probs);
+  const int64_t n = data.n, c = probs.cols();
+  auto name = [&](int64_t k) {
+    return k < static_cast<int64_t>(d.class_names.size())
+               ? d.class_names[static_cast<std::size_t>(k)]
+               : std::to_string(k);
+  };
+  std::vector<double> score(static_cast<std::size_t>(n));
+  std::vector<char> pos(static_cast<std::size_t>(n));
+  for (int64_t k = c == 2 ? 1 : 0; k < c && c <= 10; ++k) {
+    for (int64_t i = 0; i < n; ++i) {
+      score[static_cast<std::size_t>(i)] = probs(i, k);
+      pos[static_cast<std::size_t>(i)] = data.labels[static_cast<std::size_t>(i)] == k;
+    }
+    ReportData::Curve roc, pr;
+    roc.label = pr.label = name(k);
+    for (auto [x, y] : roc_curve(score, pos)) roc.x.push_back(x), roc.y.push_back(y);
+    for (auto [x, y] : pr_curve(score, pos)) pr.x.push_back(x), pr.y.push_back(y);
+    roc.area = roc_auc(score, pos);
+    pr.area = average_precision(score, pos);
+    if (roc.x.size() > 1) d.roc.push_back(std::move(roc));
+    if (pr.x.size() > 1) d.pr.push_back(std::move(pr));
+  }
+  // Reliability: the predicted class's probability in ten bins, against how often it is right.
+  std::vector<double> conf(10, 0.0), hits(10, 0.0);
+  d.calibration_counts.assign(10, 0);
+  for (int64_t i = 0; i < n; ++i) {
+    const double* row = &probs(i, 0);
+    const int64_t pred = std::max_element(row, row + c) - row;
+    const auto b = static_cast<std::size_t>(std::min(9.0, std::floor(row[pred] * 10)));
+    conf[b] += row[pred];
+    hits[b] += pred == data.labels[static_cast<std::size_t>(i)];
+    d.calibration_counts[b]++;
+  }
+  d.calibration.label = "model";
+  for (std::size_t b = 0; b < 10; ++b)
+    if (d.calibration_counts[b] > 0) {
+      d.calibration.x.push_back(conf[b] / static_cast<double>(d.calibration_counts[b]));
+      d.calibration.y.push_back(hits[b] / static_cast<double>(d.calibration_counts[b]));
+    }
+  // Permutation importance on at most 5,000 rows: each column's features shuffled together.
+  std::vector<int64_t> rows(static_cast<std::size_t>(std::min<int64_t>(n, 5000)));
+  std::iota(rows.begin(), rows.end(), 0);
+  const Dataset base = data.subset(rows);
+  const double base_acc = evaluate(m, base, 1000).accuracy;
+  Rng rng(0);
+  int64_t first = 0;
+  const std::size_t es = dtype_size(base.dtype);
+  for (const auto& col : m.schema.columns) {
+    const int64_t w = col.width();
+    Dataset shuffled = base;
+    std::vector<int64_t> perm(rows.size());
+    std::iota(perm.begin(), perm.end(), 0);
+    rng.shuffle(perm);
+    for (std::size_t i = 0; i < perm.size(); ++i)
+      std::memcpy(
+          shuffled.bytes.data() + (i * static_cast<std::size_t>(base.d) + first) * es,
+          base.bytes.data() +
+              (static_cast<std::size_t>(perm[i]) * static_cast<std::size_t>(base.d) + first) * es,
+          static_cast<std::size_t>(w) * es);
+    d.importance.emplace_back(col.name, base_acc - evaluate(m, shuffled, 1000).accuracy);
+    first += w;
+  }
+  std::stable_sort(d.importance.begin(), d.importance.end(),
+                   [](const auto& a, const auto& b) { return a.second > b.second; });
+  (void)ev;
+}
+
 ReportData build(const ReportInputs& in, EvalResult& ev) {
   if (!in.model) fail("report", "has no model", "a trained model");
   const Model& m = *in.model;
@@ -349,6 +428,7 @@ ReportData build(const ReportInputs& in, EvalResult& ev) {
       d.misclassified.push_back(std::move(ex));
     }
   }
+  if (in.eval && !m.schema.empty() && in.eval->n > 1) tabular_diagnostics(m, *in.eval, ev, d, in);
   d.summary = summary_lines(in, t, in.eval ? &ev : nullptr, image);
   return d;
 }
