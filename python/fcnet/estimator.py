@@ -119,7 +119,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
                  n_iter_no_change=10, momentum=0.9, weight_decay=0.01, lr_decay=0.95,
                  dropout=0.0, precision="float32", normalize="auto", n_jobs=None,
-                 class_weight=None, nesterovs_momentum=True):
+                 class_weight=None, nesterovs_momentum=True, warm_start=False):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -147,6 +147,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         self.n_jobs = n_jobs
         self.class_weight = class_weight
         self.nesterovs_momentum = nesterovs_momentum
+        self.warm_start = warm_start
 
     # -- fitting --------------------------------------------------------------------------------
 
@@ -258,17 +259,38 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         gaps (NaN/None): it is encoded as `fcnet train` encodes a CSV with the same cells (text,
         category and bool columns one-hot, numeric gaps filled with the column mean plus a
         missing-indicator feature) and the encoding is stored in the model; feature_names_in_
-        holds the column names, and predict takes the same columns, in the same order."""
+        holds the column names, and predict takes the same columns, in the same order.
+
+        With warm_start=True a fitted estimator continues its run (weights and optimizer state)
+        for max_iter more epochs on the new data, with the classes, columns and input transform
+        it was fitted with."""
+        return self._fit(X, y, sample_weight, incremental=False)
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """One epoch over (X, y), continuing from the previous call (weights and optimizer state).
+        The first call needs `classes`, every label that will ever appear; the input transform is
+        fitted on the first call's X. Early stopping does not apply, as in scikit-learn."""
+        if not hasattr(self, "_state"):
+            if classes is None:
+                _fail("classes", "is None on the first call to partial_fit",
+                      "every class label that y will hold")
+        return self._fit(X, y, sample_weight, incremental=True, classes=classes)
+
+    def _fit(self, X, y, sample_weight, incremental, classes=None):
+        continuing = hasattr(self, "_state") and (incremental or self.warm_start)
         if y is None:
             _fail("y", "is None (this estimator requires y to be passed, but the target y is None)",
                   "one label per row of X")
-        schema_json = ""
-        self._check_names(X, reset=True)
+        schema_json = self.model_._core.schema_json if continuing else ""
+        self._check_names(X, reset=not continuing)
         if is_frame(X):
             # A DataFrame is a table: text, category and bool columns one-hot encoded, gaps filled,
             # by the library's encoder (the CLI's for CSV files), stored in the model.
             n_columns = X.shape[1]
-            X, schema_json, _ = encode_frame(X)
+            X, schema_json, _ = encode_frame(X, schema_json)
+        elif continuing and schema_json:
+            n_columns = len(self.feature_names_in_) if hasattr(self, "feature_names_in_") else None
+            X = encode_matrix(X, [c["name"] for c in self.model_.columns], schema_json)[0]
         X = as_matrix(X, "X", keep=("uint8", "float32", "float64"))
         if not schema_json:
             n_columns = X.shape[1]
@@ -283,12 +305,31 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         if Y.dtype.kind == "f" and not np.all(np.isfinite(Y)):
             _fail("y", "has a non-finite label", "finite labels")
         try:
-            classes, yi = np.unique(Y, return_inverse=True)
+            if continuing:
+                classes = self.classes_
+            elif classes is not None:
+                classes = np.unique(np.asarray(classes))
+            else:
+                classes = np.unique(Y)
+            yi = np.searchsorted(classes, Y)
+            yi = np.clip(yi, 0, len(classes) - 1)
         except TypeError as e:
             raise ValueError(f"y: labels cannot be sorted ({e}), expected labels of one type") from e
+        unknown = np.flatnonzero(classes[yi] != Y)
+        if unknown.size:
+            _fail("y", f"holds the label {Y[unknown[0]]!r}",
+                  f"one of the classes {classes.tolist()}" + (" given before" if continuing or incremental else ""))
         if len(classes) < 2:
             _fail("y", f"has only one class {classes.tolist()}", "at least two classes")
+        if continuing and X.shape[1] != self.model_.sizes[0]:
+            _fail("X", f"has {X.shape[1]} features", f"{self.model_.sizes[0]} as in the previous fit")
         batch, hidden, cfg = self._config(X.shape[0])
+        state = self._state if continuing else None
+        if incremental:
+            cfg.update(val_split=0.0, stop="none")
+            cfg["epochs"] = state.epoch if state is not None else 1
+        elif state is not None:
+            cfg["epochs"] = state.epoch - 1 + cfg["epochs"]
         sizes = [X.shape[1], *hidden, len(classes)]
         threads = threads_for(batch, sum(a * b for a, b in zip(sizes[:-1], sizes[1:])), self.n_jobs)
 
@@ -305,7 +346,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         core, info = _fcnet.train(X, np.ascontiguousarray(yi, dtype=np.int32), class_names=names,
                                   seed=self._seed(), threads=threads, on_epoch=on_epoch,
                                   class_weights=self._class_weights(classes, yi),
-                                  sample_weight=sample_weight, **cfg)
+                                  sample_weight=sample_weight, resume=state, **cfg)
+        self._state = info["state"]
         training = json.loads(core.training_json) if core.training_json else {}
         training.update(estimator="fcnet.MLPClassifier", alpha=float(self.alpha))
         if indices:
@@ -318,8 +360,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         self.model_ = Model(core)
         self.model_._classes = classes
         self.classes_ = classes
-        self.n_features_in_ = n_columns
-        self._set_results(info, cfg)
+        if n_columns is not None:
+            self.n_features_in_ = n_columns
+        self._set_results(info, cfg, warn=not incremental)
         return self
 
     def _print_epoch(self, e):
@@ -328,7 +371,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             print(f"Validation score: {e['val_accuracy']:f}")
         sys.stdout.flush()
 
-    def _set_results(self, info, cfg):
+    def _set_results(self, info, cfg, warn=True):
         epochs = info["epochs"]
         self.history_ = epochs
         self.loss_curve_ = [e["train_loss"] for e in epochs]
@@ -349,7 +392,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         self.n_layers_ = len(self.coefs_) + 1
         self.n_outputs_ = len(self.classes_)
         self.out_activation_ = "softmax"
-        if not info["converged"] and self.n_iter_ == cfg["epochs"]:
+        if warn and not info["converged"] and self.n_iter_ == cfg["epochs"]:
             warnings.warn(f"Stochastic Optimizer: Maximum iterations ({cfg['epochs']}) reached and the "
                           "optimization hasn't converged yet.", ConvergenceWarning)
 

@@ -22,6 +22,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "fcnet/checkpoint.hpp"
 #include "fcnet/model_io.hpp"
 #include "fcnet/network.hpp"
 #include "fcnet/trainer.hpp"
@@ -607,7 +608,7 @@ py::tuple train_py(const py::array& x, const Array<int32_t>& y, const py::object
                    const std::string& normalize, uint64_t seed, bool f64, const std::string& stop,
                    double tol, int64_t n_iter_no_change, int threads, const py::object& on_epoch,
                    const std::vector<double>& class_weights, const py::object& sample_weight,
-                   const std::string& monitor) {
+                   const std::string& monitor, const py::object& resume) {
   TrainConfig cfg;
   cfg.monitor = parse_monitor(monitor);
   cfg.class_weights = class_weights;
@@ -691,11 +692,14 @@ py::tuple train_py(const py::array& x, const Array<int32_t>& y, const py::object
     }
   };
 
+  std::shared_ptr<const TrainState> resume_state;
+  if (!resume.is_none()) resume_state = py::cast<std::shared_ptr<TrainState>>(resume);
+  const TrainState* state = resume_state.get();
   std::optional<TrainResult> res;
   {
     py::gil_scoped_release release;
     ThreadScope scope(threads);
-    res.emplace(train(train_ds, val_ds ? &*val_ds : nullptr, cfg, cb));
+    res.emplace(train(train_ds, val_ds ? &*val_ds : nullptr, cfg, cb, state));
   }
   if (py_error) throw std::move(*py_error);
 
@@ -711,6 +715,7 @@ py::tuple train_py(const py::array& x, const Array<int32_t>& y, const py::object
   info["train_examples"] = res->train_examples;
   info["val_examples"] = res->val_examples;
   info["best_score"] = rule.best;
+  info["state"] = std::const_pointer_cast<TrainState>(res->state);
   return py::make_tuple(std::move(res->model), info);
 }
 
@@ -763,6 +768,21 @@ PYBIND11_MODULE(_fcnet, m) {
 
   bind_net<float>(m, "Net32");
   bind_net<double>(m, "Net64");
+
+  // A run's whole state (weights, optimizer moments, generators, history) for continuing it:
+  // partial_fit and warm_start hand it back to train(resume=...).
+  py::class_<TrainState, std::shared_ptr<TrainState>>(m, "TrainState")
+      .def_property_readonly("epoch", [](const TrainState& s) { return s.epoch; })
+      .def_property_readonly("step", [](const TrainState& s) { return s.step; })
+      .def(py::pickle(
+          [](const TrainState& st) {  // as checkpoint file bytes
+            return py::bytes(serialize_safetensors(checkpoint_to_safetensors(st, st.app_json)));
+          },
+          [](const py::bytes& b) {
+            const std::string bytes = b;
+            return std::make_shared<TrainState>(checkpoint_from_safetensors(
+                parse_safetensors(bytes, "pickled training state"), "pickled training state"));
+          }));
 
   py::class_<Model>(m, "Model")
       .def_static(
@@ -870,6 +890,6 @@ PYBIND11_MODULE(_fcnet, m) {
         py::arg("n_iter_no_change") = 10, py::arg("threads") = 0, py::arg("on_epoch") = py::none(),
         py::arg("class_weights") = std::vector<double>{}, py::arg("sample_weight") = py::none(),
         // scikit-learn's early stopping keeps the epoch of the best validation accuracy.
-        py::arg("monitor") = "val_accuracy",
+        py::arg("monitor") = "val_accuracy", py::arg("resume") = py::none(),
         "Trains a model with the library's trainer; returns (Model, info dict).");
 }

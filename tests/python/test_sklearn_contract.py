@@ -46,3 +46,39 @@ def test_a_batch_larger_than_the_data_is_clipped_with_a_warning():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             fcnet.MLPClassifier(batch_size=64, max_iter=2).fit(X, y)
+
+
+def test_partial_fit_and_warm_start_continue_the_run():
+    """Three partial_fit epochs, and a warm-started fit of one epoch after two, both end where one
+    fit of three epochs ends: the run continues with its weights, optimizer and generators."""
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(90, 4))
+    y = np.where(X[:, 0] - X[:, 1] > 0, "up", "down")
+    kw = dict(hidden_layer_sizes=(8,), batch_size=20, random_state=4, n_jobs=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        full = fcnet.MLPClassifier(max_iter=3, **kw).fit(X, y)
+        part = fcnet.MLPClassifier(**kw)
+        for _ in range(3):
+            part.partial_fit(X, y, classes=["down", "up"])
+        warm = fcnet.MLPClassifier(max_iter=2, warm_start=True, **kw).fit(X, y)
+        warm.set_params(max_iter=1).fit(X, y)
+        cold = fcnet.MLPClassifier(max_iter=2, **kw).fit(X, y)
+        cold.set_params(max_iter=1).fit(X, y)
+    for other in (part, warm):
+        assert other.n_iter_ == 3
+        for a, b in zip(full.coefs_ + full.intercepts_, other.coefs_ + other.intercepts_):
+            np.testing.assert_array_equal(a, b)
+    assert cold.n_iter_ == 1  # without warm_start a fit starts over
+    assert part.loss_curve_ == full.loss_curve_
+    with pytest.raises(ValueError, match="classes"):
+        fcnet.MLPClassifier(**kw).partial_fit(X, y)
+    with pytest.raises(ValueError, match="'sideways'"):
+        part.partial_fit(X[:3], np.array(["up", "down", "sideways"]))
+    import pickle
+    again = pickle.loads(pickle.dumps(part))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        again.partial_fit(X, y)
+        part.partial_fit(X, y)
+    np.testing.assert_array_equal(again.coefs_[0], part.coefs_[0])
