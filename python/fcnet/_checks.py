@@ -27,11 +27,16 @@ def as_array(X, where):
     except (ValueError, TypeError) as e:  # ragged nested lists and the like
         raise ValueError(f"{where}: is not an array ({e}), expected a rectangular numeric array") from e
     if A.dtype.kind == "O":  # numbers held as Python objects are fine; anything else is not
+        # As scikit-learn's check_array: text that is not a number is a ValueError, an entry of
+        # another type (a dict, a list) a TypeError.
         try:
             A = A.astype(np.float64)
-        except (ValueError, TypeError) as e:
+        except ValueError as e:
             raise ValueError(f"{where}: has dtype object with a non-numeric entry ({e}), "
                              "expected a real numeric array") from e
+        except TypeError as e:
+            raise TypeError(f"{where}: has dtype object with an entry that is not a number ({e}), "
+                            "expected a real numeric array") from e
     if A.dtype.kind == "c":
         _fail(where, f"has dtype {A.dtype} (Complex data not supported)", "a real numeric array")
     if A.dtype.kind not in _NUMERIC_KINDS:

@@ -304,6 +304,10 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             _fail("y", f"has shape {Y.shape}", f"({X.shape[0]},), one label per row of X")
         if Y.dtype.kind == "f" and not np.all(np.isfinite(Y)):
             _fail("y", "has a non-finite label", "finite labels")
+        if Y.dtype.kind == "f" and np.any(Y != np.round(Y)):
+            # scikit-learn's type_of_target: floats that are not whole numbers are continuous.
+            raise ValueError("Unknown label type: continuous. y: holds fractional numbers (a "
+                             "regression target), expected class labels: fcnet trains classifiers")
         try:
             if continuing:
                 classes = self.classes_
@@ -343,6 +347,13 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             if not np.all(np.isfinite(sw)) or np.any(sw < 0):
                 _fail("sample_weight", "holds a negative or non-finite weight", "finite weights >= 0")
             sample_weight = np.ascontiguousarray(sw)
+            # A row of weight zero contributes nothing: it is left out, so that it neither takes a
+            # place in the shuffle and batches nor moves the input transform.
+            keep = sample_weight > 0
+            if not np.all(keep):
+                if not np.any(keep):
+                    _fail("sample_weight", "is zero for every row", "a positive weight somewhere")
+                X, yi, sample_weight = X[keep], yi[keep], sample_weight[keep]
         core, info = _fcnet.train(X, np.ascontiguousarray(yi, dtype=np.int32), class_names=names,
                                   seed=self._seed(), threads=threads, on_epoch=on_epoch,
                                   class_weights=self._class_weights(classes, yi),

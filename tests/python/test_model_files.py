@@ -92,7 +92,7 @@ def test_label_types_survive_the_file(wine_csv, tmp_path):
     y = load_wine(return_X_y=True)[1]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        for labels in (np.array([10, 20, 30]), np.array([0.5, 1.5, 2.5]), np.array([0, 1, 2])):
+        for labels in (np.array([10, 20, 30]), np.array([-1.0, 1.0, 2.0]), np.array([0, 1, 2])):
             clf = fcnet.MLPClassifier(hidden_layer_sizes=(8,), max_iter=20, random_state=0)
             clf.fit(X, labels[y])
             clf.save(tmp_path / "m.safetensors")
