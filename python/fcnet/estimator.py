@@ -182,7 +182,10 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             _fail("shuffle", f"is {self.shuffle!r}", "True (fcnet's trainer always reshuffles, seeded)")
         alpha = check_real(self.alpha, "alpha", lo=0)
         max_iter = check_positive_int(self.max_iter, "max_iter")
-        n_iter_no_change = check_positive_int(self.n_iter_no_change, "n_iter_no_change")
+        if isinstance(self.n_iter_no_change, numbers.Real) and self.n_iter_no_change == np.inf:
+            n_iter_no_change = 2**62  # never stop on the rule, as scikit-learn with np.inf
+        else:
+            n_iter_no_change = check_positive_int(self.n_iter_no_change, "n_iter_no_change")
         tol = check_real(self.tol, "tol", lo=0)
         val_fraction = 0.0
         if self.early_stopping:
@@ -310,6 +313,10 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
                              "regression target), expected class labels: fcnet trains classifiers")
         try:
             if continuing:
+                if incremental and classes is not None and not np.array_equal(
+                        np.unique(np.asarray(classes)), self.classes_):
+                    _fail("classes", f"is {np.unique(np.asarray(classes)).tolist()}",
+                          f"the classes of the first call to partial_fit, {self.classes_.tolist()}")
                 classes = self.classes_
             elif classes is not None:
                 classes = np.unique(np.asarray(classes))
@@ -397,6 +404,16 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             self.validation_scores_ = None
             self.best_validation_score_ = None
             self.best_loss_ = min(self.loss_curve_)
+        # scikit-learn's count of epochs in a row that did not improve on the best by tol.
+        scores = self.validation_scores_ if cfg["stop"] == "val" else [-v for v in self.loss_curve_]
+        best, count = -np.inf, 0
+        for v in scores:
+            if v < best + cfg["tol"]:
+                count += 1
+            else:
+                count = 0
+            best = max(best, v)
+        self._no_improvement_count = count
         ps = self.model_._core.params()
         self.coefs_ = ps[0::2]
         self.intercepts_ = ps[1::2]
