@@ -63,6 +63,21 @@ _SOLVERS = ("adam", "sgd", "momentum", "nesterov", "adamw", "rmsprop")
 _ACTIVATIONS = {"relu": "relu", "tanh": "tanh", "logistic": "sigmoid", "sigmoid": "sigmoid",
                 "identity": "identity", "leaky_relu": "leaky_relu", "gelu": "gelu"}
 _SCHEDULES = ("constant", "exponential", "step", "cosine")
+# The library's messages name the command line's options; the estimator's say its parameters.
+_PARAMETER_NAMES = {"--val-split": "validation_fraction", "--batch": "batch_size",
+                    "--class-weight": "class_weight", "--dropout": "dropout", "--epochs": "max_iter",
+                    "--hidden": "hidden_layer_sizes", "--lr": "learning_rate_init", "--reg": "alpha",
+                    "--weight-col": "sample_weight"}
+
+
+def _in_parameter_names(error):
+    text = str(error)
+    for flag, name in _PARAMETER_NAMES.items():
+        if text.startswith(flag + ":"):
+            return type(error)(name + text[len(flag):])
+    return error
+
+
 _PRECISIONS = {"float32": False, "f32": False, "float64": True, "f64": True}
 
 
@@ -361,10 +376,13 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
                 if not np.any(keep):
                     _fail("sample_weight", "is zero for every row", "a positive weight somewhere")
                 X, yi, sample_weight = X[keep], yi[keep], sample_weight[keep]
-        core, info = _fcnet.train(X, np.ascontiguousarray(yi, dtype=np.int32), class_names=names,
-                                  seed=self._seed(), threads=threads, on_epoch=on_epoch,
-                                  class_weights=self._class_weights(classes, yi),
-                                  sample_weight=sample_weight, resume=state, **cfg)
+        try:
+            core, info = _fcnet.train(X, np.ascontiguousarray(yi, dtype=np.int32), class_names=names,
+                                      seed=self._seed(), threads=threads, on_epoch=on_epoch,
+                                      class_weights=self._class_weights(classes, yi),
+                                      sample_weight=sample_weight, resume=state, **cfg)
+        except _fcnet.Error as e:
+            raise _in_parameter_names(e) from None
         self._state = info["state"]
         training = json.loads(core.training_json) if core.training_json else {}
         training.update(estimator="fcnet.MLPClassifier", alpha=float(self.alpha))

@@ -82,3 +82,9 @@ def test_partial_fit_and_warm_start_continue_the_run():
         again.partial_fit(X, y)
         part.partial_fit(X, y)
     np.testing.assert_array_equal(again.coefs_[0], part.coefs_[0])
+
+
+def test_messages_name_the_python_parameter():
+    X = np.random.default_rng(0).normal(size=(4, 2))
+    with pytest.raises(fcnet.Error, match=r"^validation_fraction: leaves 4 training and 0 validation"):
+        fcnet.MLPClassifier(early_stopping=True, validation_fraction=0.1).fit(X, [0, 0, 1, 1])
