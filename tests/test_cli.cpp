@@ -329,6 +329,37 @@ TEST(Cli, ClassAndExampleWeightsTrainAsDuplicatedRows) {
   ASSERT_EQ(more.code, 0) << more.err;
   EXPECT_EQ(params(load_model((dir / "resumed.safetensors").string())),
             params(load_model((dir / "full.safetensors").string())));
+  // The weights travel with shards (two files equal their concatenation), a test file needs no
+  // weight column, and data without columns cannot have one.
+  {
+    std::ifstream in(plain);
+    std::string header, line;
+    std::getline(in, header);
+    std::ofstream h1((dir / "h1.csv").string()), h2((dir / "h2.csv").string()),
+        t((dir / "t.csv").string());
+    h1 << header << "\n";
+    h2 << header << "\n";
+    t << "a,b,label\n";
+    for (int i = 0; std::getline(in, line); ++i) {
+      (i < 15 ? h1 : h2) << line << "\n";
+      const auto c1 = line.find(','), c2 = line.find(',', c1 + 1), c3 = line.find(',', c2 + 1);
+      t << line.substr(0, c2) << line.substr(c3) << "\n";
+    }
+  }
+  std::string with_test = common_w;
+  with_test.replace(with_test.find("--test-data none"), 16,
+                    "--test-data " + (dir / "t.csv").string());
+  auto shards =
+      run_cli("train --data " + (dir / "h1.csv").string() + "," + (dir / "h2.csv").string() +
+                  with_test + "30 --weight-col w --out " + (dir / "sh.safetensors").string(),
+              dir);
+  ASSERT_EQ(shards.code, 0) << shards.err;
+  EXPECT_EQ(params(load_model((dir / "sh.safetensors").string())), w);
+  auto npy = run_cli("train --data fashion-mnist --weight-col w --epochs 1 --max-steps 1 --out " +
+                         (dir / "np.safetensors").string(),
+                     dir);
+  EXPECT_EQ(npy.code, 1);
+  EXPECT_NE(npy.err.find("--weight-col with CSV data"), std::string::npos) << npy.err;
   // Bad weights are usage errors naming the option.
   auto bad = run_cli("train --data " + plain + common + "30 --class-weight nosuch=2", dir);
   EXPECT_EQ(bad.code, 2);
@@ -379,6 +410,41 @@ TEST(Cli, PlateauScheduleResumesBitIdentical) {
             0);
 }
 
+// A resume that changes --monitor starts the best-epoch tracking over: the kept weights are the
+// best of the resumed epochs by the new monitor, not compared with a score in other units.
+TEST(Cli, ResumingWithAnotherMonitorTracksTheNewOne) {
+  auto dir = temp_dir("monitor-resume");
+  const std::string data = (dir / "d.csv").string();
+  {
+    std::ofstream f(data);
+    f << "a,b,label\n";
+    Rng rng(5);
+    for (int i = 0; i < 120; ++i) {
+      const double a = rng.normal(), b = rng.normal();
+      f << a << "," << b << "," << ((a + 0.8 * rng.normal() > 0) ? "p" : "q") << "\n";
+    }
+  }
+  const std::string ck = (dir / "ck.safetensors").string();
+  auto first = run_cli("train --data " + data +
+                           " --test-data none --hidden 8 --val-split 0.3 --monitor val_accuracy "
+                           "--epochs 3 --threads 1 --quiet --checkpoint " +
+                           ck + " --out " + (dir / "a.safetensors").string(),
+                       dir);
+  ASSERT_EQ(first.code, 0) << first.err;
+  auto more =
+      run_cli("train --resume " + ck + " --epochs 7 --monitor val_loss --quiet --json --out " +
+                  (dir / "b.safetensors").string(),
+              dir);
+  ASSERT_EQ(more.code, 0) << more.err;
+  const json j = json::parse(more.out);
+  int64_t best = 0;
+  double low = INFINITY;
+  for (const auto& e : j["epochs"])
+    if (e["epoch"].get<int64_t>() >= 4 && e["val_loss"].get<double>() < low)
+      low = e["val_loss"].get<double>(), best = e["epoch"].get<int64_t>();
+  EXPECT_EQ(j["best_epoch"].get<int64_t>(), best);
+}
+
 TEST(Cli, MixedTypeCsvTrainsAndPredictsFromRawFilesInAnyOrder) {
   auto dir = temp_dir("mixed-csv");
   const std::string train = (dir / "train.csv").string(),
@@ -425,6 +491,21 @@ TEST(Cli, MixedTypeCsvTrainsAndPredictsFromRawFilesInAnyOrder) {
   // A header naming the id column and one column per class (in class order), then ids first.
   EXPECT_EQ(a.out.substr(0, a.out.find('\n') + 4),
             "id,prob_Adelie,prob_Chinstrap,prob_Gentoo\np0,");
+  {  // an empty id keeps its field: every row has as many fields as the header
+    std::ifstream in(train);
+    std::ofstream out((dir / "blank_id.csv").string());
+    std::string line;
+    std::getline(in, line);
+    out << line << "\n";
+    std::getline(in, line);
+    out << line.substr(line.find(',')) << "\n";
+  }
+  auto blank = run_cli(
+      "predict --model " + model + " --data " + (dir / "blank_id.csv").string() + " --output probs",
+      dir);
+  ASSERT_EQ(blank.code, 0) << blank.err;
+  EXPECT_EQ(blank.out.substr(blank.out.find('\n') + 1, 1), ",");
+  EXPECT_EQ(std::count(blank.out.begin(), blank.out.end(), ','), 6);
   // The first 59 rows are the same examples: the same lines of output.
   std::stringstream sa(a.out), sb(b.out);
   std::string la, lb;

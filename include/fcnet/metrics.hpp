@@ -24,8 +24,9 @@ struct Metrics {
   std::vector<int64_t> confusion;  // classes×classes, row = true class, column = predicted
   std::vector<ClassMetrics> per_class;
   ClassMetrics macro, weighted;  // plain and support-weighted means over all classes (support: n)
-  // Binary: of the positive class's probability; more classes: the macro mean of one-vs-rest
-  // over the classes that have both positives and negatives. NaN where undefined.
+  // Binary: of the positive class's probability; more classes: the macro mean of one-vs-rest,
+  // ROC-AUC over the classes that have both positives and negatives, average precision over all
+  // (a class without positives counts 0, as scikit-learn's). NaN where undefined.
   double roc_auc = 0;
   double average_precision = 0;
   // More than 5 classes: the share of examples whose class is among the 5 most probable.

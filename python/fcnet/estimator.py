@@ -349,19 +349,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             _fail("y", f"has only one class {classes.tolist()}", "at least two classes")
         if continuing and X.shape[1] != self.model_.sizes[0]:
             _fail("X", f"has {X.shape[1]} features", f"{self.model_.sizes[0]} as in the previous fit")
-        batch, hidden, cfg = self._config(X.shape[0])
-        state = self._state if continuing else None
-        if incremental:
-            cfg.update(val_split=0.0, stop="none")
-            cfg["epochs"] = state.epoch if state is not None else 1
-        elif state is not None:
-            cfg["epochs"] = state.epoch - 1 + cfg["epochs"]
-        sizes = [X.shape[1], *hidden, len(classes)]
-        threads = threads_for(batch, sum(a * b for a, b in zip(sizes[:-1], sizes[1:])), self.n_jobs)
-
-        indices = classes.dtype.kind in "iu" and np.array_equal(classes, np.arange(len(classes)))
-        names = [str(c) for c in classes.tolist()]
-        on_epoch = self._print_epoch if self.verbose else None
+        # scikit-learn's compute_class_weight counts every row of y, zero-weight ones included.
+        class_weights = self._class_weights(classes, yi)
         if sample_weight is not None:
             sw = np.asarray(sample_weight, dtype=np.float64)
             if sw.ndim != 1 or sw.shape[0] != X.shape[0]:
@@ -376,10 +365,23 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
                 if not np.any(keep):
                     _fail("sample_weight", "is zero for every row", "a positive weight somewhere")
                 X, yi, sample_weight = X[keep], yi[keep], sample_weight[keep]
+        batch, hidden, cfg = self._config(X.shape[0])
+        state = self._state if continuing else None
+        if incremental:
+            cfg.update(val_split=0.0, stop="none")
+            cfg["epochs"] = state.epoch if state is not None else 1
+        elif state is not None:
+            cfg["epochs"] = state.epoch - 1 + cfg["epochs"]
+        sizes = [X.shape[1], *hidden, len(classes)]
+        threads = threads_for(batch, sum(a * b for a, b in zip(sizes[:-1], sizes[1:])), self.n_jobs)
+
+        indices = classes.dtype.kind in "iu" and np.array_equal(classes, np.arange(len(classes)))
+        names = [str(c) for c in classes.tolist()]
+        on_epoch = self._print_epoch if self.verbose else None
         try:
             core, info = _fcnet.train(X, np.ascontiguousarray(yi, dtype=np.int32), class_names=names,
                                       seed=self._seed(), threads=threads, on_epoch=on_epoch,
-                                      class_weights=self._class_weights(classes, yi),
+                                      class_weights=class_weights,
                                       sample_weight=sample_weight, resume=state, **cfg)
         except _fcnet.Error as e:
             raise _in_parameter_names(e) from None

@@ -283,6 +283,9 @@ Dataset load_dataset(const std::string& src, const LoadOptions& opt) {
       }
     }
   }
+  if (!opt.weight_col.empty() && ds.weights.empty())
+    fail(src, "is not a CSV file with columns, so it has no column '" + opt.weight_col + "'",
+         "--weight-col with CSV data");
   if (!opt.known_classes.empty() && ds.has_labels()) {
     const int64_t k = static_cast<int64_t>(opt.known_classes.size());
     const auto top = *std::max_element(ds.labels.begin(), ds.labels.end());

@@ -172,7 +172,9 @@ Metrics classification_metrics(ConstView<double> probs, const int32_t* labels, i
     for (int64_t k = 0; k < c; ++k) {
       one_vs_rest(k);
       if (const double a = roc_auc(score, pos); std::isfinite(a)) auc += a, ++k_auc;
-      if (const double a = average_precision(score, pos); std::isfinite(a)) ap += a, ++k_ap;
+      // As scikit-learn's macro average precision, a class without positives counts 0.
+      if (const double a = average_precision(score, pos); std::isfinite(a)) ap += a;
+      ++k_ap;
     }
     m.roc_auc = k_auc > 0 ? auc / static_cast<double>(k_auc) : kNaN;
     m.average_precision = k_ap > 0 ? ap / static_cast<double>(k_ap) : kNaN;

@@ -195,7 +195,10 @@ double monitored_score(Monitor monitor, const EvalResult& ev, const Matrix<doubl
     }
     case Monitor::val_roc_auc: {
       const double auc = classification_metrics(probs->cview(), val.labels.data()).roc_auc;
-      return std::isfinite(auc) ? auc : 0.0;
+      if (!std::isfinite(auc))
+        fail("--monitor", "val_roc_auc, but the validation split holds a single class",
+             "a validation split with more than one class (a larger --val-split), or val_loss");
+      return auc;
     }
   }
   return 0.0;
@@ -282,6 +285,13 @@ TrainResult train_impl(const Dataset& train, const Dataset* val, int64_t val_n,
     since_best = r.since_best;
     lr_reductions = r.lr_reductions;
     res.best_epoch = r.best_epoch;
+    if (r.config.monitor != cfg.monitor) {
+      // Another monitor: the saved best is in other units, so the tracking starts over here.
+      best_val = std::numeric_limits<double>::quiet_NaN();
+      since_best = 0;
+      res.best_epoch = 0;
+      std::copy(net.params(), net.params() + P, best.begin());
+    }
     step = r.step;
     res.epochs = r.history;
     res.seconds = r.seconds;
@@ -385,14 +395,15 @@ TrainResult train_impl(const Dataset& train, const Dataset* val, int64_t val_n,
       for (int64_t i = 0; i < rows; ++i) yb[i] = train.labels[idx[i]];
       const double lr = sched.at(step) * lr_scale;
       LossParts lp;
+      double wsum = 1;  // the batch's total weight (weighted runs)
       if (rows > 0 && weighted) {
-        double wsum = 0;
+        wsum = 0;
         for (int64_t i = 0; i < rows; ++i) {
           wb[i] = (train.weights.empty() ? 1.0 : train.weights[idx[i]]) *
                   (cfg.class_weights.empty() ? 1.0 : cfg.class_weights[yb[i]]);
           wsum += wb[i];
         }
-        // A batch of zero weight only counts its hits: its gradient is zero.
+        // A batch of zero weight only counts its hits: its gradient is zero (and it takes no step).
         lp = forward_backward<T>(net, x, yb.data(), 0.0, ws, cfg.dropout > 0 ? &dropout : nullptr,
                                  wsum > 0 ? 1.0 / wsum : 1.0, false, wb.data());
       } else if (rows > 0) {
@@ -412,8 +423,10 @@ TrainResult train_impl(const Dataset& train, const Dataset* val, int64_t val_n,
       // The optimizer reports non-finite gradients from its own pass; the weights it then wrote
       // are discarded below, as are those of a non-finite loss (never applied). With ranks, the
       // summed gradients and loss are the same on every rank, so all of them agree.
-      const bool finite =
-          std::isfinite(lp.data_loss) && opt.step(net.params(), net.grads(), lr, 2.0 * cfg.reg);
+      // A batch of zero total weight leaves the weights and the optimizer's moments alone.
+      const bool skip = weighted && !comm && wsum == 0;
+      const bool finite = std::isfinite(lp.data_loss) &&
+                          (skip || opt.step(net.params(), net.grads(), lr, 2.0 * cfg.reg));
       if (!finite) {
         // Keep the last good weights: those the diverging epoch started from.
         std::copy(epoch_start.begin(), epoch_start.end(), net.params());

@@ -125,7 +125,11 @@ Command add_predict(CLI::App& app) {
           }
           for (int64_t i = 0; i < d.n; ++i) {
             std::string line;
-            auto add = [&](const std::string& f) { line += (line.empty() ? "" : ",") + f; };
+            bool first = true;  // an empty first field (an empty id) still takes its comma
+            auto add = [&](const std::string& f) {
+              line += (first ? "" : ",") + f;
+              first = false;
+            };
             if (ids) add(csv_field(d.ids[static_cast<std::size_t>(i)]));
             if (labels) add(csv_field(names[static_cast<std::size_t>(label_of(i))]));
             if (probs)

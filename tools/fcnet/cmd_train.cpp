@@ -327,6 +327,13 @@ Command add_train(CLI::App& app) {
         if (cuda && (!o->resume.empty() || !o->checkpoint.empty()))
           throw CLI::ValidationError(o->resume.empty() ? "--checkpoint" : "--resume",
                                      "is supported on the CPU only");
+        if (cuda && o->schedule == "plateau")
+          throw CLI::ValidationError("--schedule", "plateau is supported on the CPU only");
+        if (cuda && c->count("--monitor") > 0 && o->monitor != "val_accuracy")
+          throw CLI::ValidationError("--monitor",
+                                     "--device cuda keeps the epoch of the best val_accuracy; "
+                                     "other monitors are supported on the CPU only");
+        if (cuda) cfg.monitor = Monitor::val_accuracy;  // what the CUDA trainer watches
         if (cuda && (!o->class_weight.empty() || !o->data.weight_col.empty()))
           throw CLI::ValidationError(o->class_weight.empty() ? "--weight-col" : "--class-weight",
                                      "is supported on the CPU only");
@@ -385,6 +392,7 @@ Command add_train(CLI::App& app) {
           // columns encoded by the training file's schema.
           DataOptions t = o->data;
           t.data = test_src;
+          t.weight_col.clear();  // the test file need not have the training weights
           t.labels = o->test_labels;
           t.schema = train_data.schema.empty() ? nullptr : &train_data.schema;
           t.index_labels = train_data.class_names.empty();

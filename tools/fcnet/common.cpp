@@ -222,6 +222,7 @@ Dataset load_data(const DataOptions& o, const std::string& default_split, bool r
 }
 
 Dataset load_for_model(DataOptions o, const Model& m, bool require_labels) {
+  o.weight_col.clear();  // the weights are the training loss's; evaluation ignores the column
   o.schema = m.schema.empty() ? nullptr : &m.schema;
   o.index_labels = m.class_names.empty();
   Dataset d = load_data(o, "test", require_labels, m.class_names);

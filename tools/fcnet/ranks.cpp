@@ -169,6 +169,10 @@ Dataset concat_datasets(std::vector<Dataset> parts, const std::string& source) {
     out.bytes.insert(out.bytes.end(), bytes->begin(), bytes->end());
     out.labels.insert(out.labels.end(), p.labels.begin(), p.labels.end());
     out.ids.insert(out.ids.end(), p.ids.begin(), p.ids.end());
+    if (p.weights.empty() != parts.front().weights.empty())
+      fail(p.source, p.weights.empty() ? "has no example weights" : "has example weights",
+           "a --weight-col in every file or in none");
+    out.weights.insert(out.weights.end(), p.weights.begin(), p.weights.end());
     out.unseen.insert(out.unseen.end(), p.unseen.begin(), p.unseen.end());
     if (p.image_shape != out.image_shape) out.image_shape.clear();
     out.n += p.n;
