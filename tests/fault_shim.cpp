@@ -6,10 +6,8 @@
 //   FCNET_FAULT_MKSTEMP=TEXT        fail mkstemp (ENOSPC) for a template containing TEXT ...
 //   FCNET_FAULT_MKSTEMP_SKIP=N      ... after letting the first N such calls through
 #include <dlfcn.h>
+#include <semaphore.h>
 #include <unistd.h>
-
-#include <atomic>
-#include <ctime>
 
 #include <cerrno>
 #include <csignal>
@@ -21,7 +19,12 @@
 extern "C" {
 
 namespace {
-std::atomic<bool> g_taken{false};
+// Posted when the CLI says it took the signal; waited on without a clock (a CLI that never takes
+// it hangs the test until ctest's timeout, which is then the failure).
+sem_t g_taken;
+__attribute__((constructor)) void init_shim() {
+  sem_init(&g_taken, 0, 0);
+}
 
 void maybe_raise(const char* fmt, va_list ap) {
   const char* want = getenv("FCNET_FAULT_SIGINT_AT_LOG");
@@ -33,8 +36,8 @@ void maybe_raise(const char* fmt, va_list ap) {
   va_end(copy);
   if (strstr(line, want) == nullptr) return;
   kill(getpid(), SIGINT);  // process-directed, as from a terminal
-  const timespec ms{0, 1000000};
-  for (int i = 0; i < 60000 && !g_taken.load(); ++i) nanosleep(&ms, nullptr);
+  while (sem_wait(&g_taken) != 0 && errno == EINTR) {
+  }
 }
 }  // namespace
 
@@ -62,7 +65,7 @@ ssize_t write(int fd, const void* buf, size_t n) {
   if (real == nullptr)
     real = reinterpret_cast<ssize_t (*)(int, const void*, size_t)>(dlsym(RTLD_NEXT, "write"));
   const ssize_t r = real(fd, buf, n);
-  if (fd == STDERR_FILENO && memmem(buf, n, "fcnet: stopping", 15) != nullptr) g_taken.store(true);
+  if (fd == STDERR_FILENO && memmem(buf, n, "fcnet: stopping", 15) != nullptr) sem_post(&g_taken);
   return r;
 }
 
