@@ -41,6 +41,10 @@ struct Metrics {
 Metrics classification_metrics(ConstView<double> probs, const int32_t* labels,
                                int64_t positive = 1);
 
+// Mean recall over the classes present (with support) of a classes×classes confusion matrix
+// (rows true, columns predicted); NaN when no class is present.
+double balanced_accuracy(const std::vector<int64_t>& confusion, int64_t classes);
+
 // Area under the ROC curve of `scores` for the examples flagged `positive` (ties count one half,
 // as the trapezoidal rule over distinct thresholds); NaN when one side is empty.
 double roc_auc(const std::vector<double>& scores, const std::vector<char>& positive);

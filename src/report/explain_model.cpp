@@ -52,8 +52,8 @@ std::vector<double> softmax(const std::vector<double>& s) {
   return e;
 }
 
-double log_prob(const Network<double>& net, const std::vector<double>& x, int64_t k) {
-  const auto s = run(net, x).O.back();
+double log_prob(const Pass& p, int64_t k) {
+  const auto& s = p.O.back();
   const double mx = *std::max_element(s.begin(), s.end());
   double sum = 0;
   for (double v : s) sum += std::exp(v - mx);
@@ -163,9 +163,8 @@ ModelExplanation explain_model_example(const Model& model, const Dataset& data, 
   // crosses one is left out and counted.
   const bool kinked =
       net.activation().kind == Activation::relu || net.activation().kind == Activation::leaky_relu;
-  auto crosses = [&](const std::vector<double>& xs) {
+  auto crosses = [&](const Pass& q) {
     if (!kinked) return false;
-    const Pass q = run(net, xs);
     for (int l = 1; l < L; ++l)
       for (std::size_t u = 0; u < q.Z[static_cast<std::size_t>(l)].size(); ++u)
         if ((q.Z[static_cast<std::size_t>(l)][u] > 0) != (p.Z[static_cast<std::size_t>(l)][u] > 0))
@@ -179,13 +178,12 @@ ModelExplanation explain_model_example(const Model& model, const Dataset& data, 
     for (int attempt = 0; attempt < 5 && !done; ++attempt) {
       const double step = h / std::pow(16.0, attempt);
       xp[j] = keep + step;
-      const bool up = crosses(xp);
-      const double a = log_prob(net, xp, e.predicted);
+      const Pass up = run(net, xp);
       xp[j] = keep - step;
-      const bool down = crosses(xp);
-      const double b = log_prob(net, xp, e.predicted);
+      const Pass down = run(net, xp);
       xp[j] = keep;
-      if (up || down) continue;
+      if (crosses(up) || crosses(down)) continue;
+      const double a = log_prob(up, e.predicted), b = log_prob(down, e.predicted);
       const double numeric = (a - b) / (2 * step);
       e.max_abs_diff = std::max(e.max_abs_diff, std::fabs(numeric - d[j]));
       e.max_grad = std::max(e.max_grad, std::fabs(d[j]));

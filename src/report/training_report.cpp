@@ -279,13 +279,8 @@ std::vector<float> first_layer(const Network<T>& net) {
 
 // ROC and precision-recall curves, the reliability diagram and permutation importance of each
 // column (ReportData's tabular parts), from the evaluation's probabilities.
-void tabular_diagnostics(const Model& m, const Dataset& data, const EvalResult& ev, ReportData& d,
-                         const ReportInputs& in) {
-  Matrix<double> probs;
-  if (in.eval_probs)
-    probs = *in.eval_probs;
-  else
-    evaluate(m, data, 1000, &probs);
+void tabular_diagnostics(const Model& m, const Dataset& data, const Matrix<double>& probs,
+                         ReportData& d) {
   const int64_t n = data.n, c = probs.cols();
   auto name = [&](int64_t k) {
     return k < static_cast<int64_t>(d.class_names.size())
@@ -350,7 +345,6 @@ void tabular_diagnostics(const Model& m, const Dataset& data, const EvalResult& 
   }
   std::stable_sort(d.importance.begin(), d.importance.end(),
                    [](const auto& a, const auto& b) { return a.second > b.second; });
-  (void)ev;
 }
 
 ReportData build(const ReportInputs& in, EvalResult& ev) {
@@ -427,8 +421,8 @@ ReportData build(const ReportInputs& in, EvalResult& ev) {
         ex.pixels = display_pixels(data, i);
       d.misclassified.push_back(std::move(ex));
     }
+    if (!m.schema.empty() && data.n > 1) tabular_diagnostics(m, data, probs, d);
   }
-  if (in.eval && !m.schema.empty() && in.eval->n > 1) tabular_diagnostics(m, *in.eval, ev, d, in);
   d.summary = summary_lines(in, t, in.eval ? &ev : nullptr, image);
   return d;
 }

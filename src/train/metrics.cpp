@@ -62,6 +62,21 @@ std::vector<std::pair<double, double>> pr_curve(const std::vector<double>& score
   return out;
 }
 
+double balanced_accuracy(const std::vector<int64_t>& confusion, int64_t classes) {
+  double sum = 0;
+  int64_t present = 0;
+  for (int64_t k = 0; k < classes; ++k) {
+    int64_t support = 0;
+    for (int64_t j = 0; j < classes; ++j)
+      support += confusion[static_cast<std::size_t>(k * classes + j)];
+    if (support == 0) continue;
+    ++present;
+    sum += static_cast<double>(confusion[static_cast<std::size_t>(k * classes + k)]) /
+           static_cast<double>(support);
+  }
+  return present > 0 ? sum / static_cast<double>(present) : kNaN;
+}
+
 double roc_auc(const std::vector<double>& scores, const std::vector<char>& positive) {
   const auto c = roc_curve(scores, positive);
   if (c.size() < 2) return kNaN;
@@ -102,8 +117,7 @@ Metrics classification_metrics(ConstView<double> probs, const int32_t* labels, i
   }
   m.loss = n > 0 ? loss / static_cast<double>(n) : kNaN;
 
-  int64_t correct = 0, present = 0;
-  double recall_sum = 0;
+  int64_t correct = 0;
   m.per_class.resize(static_cast<std::size_t>(c));
   for (int64_t k = 0; k < c; ++k) {
     int64_t support = 0, predicted = 0;
@@ -118,10 +132,6 @@ Metrics classification_metrics(ConstView<double> probs, const int32_t* labels, i
     r.precision = predicted > 0 ? static_cast<double>(tp) / static_cast<double>(predicted) : 0.0;
     r.recall = support > 0 ? static_cast<double>(tp) / static_cast<double>(support) : 0.0;
     r.f1 = r.precision + r.recall > 0 ? 2 * r.precision * r.recall / (r.precision + r.recall) : 0;
-    if (support > 0) {
-      ++present;
-      recall_sum += r.recall;
-    }
     const double w = n > 0 ? static_cast<double>(support) / static_cast<double>(n) : 0.0;
     m.macro.precision += r.precision / static_cast<double>(c);
     m.macro.recall += r.recall / static_cast<double>(c);
@@ -132,7 +142,7 @@ Metrics classification_metrics(ConstView<double> probs, const int32_t* labels, i
   }
   m.macro.support = m.weighted.support = n;
   m.accuracy = n > 0 ? static_cast<double>(correct) / static_cast<double>(n) : kNaN;
-  m.balanced_accuracy = present > 0 ? recall_sum / static_cast<double>(present) : kNaN;
+  m.balanced_accuracy = balanced_accuracy(m.confusion, c);
 
   // Ranking metrics: one-vs-rest per class.
   std::vector<double> score(static_cast<std::size_t>(n));

@@ -182,16 +182,8 @@ double monitored_score(Monitor monitor, const EvalResult& ev, const Matrix<doubl
     case Monitor::val_accuracy:
       return ev.accuracy;
     case Monitor::val_balanced_accuracy: {
-      double sum = 0;
-      int64_t present = 0;
-      for (int64_t k = 0; k < ev.classes; ++k) {
-        int64_t support = 0;
-        for (int64_t j = 0; j < ev.classes; ++j) support += ev.confusion[k * ev.classes + j];
-        if (support == 0) continue;
-        ++present;
-        sum += static_cast<double>(ev.confusion[k * ev.classes + k]) / static_cast<double>(support);
-      }
-      return present > 0 ? sum / static_cast<double>(present) : 0.0;
+      const double b = balanced_accuracy(ev.confusion, ev.classes);
+      return std::isfinite(b) ? b : 0.0;
     }
     case Monitor::val_roc_auc: {
       const double auc = classification_metrics(probs->cview(), val.labels.data()).roc_auc;

@@ -120,6 +120,10 @@ std::string csv_field(const std::string& s);
 std::vector<std::string> comma_list(const std::string& s);
 // Name of class k: the model's class name, else the index.
 std::string class_name(const std::vector<std::string>& names, int64_t k);
+// The index of the class named `name` (class_name's names); a usage error of `option` listing the
+// classes when none is ("'x' is not a class of <of>; expected one of ...").
+int64_t class_index(const std::string& name, const std::vector<std::string>& names, int64_t classes,
+                    const std::string& option, const std::string& of);
 // --positive-class NAME as a class index (default: class 1, the second name); usage error if it
 // names no class.
 int64_t positive_class(const std::string& given, const std::vector<std::string>& names,

@@ -103,16 +103,8 @@ std::vector<double> class_weights(const std::string& spec, const Dataset& d) {
       throw CLI::ValidationError("--class-weight", "'" + item +
                                                        "' is not NAME=W with W a number >= 0 "
                                                        "(or use balanced)");
-    const std::string name = item.substr(0, eq);
-    int64_t k = -1;
-    for (int64_t c = 0; c < classes; ++c)
-      if (class_name(d.class_names, c) == name) k = c;
-    if (k < 0) {
-      std::string all;
-      for (int64_t c = 0; c < classes; ++c) all += (c ? ", " : "") + class_name(d.class_names, c);
-      throw CLI::ValidationError(
-          "--class-weight", "'" + name + "' is not a class of the data; expected one of " + all);
-    }
+    const int64_t k =
+        class_index(item.substr(0, eq), d.class_names, classes, "--class-weight", "the data");
     w[static_cast<std::size_t>(k)] = v;
   }
   return w;

@@ -252,15 +252,19 @@ std::string class_name(const std::vector<std::string>& names, int64_t k) {
                                                 : std::to_string(k);
 }
 
-int64_t positive_class(const std::string& given, const std::vector<std::string>& names,
-                       int64_t classes) {
-  if (given.empty()) return 1;
+int64_t class_index(const std::string& name, const std::vector<std::string>& names, int64_t classes,
+                    const std::string& option, const std::string& of) {
   for (int64_t k = 0; k < classes; ++k)
-    if (class_name(names, k) == given) return k;
+    if (class_name(names, k) == name) return k;
   std::string all;
   for (int64_t k = 0; k < classes; ++k) all += (k ? ", " : "") + class_name(names, k);
-  throw CLI::ValidationError("--positive-class",
-                             "'" + given + "' is not a class of the model; expected one of " + all);
+  throw CLI::ValidationError(option,
+                             "'" + name + "' is not a class of " + of + "; expected one of " + all);
+}
+
+int64_t positive_class(const std::string& given, const std::vector<std::string>& names,
+                       int64_t classes) {
+  return given.empty() ? 1 : class_index(given, names, classes, "--positive-class", "the model");
 }
 
 namespace {
