@@ -28,6 +28,13 @@ using json = nlohmann::json;
 
 namespace {
 
+// fcnet::train on CUDA device 0 at precision p.
+TrainResult train_on_gpu(const Dataset& ds, TrainConfig cfg, Precision p) {
+  cfg.device = Device::cuda;
+  cfg.precision = p;
+  return train(ds, nullptr, cfg);
+}
+
 // Empty when a device can be used; else why not. Only the expected reasons (no CUDA in the build,
 // no device, a device too old for the build) skip: any other failure makes the tests fail.
 const std::string& gpu_unavailable() {
@@ -144,8 +151,7 @@ TEST(CudaBuild, UnavailableIsACleanError) {
   EXPECT_FALSE(cuda_built());
   expect_error([] { cuda_devices_info(); }, "CUDA is not available: built without FCNET_CUDA");
   expect_error([&] { CudaNetwork g(net, OptimizerConfig{}); }, "built without FCNET_CUDA");
-  expect_error([&] { train_cuda(ds, nullptr, cfg, {}, Precision::fp32); },
-               "built without FCNET_CUDA");
+  expect_error([&] { train_on_gpu(ds, cfg, Precision::fp32); }, "built without FCNET_CUDA");
 #else
   EXPECT_TRUE(cuda_built());
   std::string info;
@@ -155,8 +161,7 @@ TEST(CudaBuild, UnavailableIsACleanError) {
     // Built with CUDA on a machine without a device: the same clean error everywhere.
     EXPECT_NE(std::string(e.what()).find("no CUDA device found"), std::string::npos) << e.what();
     expect_error([&] { CudaNetwork g(net, OptimizerConfig{}); }, "no CUDA device found");
-    expect_error([&] { train_cuda(ds, nullptr, cfg, {}, Precision::fp32); },
-                 "no CUDA device found");
+    expect_error([&] { train_on_gpu(ds, cfg, Precision::fp32); }, "no CUDA device found");
     return;
   }
   EXPECT_NE(info.find("cuda:0"), std::string::npos) << info;
@@ -380,7 +385,7 @@ TEST(CudaGpu, TrainingMatchesCpuTrainer) {
       cfg.val_split = 0.2;
       cfg.seed = 5;
       const TrainResult cpu = train(ds, nullptr, cfg);
-      const TrainResult gpu = train_cuda(ds, nullptr, cfg, {}, Precision::fp32);
+      const TrainResult gpu = train_on_gpu(ds, cfg, Precision::fp32);
       const std::string tag = std::string(dtype_name(t)) + " " + optimizer_name(kind);
       ASSERT_EQ(gpu.epochs.size(), cpu.epochs.size()) << tag;
       EXPECT_EQ(gpu.steps, cpu.steps) << tag;
@@ -423,7 +428,7 @@ TEST(CudaGpu, ReducedPrecisionTrainsCloseToCpu) {
   cfg.seed = 9;
   const TrainResult cpu = train(ds, nullptr, cfg);
   for (Precision p : {Precision::tf32, Precision::bf16}) {
-    const TrainResult gpu = train_cuda(ds, nullptr, cfg, {}, p);
+    const TrainResult gpu = train_on_gpu(ds, cfg, p);
     const double a = gpu.epochs.back().train_loss, b = cpu.epochs.back().train_loss;
     // Rounding differences compound over 44 steps: a loose bound, and a better loss than at
     // the start (the first epoch's).
@@ -447,8 +452,8 @@ TEST(CudaGpu, DropoutRunsAreReproducible) {
   for (ActivationFn act :
        {ActivationFn{Activation::relu, 0.01}, ActivationFn{Activation::gelu, 0.01}}) {
     cfg.activation = act;
-    const TrainResult a = train_cuda(ds, nullptr, cfg, {}, Precision::fp32);
-    const TrainResult b = train_cuda(ds, nullptr, cfg, {}, Precision::fp32);
+    const TrainResult a = train_on_gpu(ds, cfg, Precision::fp32);
+    const TrainResult b = train_on_gpu(ds, cfg, Precision::fp32);
     for (std::size_t e = 0; e < a.epochs.size(); ++e)
       EXPECT_NEAR(a.epochs[e].train_loss, b.epochs[e].train_loss, 1e-6 * b.epochs[e].train_loss);
     EXPECT_LT(a.epochs.back().train_loss, a.epochs.front().train_loss);
@@ -456,7 +461,7 @@ TEST(CudaGpu, DropoutRunsAreReproducible) {
     // Dropout changes the trajectory: the run without it ends elsewhere.
     TrainConfig plain = cfg;
     plain.dropout = 0;
-    const TrainResult c = train_cuda(ds, nullptr, plain, {}, Precision::fp32);
+    const TrainResult c = train_on_gpu(ds, plain, Precision::fp32);
     EXPECT_GT(std::fabs(c.epochs.back().train_loss - a.epochs.back().train_loss), 1e-4);
   }
 }
@@ -472,7 +477,7 @@ TEST(CudaGpu, DivergenceAndBadInputAreErrors) {
   cfg.schedule.lr = 1e30;
   cfg.normalize = Normalize::none;
   cfg.epochs = 3;
-  expect_error([&] { train_cuda(ds, nullptr, cfg, {}, Precision::fp32); }, "training diverged");
+  expect_error([&] { train_on_gpu(ds, cfg, Precision::fp32); }, "training diverged");
 
   Network<float> net({5, 4, 3}, {});
   CudaNetwork g(net, OptimizerConfig{});

@@ -21,34 +21,6 @@
 
 namespace fcnet {
 
-// Arithmetic of the GEMMs on the device.
-//   fp32: IEEE single precision throughout (the CPU's f32).
-//   tf32: GEMM inputs rounded to TensorFloat-32 (10-bit mantissa) on tensor cores, fp32
-//         accumulation; everything else fp32.
-//   bf16: GEMM inputs and hidden activations in bfloat16 (8-bit mantissa), fp32 accumulation,
-//         fp32 scores, gradients, master weights and optimizer state.
-enum class Precision { fp32, tf32, bf16 };
-
-// "fp32" (or "f32"), "tf32", "bf16"; throws fcnet::Error otherwise.
-inline Precision parse_precision(const std::string& name) {
-  if (name == "fp32" || name == "f32") return Precision::fp32;
-  if (name == "tf32") return Precision::tf32;
-  if (name == "bf16") return Precision::bf16;
-  fail("--precision", "unknown device precision '" + name + "'", "one of fp32, tf32, bf16");
-}
-
-inline const char* precision_name(Precision p) {
-  switch (p) {
-    case Precision::fp32:
-      return "fp32";
-    case Precision::tf32:
-      return "tf32";
-    case Precision::bf16:
-      return "bf16";
-  }
-  return "?";
-}
-
 // Whether this build contains the CUDA backend (configured with FCNET_CUDA=ON).
 bool cuda_built();
 
@@ -56,15 +28,13 @@ bool cuda_built();
 // cuBLASLt versions. Throws fcnet::Error when built without FCNET_CUDA or when no device is found.
 std::string cuda_devices_info();
 
-// Trains like fcnet::train (same initialisation, shuffles, schedule, optimizer rules, validation
-// and early stopping, and the same TrainResult with the weights copied back into
-// result.model.net32), on device 0 at the given precision. Differences from the CPU trainer:
-// dropout masks come from a counter-based hash on the device (same distribution, other draws);
-// losses are read back once per epoch, so on_step reports the loss of the latest completed
-// read-back; a diverging run is detected at the end of the epoch (the error names the first
-// step whose loss was not finite). cfg.f64 is not supported on the device.
-TrainResult train_cuda(const Dataset& train, const Dataset* val, const TrainConfig& cfg,
-                       const TrainCallbacks& callbacks, Precision precision);
+// Training on the device is fcnet::train with cfg.device = Device::cuda (device 0, at
+// cfg.precision): the same loop, initialisation, shuffles, schedule, optimizer rules, validation,
+// early stopping, checkpoints and TrainResult as on the CPU. Differences: dropout masks come from a
+// counter-based hash on the device (same distribution, other draws); steps are queued, so on_step
+// reports the loss of the latest read-back and a diverging run is found at the end of the epoch
+// (the error names the first step whose loss was not finite); cfg.f64, class and example weights
+// and ranks are CPU-only.
 
 // Options of the lower-level interface.
 struct CudaOptions {
@@ -78,9 +48,9 @@ struct CudaOptions {
 };
 
 // One network resident on the device with its gradients and optimizer state: the building block
-// of train_cuda, exposed for tests and benchmarks. Semantics follow the CPU functions of the same
-// names: forward_backward ≙ fcnet::forward_backward(net, x, y, 0.0, ws) (no dropout, regularisation
-// left to the optimizer), loss_only ≙ fcnet::loss_only with reg 0, optimizer_step ≙
+// of the CUDA engine, exposed for tests and benchmarks. Semantics follow the CPU functions of the
+// same names: forward_backward ≙ fcnet::forward_backward(net, x, y, 0.0, ws) (no dropout,
+// regularisation left to the optimizer), loss_only ≙ fcnet::loss_only with reg 0, optimizer_step ≙
 // Optimizer<float>::step(params, grads, lr, l2).
 class CudaNetwork {
  public:

@@ -37,6 +37,38 @@ enum class Monitor { val_loss, val_accuracy, val_balanced_accuracy, val_roc_auc 
 Monitor parse_monitor(const std::string& name);  // "val_loss", "val_accuracy", ...
 const char* monitor_name(Monitor m);
 
+// Arithmetic of the GEMMs on the device.
+//   fp32: IEEE single precision throughout (the CPU's f32).
+//   tf32: GEMM inputs rounded to TensorFloat-32 (10-bit mantissa) on tensor cores, fp32
+//         accumulation; everything else fp32.
+//   bf16: GEMM inputs and hidden activations in bfloat16 (8-bit mantissa), fp32 accumulation,
+//         fp32 scores, gradients, master weights and optimizer state.
+enum class Precision { fp32, tf32, bf16 };
+
+// "fp32" (or "f32"), "tf32", "bf16"; throws fcnet::Error otherwise.
+inline Precision parse_precision(const std::string& name) {
+  if (name == "fp32" || name == "f32") return Precision::fp32;
+  if (name == "tf32") return Precision::tf32;
+  if (name == "bf16") return Precision::bf16;
+  fail("--precision", "unknown device precision '" + name + "'", "one of fp32, tf32, bf16");
+}
+
+inline const char* precision_name(Precision p) {
+  switch (p) {
+    case Precision::fp32:
+      return "fp32";
+    case Precision::tf32:
+      return "tf32";
+    case Precision::bf16:
+      return "bf16";
+  }
+  return "?";
+}
+
+// Where a run trains: the CPU (cfg.f64 picks double and the reference kernels) or CUDA device 0
+// at cfg.precision.
+enum class Device { cpu, cuda };
+
 struct TrainConfig {
   std::vector<int64_t> hidden = {512, 256};  // hidden widths; empty = softmax regression
   ActivationFn activation{};
@@ -60,6 +92,8 @@ struct TrainConfig {
   Normalize normalize = Normalize::automatic;
   uint64_t seed = 0;
   bool f64 = false;  // compute in double (reference kernels)
+  Device device = Device::cpu;
+  Precision precision = Precision::fp32;  // of the GEMMs on a CUDA device
 };
 
 struct EpochRecord {

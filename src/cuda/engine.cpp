@@ -30,7 +30,7 @@ static_assert(static_cast<int>(OptimizerKind::nesterov) == kNesterov);
 static_assert(static_cast<int>(OptimizerKind::adam) == kAdam);
 static_assert(static_cast<int>(OptimizerKind::adamw) == kAdamW);
 static_assert(static_cast<int>(OptimizerKind::rmsprop) == kRmsprop);
-static_assert(offsetof(Counters, s) == 0, "begin_epoch clears s with an 8-byte memset");
+static_assert(offsetof(Counters, s) == 0, "optimizer_step clears s with an 8-byte memset");
 
 namespace {
 
@@ -791,7 +791,7 @@ StepTotals Engine::read_accum(const Accum* acc) {
   return t;
 }
 
-void Engine::begin_epoch(const std::vector<double>& lr_per_step) {
+void Engine::begin_epoch(const std::vector<double>& lr_per_step, int64_t first_step) {
   if (snapshot_pending_) {
     FCNET_CUDA_CHECK(cudaEventSynchronize(snapshot_event_));
     snapshot_pending_ = false;
@@ -805,7 +805,7 @@ void Engine::begin_epoch(const std::vector<double>& lr_per_step) {
   }
   ctx_.upload(lr_table_.get(), lr_per_step.data(), lr_per_step.size() * sizeof(double));
   reset_accum(train_acc_.as<Accum>());
-  FCNET_CUDA_CHECK(cudaMemsetAsync(counters_.get(), 0, sizeof(int64_t), ctx_.stream()));
+  ctx_.upload(&counters_.as<Counters>()->s, &first_step, sizeof(int64_t));
 }
 
 void Engine::train_step(const DeviceData& data, int64_t stride, int64_t n) {
@@ -905,20 +905,55 @@ std::vector<double> Engine::layer_sum_squares(bool grads) {
   return out;
 }
 
-void Engine::save_best() {
-  if (!best_.get())
-    best_ = DeviceMemory(static_cast<std::size_t>(total_) * sizeof(float), "best parameters");
-  FCNET_CUDA_CHECK(cudaMemcpyAsync(best_.get(), params_.get(),
+void Engine::save_copy(int slot) {
+  DeviceMemory& c = copies_[slot];
+  if (!c.get())
+    c = DeviceMemory(static_cast<std::size_t>(total_) * sizeof(float), "parameter copy");
+  FCNET_CUDA_CHECK(cudaMemcpyAsync(c.get(), params_.get(),
                                    static_cast<std::size_t>(total_) * sizeof(float),
                                    cudaMemcpyDeviceToDevice, ctx_.stream()));
 }
 
-void Engine::restore_best() {
-  if (!best_.get()) return;
-  FCNET_CUDA_CHECK(cudaMemcpyAsync(params_.get(), best_.get(),
+void Engine::restore_copy(int slot) {
+  const DeviceMemory& c = copies_[slot];
+  if (!c.get()) return;
+  FCNET_CUDA_CHECK(cudaMemcpyAsync(params_.get(), c.get(),
                                    static_cast<std::size_t>(total_) * sizeof(float),
                                    cudaMemcpyDeviceToDevice, ctx_.stream()));
   if (bf16_) to_bf16(shadow_.as<uint16_t>(), params_.as<float>(), total_, ctx_.stream());
+}
+
+void Engine::download_copy(int slot, float* host) {
+  if (!copies_[slot].get()) save_copy(slot);
+  ctx_.download(host, copies_[slot].get(), static_cast<std::size_t>(total_) * sizeof(float));
+}
+
+void Engine::upload_copy(int slot, const float* host) {
+  DeviceMemory& c = copies_[slot];
+  if (!c.get())
+    c = DeviceMemory(static_cast<std::size_t>(total_) * sizeof(float), "parameter copy");
+  ctx_.upload(c.get(), host, static_cast<std::size_t>(total_) * sizeof(float));
+}
+
+void Engine::download_moments(std::vector<float>& m, std::vector<float>& v) const {
+  const auto bytes = static_cast<std::size_t>(total_) * sizeof(float);
+  m.assign(m_.get() ? static_cast<std::size_t>(total_) : 0, 0.0f);
+  v.assign(v_.get() ? static_cast<std::size_t>(total_) : 0, 0.0f);
+  if (m_.get()) ctx_.download(m.data(), m_.get(), bytes);
+  if (v_.get()) ctx_.download(v.data(), v_.get(), bytes);
+}
+
+void Engine::upload_moments(const std::vector<float>& m, const std::vector<float>& v) {
+  const auto bytes = static_cast<std::size_t>(total_) * sizeof(float);
+  if (m_.get() && m.size() == static_cast<std::size_t>(total_))
+    ctx_.upload(m_.get(), m.data(), bytes);
+  if (v_.get() && v.size() == static_cast<std::size_t>(total_))
+    ctx_.upload(v_.get(), v.data(), bytes);
+}
+
+void Engine::set_steps(int64_t t) {
+  ctx_.upload(&counters_.as<Counters>()->t, &t, sizeof(int64_t));
+  steps_ = t;
 }
 
 std::string Engine::plan_summary(int64_t n) {

@@ -134,10 +134,11 @@ class Engine {
   void upload(const Network<float>& net);
   void download(Network<float>& net, bool with_grads) const;
 
-  // Training. begin_epoch resets the epoch accumulators and the step-in-epoch counter and uploads
-  // the learning rate of each step of the epoch. train_step enqueues one step (gather of rows
+  // Training. begin_epoch resets the epoch accumulators, sets the step-in-epoch counter to
+  // `first_step` (a resumed epoch starts inside) and uploads the learning rate of each step of the
+  // epoch. train_step enqueues one step (gather of rows
   // perm[s·stride … s·stride + n − 1], forward, backward, optimizer) without waiting.
-  void begin_epoch(const std::vector<double>& lr_per_step);
+  void begin_epoch(const std::vector<double>& lr_per_step, int64_t first_step = 0);
   void train_step(const DeviceData& data, int64_t stride, int64_t n);
   StepTotals epoch_totals();  // waits
   // Non-blocking progress: request a copy of the accumulators; poll returns true once it landed.
@@ -154,11 +155,21 @@ class Engine {
 
   // Σ W_l² (grads = false) or Σ dW_l² per layer l = 1..L; waits.
   std::vector<double> layer_sum_squares(bool grads);
-  // Keeps a copy of the current parameters / puts it back.
-  void save_best();
-  void restore_best();
+  // Parameter copies on the device (slot 0 or 1): keep the current parameters in one, put one
+  // back, or move one to and from the host (total() floats).
+  void save_copy(int slot);
+  void restore_copy(int slot);
+  void download_copy(int slot, float* host);
+  void upload_copy(int slot, const float* host);
+
+  // The optimizer's state: moments (total() floats each; empty when it keeps none) and its step
+  // count, which also numbers the dropout draws.
+  void download_moments(std::vector<float>& m, std::vector<float>& v) const;
+  void upload_moments(const std::vector<float>& m, const std::vector<float>& v);
+  void set_steps(int64_t t);
 
   int64_t steps() const { return steps_; }
+  int64_t total() const { return total_; }
   std::string plan_summary(int64_t n);
 
  private:
@@ -195,7 +206,7 @@ class Engine {
   bool need_z_ = false;
   bool bf16_ = false;
   int64_t total_ = 0;  // parameter buffer length
-  DeviceMemory params_, grads_, m_, v_, shadow_, best_;
+  DeviceMemory params_, grads_, m_, v_, shadow_, copies_[2];
   DeviceMemory ranges_;
   int nranges_ = 0;
   int64_t max_range_ = 0;

@@ -1,6 +1,7 @@
 // The CUDA entry points of a build without FCNET_CUDA: each one throws fcnet::Error saying how to
 // get a build that has them, so callers (the CLI's --device cuda, the tests) fail cleanly.
 #include "fcnet/cuda.hpp"
+#include "fcnet/step_engine.hpp"
 
 namespace fcnet {
 
@@ -19,8 +20,7 @@ std::string cuda_devices_info() {
   unavailable();
 }
 
-TrainResult train_cuda(const Dataset&, const Dataset*, const TrainConfig&, const TrainCallbacks&,
-                       Precision) {
+std::unique_ptr<StepEngine> make_cuda_engine(const EngineSetup&) {
   unavailable();
 }
 

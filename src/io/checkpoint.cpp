@@ -139,6 +139,10 @@ json config_json(const TrainConfig& c) {
   j["normalize"] = normalize_name(c.normalize);
   j["seed"] = c.seed;
   j["f64"] = c.f64;
+  if (c.device == Device::cuda) {
+    j["device"] = "cuda";
+    j["precision"] = precision_name(c.precision);
+  }
   return j;
 }
 
@@ -194,6 +198,13 @@ TrainConfig config_from(const Fields& f) {
   c.normalize = f.parsed("normalize", parse_normalize);
   c.seed = f.u64("seed");
   c.f64 = f.boolean("f64");
+  if (f.raw().contains("device")) {  // absent: a CPU run
+    c.device = f.parsed("device", [](const std::string& name) {
+      if (name != "cuda") fail("device", "is '" + name + "'", "cuda (a CPU run records no device)");
+      return Device::cuda;
+    });
+    c.precision = f.parsed("precision", parse_precision);
+  }
   return c;
 }
 

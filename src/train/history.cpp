@@ -113,7 +113,10 @@ nlohmann::json training_metadata(const TrainConfig& cfg, const TrainResult& r, c
   j["monitor"] = monitor_name(cfg.monitor);
   if (cfg.schedule.kind == ScheduleKind::plateau) j["plateau_patience"] = cfg.plateau_patience;
   j["seed"] = cfg.seed;
-  j["precision"] = cfg.f64 ? "f64" : "f32";
+  j["precision"] = cfg.f64                      ? "f64"
+                   : cfg.device == Device::cuda ? precision_name(cfg.precision)
+                                                : "f32";
+  if (cfg.device == Device::cuda) j["device"] = "cuda";
   j["train_examples"] = r.train_examples;
   j["val_examples"] = r.val_examples;
   if (!r.epochs.empty()) {

@@ -13,7 +13,9 @@
 #include "core/parallel.hpp"
 #include "data_parallel.hpp"
 #include "fcnet/metrics.hpp"
+#include "fcnet/step_engine.hpp"
 #include "fcnet/text.hpp"
+#include "train/cpu_engine.hpp"
 #include "train/history.hpp"
 
 namespace fcnet {
@@ -82,26 +84,6 @@ void validate(const TrainConfig& c, const Dataset& train) {
   }
 }
 
-template <class T>
-double l2_norm(ConstView<T> m) {
-  double s = 0;
-  for (int64_t i = 0; i < m.rows; ++i)
-    for (int64_t j = 0; j < m.cols; ++j) s += static_cast<double>(m(i, j)) * m(i, j);
-  return std::sqrt(s);
-}
-
-// Index of the first layer whose gradient holds a non-finite value, or 0.
-template <class T>
-int first_bad_layer(const Network<T>& net) {
-  for (int l = 1; l <= net.num_layers(); ++l)
-    for (bool bias : {false, true}) {
-      ConstView<T> g = bias ? net.db(l) : net.dW(l);
-      for (int64_t i = 0; i < g.size(); ++i)
-        if (!std::isfinite(static_cast<double>(g.data[i]))) return l;
-    }
-  return 0;
-}
-
 }  // namespace
 
 void detail::finish_eval(EvalResult& r, double loss_sum) {
@@ -121,55 +103,6 @@ void detail::finish_eval(EvalResult& r, double loss_sum) {
 }
 
 namespace {
-
-template <class T>
-EvalResult evaluate_impl(const Network<T>& net, const InputTransform& tf, const Dataset& data,
-                         int64_t batch, Matrix<double>* out, bool probs) {
-  EvalResult r;
-  const int64_t n = data.n, c = net.num_classes();
-  r.n = n;
-  r.classes = c;
-  r.confusion.assign(static_cast<std::size_t>(c * c), 0);
-  Workspace<T> ws(true);
-  batch = std::max<int64_t>(1, std::min(batch, n));
-  Matrix<T> xb(batch, data.d, "input batch");
-  Matrix<T> pb(batch, c, "probabilities");
-  std::vector<int64_t> idx(static_cast<std::size_t>(batch));
-  std::vector<double> losses(static_cast<std::size_t>(batch));
-  const PreparedTransform ptf = prepare_transform(tf, data.d);
-  double total = 0;
-  for (int64_t s = 0; s < n; s += batch) {
-    const int64_t b = std::min(batch, n - s);
-    std::iota(idx.begin(), idx.begin() + b, s);
-    gather_batch<T>(xb.view().rows_range(0, b), data, idx.data(), b, ptf);
-    ConstView<T> scores = forward_scores(net, xb.view().rows_range(0, b), ws);
-    const int32_t* y = data.has_labels() ? data.labels.data() + s : nullptr;
-    MatrixView<T> p = pb.view().rows_range(0, b);
-    total += softmax_xent_forward<T>(p, scores, y, losses.data());
-    for (int64_t i = 0; i < b; ++i) {
-      const T* row = p.row(i);
-      const int64_t pred = std::max_element(row, row + c) - row;
-      if (y) {
-        r.confusion[static_cast<std::size_t>(y[i] * c + pred)]++;
-      }
-      if (out) {
-        const T* src = probs ? row : scores.row(i);
-        for (int64_t j = 0; j < c; ++j) (*out)(s + i, j) = static_cast<double>(src[j]);
-      }
-    }
-  }
-  if (data.has_labels() && n > 0) detail::finish_eval(r, total);
-  return r;
-}
-
-template <class T>
-std::vector<double> to_doubles(const T* p, int64_t n) {
-  return std::vector<double>(p, p + n);
-}
-template <class T>
-void from_doubles(const std::vector<double>& v, T* p) {
-  for (std::size_t i = 0; i < v.size(); ++i) p[i] = static_cast<T>(v[i]);
-}
 
 // `shard`: where `train` sits among the ranks' data (all of it for a single process); n below is
 // the global example count, and a rank computes the gradient of the rows of each batch it holds.
@@ -196,10 +129,43 @@ double monitored_score(Monitor monitor, const EvalResult& ev, const Matrix<doubl
   return 0.0;
 }
 
+// The weights a run starts from: the network of cfg's sizes on `classes` classes, initialised from
+// the run's weight stream (a resumed run's engine loads its own).
 template <class T>
-TrainResult train_impl(const Dataset& train, const Dataset* val, int64_t val_n,
-                       const TrainConfig& cfg, const TrainCallbacks& cb, const detail::Shard& shard,
-                       const TrainState* resume) {
+void init_network(Network<T>& net, const std::vector<int64_t>& sizes, const TrainConfig& cfg,
+                  bool initialise) {
+  net = Network<T>(sizes, cfg.activation);
+  Rng init_rng(stream_seed(cfg, 1));
+  if (initialise) net.init(cfg.init, init_rng, cfg.init_std);
+}
+
+// The message of a run that diverged at (1-based) step `s` of `steps` in `epoch`, with the loss of
+// that step and the first layer whose gradient was not finite (0: none found).
+std::string divergence_message(const TrainConfig& cfg, int64_t epoch, int64_t s, int64_t steps,
+                               double loss, int bad_layer) {
+  char lr_text[32];
+  std::snprintf(lr_text, sizeof lr_text, "%g", cfg.schedule.lr / 10);
+  const std::string what =
+      (std::isfinite(loss) ? std::string("a gradient became non-finite")
+       : std::isnan(loss)  ? std::string("the loss became NaN")
+                           : std::string("the loss became infinite")) +
+      " at epoch " + std::to_string(epoch) + ", step " + std::to_string(s) + " of " +
+      std::to_string(steps) +
+      (bad_layer ? " (first non-finite gradient in layer " + std::to_string(bad_layer) + ")"
+                 : std::string()) +
+      "; training diverged";
+  return error_message(
+      "training", what,
+      std::string("a finite loss: try a lower learning rate (--lr ") + lr_text + ")");
+}
+
+// The one training loop: epochs of shuffled batches on the engine `make` builds, the schedule,
+// validation and the monitored score, early stopping and the kept weights, checkpoints, stop
+// requests, divergence and the ranks' agreement. `shard`: where `train` sits among the ranks'
+// data (all of it for a single process); n below is the global example count.
+TrainResult run_loop(const EngineFactory& make, const Dataset& train, const Dataset* val,
+                     int64_t val_n, const TrainConfig& cfg, const TrainCallbacks& cb,
+                     const detail::Shard& shard, const TrainState* resume) {
   TrainResult res;
   Collective* const comm = shard.comm;
   const int64_t n = shard.total, d = train.d;
@@ -208,71 +174,64 @@ TrainResult train_impl(const Dataset& train, const Dataset* val, int64_t val_n,
   if (comm && !resume) classes = detail::max_over(*comm, classes);
   if (classes < 2)
     fail(train.source, "has labels of only one class", "at least two classes to classify");
-  std::vector<int64_t> sizes = {d};
-  sizes.insert(sizes.end(), cfg.hidden.begin(), cfg.hidden.end());
-  sizes.push_back(classes);
-
-  Model& model = res.model;
-  model.f64 = std::is_same_v<T, double>;
-  model.transform = resume ? resume->model.transform : fit_transform(train, cfg.normalize, comm, n);
-  model.class_names = resume ? resume->model.class_names : train.class_names;
-  model.image_shape = train.image_shape;
-  model.schema = resume && !resume->model.schema.empty() ? resume->model.schema : train.schema;
-  Network<T>& net = model.net<T>();
-  net = Network<T>(sizes, cfg.activation);
-  Rng init_rng(stream_seed(cfg, 1));
-  Rng shuffle_rng(stream_seed(cfg, 2));
-  Rng dropout_rng(stream_seed(cfg, 3) +
-                  (comm ? 0x51ED27ULL * static_cast<uint64_t>(comm->rank()) : 0));
-  if (!resume) net.init(cfg.init, init_rng, cfg.init_std);
-
-  const int64_t batch = std::min(cfg.batch, n);
-  const int64_t steps_per_epoch = (n + batch - 1) / batch;
-  const Schedule sched = run_schedule(cfg, steps_per_epoch);
-  Optimizer<T> opt(cfg.optimizer, net.buffer_size(), param_ranges(net));
-
-  Matrix<T> xb(batch, d, "input batch");
-  const PreparedTransform tf = prepare_transform(model.transform, d);
-  std::vector<int32_t> yb(static_cast<std::size_t>(batch));
-  const bool weighted = !cfg.class_weights.empty() || !train.weights.empty();
-  if (weighted && comm)
-    fail("--class-weight", "with data-parallel ranks", "a single process (not yet on ranks)");
   if (!cfg.class_weights.empty() && static_cast<int64_t>(cfg.class_weights.size()) != classes)
     fail("--class-weight",
          "gives " + std::to_string(cfg.class_weights.size()) + " weights for " +
              std::to_string(classes) + " classes",
          "one weight per class");
-  std::vector<double> wb(weighted ? static_cast<std::size_t>(batch) : 0);
-  std::vector<int64_t> mine(comm ? static_cast<std::size_t>(batch) : 0);  // held rows of a batch
-  std::vector<int64_t> order(static_cast<std::size_t>(n));
-  Workspace<T> ws(!cfg.f64);
-  Dropout dropout{cfg.dropout, &dropout_rng};
+  if (comm && (!cfg.class_weights.empty() || !train.weights.empty()))
+    fail("--class-weight", "with data-parallel ranks", "a single process (not yet on ranks)");
+  const bool validating = val_n > 0;
+  if (comm && validating && cfg.monitor == Monitor::val_roc_auc)
+    fail("--monitor", "val_roc_auc with data-parallel ranks",
+         "val_loss, val_accuracy or val_balanced_accuracy on ranks");
+  if (cfg.plateau_patience < 1)
+    fail("--plateau-patience", "is " + std::to_string(cfg.plateau_patience), "at least 1");
+  std::vector<int64_t> sizes = {d};
+  sizes.insert(sizes.end(), cfg.hidden.begin(), cfg.hidden.end());
+  sizes.push_back(classes);
 
-  const int64_t P = net.buffer_size();
-  std::vector<T> best(net.params(), net.params() + P);
-  std::vector<T> epoch_start = best;
+  // The model's description; its weights live in the engine until the run ends.
+  Model& model = res.model;
+  model.f64 = cfg.f64;
+  model.transform = resume ? resume->model.transform : fit_transform(train, cfg.normalize, comm, n);
+  model.class_names = resume ? resume->model.class_names : train.class_names;
+  model.image_shape = train.image_shape;
+  model.schema = resume && !resume->model.schema.empty() ? resume->model.schema : train.schema;
+  if (cfg.f64)
+    init_network(model.net64, sizes, cfg, !resume);
+  else
+    init_network(model.net32, sizes, cfg, !resume);
+  Rng shuffle_rng(stream_seed(cfg, 2));
+  EngineSetup setup;
+  setup.model = &model;
+  setup.config = &cfg;
+  setup.train = &train;
+  setup.val = validating ? val : nullptr;
+  setup.comm = comm;
+  const std::unique_ptr<StepEngine> engine = make(setup);
+  StepEngine& eng = *engine;
+
+  const int64_t batch = std::min(cfg.batch, n);
+  const int64_t steps_per_epoch = (n + batch - 1) / batch;
+  const Schedule sched = run_schedule(cfg, steps_per_epoch);
+  std::vector<int64_t> order(static_cast<std::size_t>(n));
+  EpochPlan plan;
+
   // The best monitored score so far (higher is better: the loss enters negated); NaN: none yet.
   double best_val = std::numeric_limits<double>::quiet_NaN();
   int64_t since_best = 0, lr_reductions = 0;
   int64_t step = 0;
   // Where a resumed run picks up: its epoch, the steps of it already done and their sums.
-  int64_t first_epoch = 1, first_step = 0, carry_correct = 0, carry_seen = 0;
-  double carry_loss = 0, carry_seconds = 0;
+  int64_t first_epoch = 1, first_step = 0;
+  EpochSums carry;
+  double carry_seconds = 0;
   if (resume) {
     const TrainState& r = *resume;
-    from_doubles(
-        r.model.f64 ? to_doubles(r.model.net64.params(), P) : to_doubles(r.model.net32.params(), P),
-        net.params());
-    from_doubles(r.opt_m, opt.first_moment().data());
-    from_doubles(r.opt_v, opt.second_moment().data());
-    opt.set_steps(r.opt_steps);
+    eng.load(r);
     shuffle_rng.set_state(r.shuffle_rng);
-    dropout_rng.set_state(r.dropout_rng);
-    // The saved generator is rank 0's; the other ranks draw their own masks from it.
-    if (comm && comm->rank() > 0)
-      dropout_rng = Rng(dropout_rng.next_u64() + 0x51ED27ULL * static_cast<uint64_t>(comm->rank()));
-    if (!r.best.empty()) from_doubles(r.best, best.data());
-    if (!r.epoch_start.empty()) from_doubles(r.epoch_start, epoch_start.data());
+    if (!r.best.empty()) eng.set_copy(WeightCopy::best, r.best);
+    if (!r.epoch_start.empty()) eng.set_copy(WeightCopy::epoch_start, r.epoch_start);
     best_val = r.best_val;
     since_best = r.since_best;
     lr_reductions = r.lr_reductions;
@@ -282,54 +241,38 @@ TrainResult train_impl(const Dataset& train, const Dataset* val, int64_t val_n,
       best_val = std::numeric_limits<double>::quiet_NaN();
       since_best = 0;
       res.best_epoch = 0;
-      std::copy(net.params(), net.params() + P, best.begin());
+      eng.keep(WeightCopy::best);
     }
     step = r.step;
     res.epochs = r.history;
     res.seconds = r.seconds;
     first_epoch = r.epoch;
     first_step = r.step_in_epoch;
-    carry_loss = r.epoch_loss_sum;
-    carry_correct = r.epoch_correct;
-    carry_seen = r.epoch_seen;
+    carry = {r.epoch_loss_sum, r.epoch_correct, r.epoch_seen, 0, 0};
     carry_seconds = r.epoch_seconds;
   }
-  const bool validating = val_n > 0;
   auto patience_out = [&] { return cfg.patience > 0 && validating && since_best >= cfg.patience; };
-  if (comm && validating && cfg.monitor == Monitor::val_roc_auc)
-    fail("--monitor", "val_roc_auc with data-parallel ranks",
-         "val_loss, val_accuracy or val_balanced_accuracy on ranks");
-  if (cfg.plateau_patience < 1)
-    fail("--plateau-patience", "is " + std::to_string(cfg.plateau_patience), "at least 1");
   auto steps_out = [&] { return cfg.max_steps > 0 && step >= cfg.max_steps; };
-  // The state at epoch `epoch`, `done` steps into it (the shuffle generator as it was at the
-  // epoch's start).
+  // The state at epoch `epoch`, `done` steps into it with the sums `sums` (the shuffle generator
+  // as it was at the epoch's start).
   auto capture = [&](int64_t epoch, int64_t done, const std::array<uint64_t, 4>& shuffle_state,
-                     double loss_sum, int64_t correct, int64_t seen, double seconds) {
+                     const EpochSums& sums, double seconds) {
     auto st = std::make_shared<TrainState>();
     st->config = cfg;
-    st->model.f64 = model.f64;
-    st->model.net<T>() = net;
-    st->model.transform = model.transform;
-    st->model.class_names = model.class_names;
-    st->model.image_shape = model.image_shape;
-    st->model.schema = model.schema;
-    if (opt.first_moment().size() > 0) st->opt_m = to_doubles(opt.first_moment().data(), P);
-    if (opt.second_moment().size() > 0) st->opt_v = to_doubles(opt.second_moment().data(), P);
-    st->opt_steps = opt.steps();
+    st->model = model;
+    eng.save(*st);
     st->epoch = epoch;
     st->step_in_epoch = done;
     st->step = step;
     st->shuffle_rng = shuffle_state;
-    st->dropout_rng = dropout_rng.state();
     if (done > 0) {
-      st->epoch_loss_sum = loss_sum;
-      st->epoch_correct = correct;
-      st->epoch_seen = seen;
+      st->epoch_loss_sum = sums.loss_sum;
+      st->epoch_correct = sums.correct;
+      st->epoch_seen = sums.seen;
       st->epoch_seconds = seconds;
-      st->epoch_start = to_doubles(epoch_start.data(), P);
+      st->epoch_start = eng.copy_values(WeightCopy::epoch_start);
     }
-    if (validating) st->best = to_doubles(best.data(), P);
+    if (validating) st->best = eng.copy_values(WeightCopy::best);
     st->best_val = best_val;
     st->best_epoch = res.best_epoch;
     st->since_best = since_best;
@@ -341,6 +284,15 @@ TrainResult train_impl(const Dataset& train, const Dataset* val, int64_t val_n,
     st->classes = classes;
     st->data_source = train.source;
     return st;
+  };
+  // A diverged run keeps the weights its last epoch started from.
+  auto diverge = [&](int64_t epoch, int64_t s, double loss, int bad_layer) {
+    eng.restore(WeightCopy::epoch_start);
+    eng.finish(model);
+    res.steps = step;
+    res.best_epoch = static_cast<int64_t>(res.epochs.size());
+    throw TrainDiverged(divergence_message(cfg, epoch, s, steps_per_epoch, loss, bad_layer),
+                        std::make_shared<TrainResult>(std::move(res)));
   };
   // Where this run starts (a resumed run with nothing left to do ends there).
   const int64_t start_epoch = first_epoch;
@@ -359,116 +311,72 @@ TrainResult train_impl(const Dataset& train, const Dataset* val, int64_t val_n,
     shuffle_rng.shuffle(order);
     const bool resumed = epoch == first_epoch && first_step > 0;
     const int64_t s0 = resumed ? first_step : 0;
-    if (!resumed) std::copy(net.params(), net.params() + P, epoch_start.begin());
-    EpochRecord rec;
-    rec.epoch = epoch;
+    if (!resumed) eng.keep(WeightCopy::epoch_start);
     const bool plateau = cfg.schedule.kind == ScheduleKind::plateau;
     const double lr_scale = plateau ? std::pow(cfg.schedule.decay, lr_reductions) : 1.0;
-    rec.lr = sched.at(step - s0) * lr_scale;
-    double loss_sum = resumed ? carry_loss : 0;
-    int64_t correct = resumed ? carry_correct : 0, seen = resumed ? carry_seen : 0;
+    // The epoch's batches: this rank's rows of each (all of them in a single process).
+    plan.rows.clear();
+    plan.start.assign(1, 0);
+    plan.batch.clear();
+    plan.lr.clear();
+    for (int64_t s = 0; s < steps_per_epoch; ++s) {
+      const int64_t b = std::min(batch, n - s * batch);
+      for (int64_t i = s * batch; i < s * batch + b; ++i) {
+        const int64_t g = order[static_cast<std::size_t>(i)];
+        if (!comm)
+          plan.rows.push_back(g);
+        else if (shard.owns(g))
+          plan.rows.push_back(g - shard.first);
+      }
+      plan.start.push_back(static_cast<int64_t>(plan.rows.size()));
+      plan.batch.push_back(b);
+      plan.lr.push_back(sched.at(step - s0 + s) * lr_scale);
+    }
+    plan.first = s0;
+    plan.carry = resumed ? carry : EpochSums{};
     const double seconds_before = resumed ? carry_seconds : 0;
+    EpochRecord rec;
+    rec.epoch = epoch;
+    rec.lr = plan.lr[0];
     rec.steps = s0;
+    const int64_t step0 = step;  // steps done before this epoch's first one here
+    int64_t queued = 0;          // examples of the steps run here
+    eng.begin_epoch(plan);
     const auto t0 = Clock::now();
     bool stopped = false;
     bool stop = false;
     for (int64_t s = s0; s < steps_per_epoch; ++s) {
-      const int64_t b = std::min(batch, n - s * batch);
-      const int64_t* idx = order.data() + s * batch;
-      int64_t rows = b;
-      if (comm) {
-        rows = 0;
-        for (int64_t i = 0; i < b; ++i)
-          if (shard.owns(idx[i])) mine[rows++] = idx[i] - shard.first;
-        idx = mine.data();
-      }
-      MatrixView<T> x = xb.view().rows_range(0, rows);
-      gather_batch<T>(x, train, idx, rows, tf);
-      for (int64_t i = 0; i < rows; ++i) yb[i] = train.labels[idx[i]];
-      const double lr = sched.at(step) * lr_scale;
-      LossParts lp;
-      double wsum = 1;  // the batch's total weight (weighted runs)
-      if (rows > 0 && weighted) {
-        wsum = 0;
-        for (int64_t i = 0; i < rows; ++i) {
-          wb[i] = (train.weights.empty() ? 1.0 : train.weights[idx[i]]) *
-                  (cfg.class_weights.empty() ? 1.0 : cfg.class_weights[yb[i]]);
-          wsum += wb[i];
-        }
-        // A batch of zero weight only counts its hits: its gradient is zero (and it takes no step).
-        lp = forward_backward<T>(net, x, yb.data(), 0.0, ws, cfg.dropout > 0 ? &dropout : nullptr,
-                                 wsum > 0 ? 1.0 / wsum : 1.0, false, wb.data());
-      } else if (rows > 0) {
-        lp = forward_backward<T>(net, x, yb.data(), 0.0, ws, cfg.dropout > 0 ? &dropout : nullptr,
-                                 1.0 / static_cast<double>(b), false);
-      } else
-        std::fill(net.grads(), net.grads() + P, T(0));
-      if (comm) {  // the one exchange per step: gradients, then loss, hits and stop requests
-        comm->sum(net.grads(), P);
-        const bool asked = cb.stop && cb.stop->load();
-        double v[3] = {lp.data_loss, static_cast<double>(lp.correct), asked ? 1.0 : 0.0};
-        comm->sum(v, 3);
-        lp.data_loss = v[0];
-        lp.correct = static_cast<int64_t>(v[1]);
-        stop = v[2] > 0;
-      }
-      // The optimizer reports non-finite gradients from its own pass; the weights it then wrote
-      // are discarded below, as are those of a non-finite loss (never applied). With ranks, the
-      // summed gradients and loss are the same on every rank, so all of them agree.
-      // A batch of zero total weight leaves the weights and the optimizer's moments alone.
-      const bool skip = weighted && !comm && wsum == 0;
-      const bool finite = std::isfinite(lp.data_loss) &&
-                          (skip || opt.step(net.params(), net.grads(), lr, 2.0 * cfg.reg));
-      if (!finite) {
-        // Keep the last good weights: those the diverging epoch started from.
-        std::copy(epoch_start.begin(), epoch_start.end(), net.params());
-        const int bad = first_bad_layer(net);
-        res.steps = step;
-        res.best_epoch = static_cast<int64_t>(res.epochs.size());
-        char lr_text[32];
-        std::snprintf(lr_text, sizeof lr_text, "%g", cfg.schedule.lr / 10);
-        const std::string what =
-            (std::isfinite(lp.data_loss) ? std::string("a gradient became non-finite")
-             : std::isnan(lp.data_loss)  ? std::string("the loss became NaN")
-                                         : std::string("the loss became infinite")) +
-            " at epoch " + std::to_string(epoch) + ", step " + std::to_string(s + 1) + " of " +
-            std::to_string(steps_per_epoch) +
-            (bad ? " (first non-finite gradient in layer " + std::to_string(bad) + ")"
-                 : std::string()) +
-            "; training diverged";
-        throw TrainDiverged(
-            error_message(
-                "training", what,
-                std::string("a finite loss: try a lower learning rate (--lr ") + lr_text + ")"),
-            std::make_shared<TrainResult>(std::move(res)));
-      }
-      loss_sum += lp.data_loss * static_cast<double>(b);
-      correct += lp.correct;
-      seen += b;
+      // Ranks exchange their stop requests with the step's gradients, so all stop together.
+      double asked = comm && cb.stop && cb.stop->load() ? 1.0 : 0.0;
+      const StepOutcome o = eng.step(s, comm ? std::span<double>(&asked, 1) : std::span<double>());
+      if (!o.ok) diverge(epoch, s + 1, o.loss, o.bad_layer);
       ++step;
       ++rec.steps;
+      queued += plan.batch[static_cast<std::size_t>(s)];
       if (cb.on_step) {
+        const EpochSums now = eng.progress();  // a queued backend's sums lag behind
         TrainProgress p;
         p.epoch = epoch;
         p.epochs = cfg.epochs;
         p.step = s + 1;
         p.steps = steps_per_epoch;
-        p.loss = loss_sum / static_cast<double>(seen);
-        p.accuracy = static_cast<double>(correct) / static_cast<double>(seen);
+        p.loss = now.seen > 0 ? now.loss_sum / static_cast<double>(now.seen) : 0.0;
+        p.accuracy =
+            now.seen > 0 ? static_cast<double>(now.correct) / static_cast<double>(now.seen) : 0.0;
         p.seconds = since(t0);
-        p.examples_per_second =
-            static_cast<double>(seen - (resumed ? carry_seen : 0)) / std::max(1e-9, p.seconds);
+        p.examples_per_second = static_cast<double>(queued) / std::max(1e-9, p.seconds);
         cb.on_step(p);
       }
       if (steps_out()) break;
       // One process stops after the step in which the flag was set (during on_step included);
-      // ranks go by the flags exchanged above, so that all of them stop after the same step.
-      if (!comm) stop = cb.stop && cb.stop->load();
+      // ranks go by the flags exchanged in the step, so that all of them stop after the same one.
+      stop = comm ? asked > 0 : (cb.stop && cb.stop->load());
       if (stop && s + 1 < steps_per_epoch) {
-        // Stopped inside the epoch (on every rank alike: the flag went through the exchange):
-        // save where it is, leave the epoch unfinished.
-        res.state = capture(epoch, s + 1, shuffle_state, loss_sum, correct, seen,
-                            seconds_before + since(t0));
+        // Stopped inside the epoch (on every rank alike): save where it is, leave the epoch
+        // unfinished.
+        const EpochSums sums = eng.sums();
+        if (sums.bad_step > 0) diverge(epoch, sums.bad_step, sums.bad_loss, 0);
+        res.state = capture(epoch, s + 1, shuffle_state, sums, seconds_before + since(t0));
         res.seconds += since(t0);
         res.interrupted = true;
         stopped = true;
@@ -480,24 +388,27 @@ TrainResult train_impl(const Dataset& train, const Dataset* val, int64_t val_n,
       if (cb.on_checkpoint) cb.on_checkpoint(*res.state);
       break;
     }
+    const EpochSums sums = eng.sums();  // waits for a queued backend's steps
+    if (sums.bad_step > 0) {
+      step = step0 + (sums.bad_step - 1 - s0);
+      diverge(epoch, sums.bad_step, sums.bad_loss, 0);
+    }
     rec.seconds = seconds_before + since(t0);
     res.seconds += rec.seconds - seconds_before;
-    rec.examples = seen;
-    rec.train_loss = loss_sum / static_cast<double>(seen) + reg_loss(net, cfg.reg);
-    rec.train_accuracy = static_cast<double>(correct) / static_cast<double>(seen);
-    for (int l = 1; l <= net.num_layers(); ++l) {
-      rec.weight_norms.push_back(l2_norm<T>(net.W(l)));
-      rec.grad_norms.push_back(l2_norm<T>(net.dW(l)));
-    }
+    rec.examples = sums.seen;
+    const StepEngine::Norms norms = eng.norms(cfg.reg);
+    rec.train_loss = sums.loss_sum / static_cast<double>(sums.seen) + norms.reg_loss;
+    rec.train_accuracy = static_cast<double>(sums.correct) / static_cast<double>(sums.seen);
+    rec.weight_norms = norms.weights;
+    rec.grad_norms = norms.grads;
     // The monitored score: on the validation set, else (for the plateau schedule) the
     // training loss.
     double score = -rec.train_loss;
     if (validating) {
       Matrix<double> probs;
       const bool ranking = cfg.monitor == Monitor::val_roc_auc;
-      if (ranking) probs.resize(val->n, net.num_classes(), "validation probabilities");
-      EvalResult ev =
-          evaluate_impl<T>(net, model.transform, *val, 1000, ranking ? &probs : nullptr, true);
+      if (ranking) probs.resize(val->n, classes, "validation probabilities");
+      EvalResult ev = eng.evaluate(*val, ranking ? &probs : nullptr);
       if (comm) detail::combine_eval(*comm, ev);
       rec.val_loss = ev.loss;
       rec.val_accuracy = ev.accuracy;
@@ -508,7 +419,7 @@ TrainResult train_impl(const Dataset& train, const Dataset* val, int64_t val_n,
         best_val = score;
         res.best_epoch = epoch;
         since_best = 0;
-        if (validating) std::copy(net.params(), net.params() + P, best.begin());
+        if (validating) eng.keep(WeightCopy::best);
       } else {
         ++since_best;
         if (plateau && since_best % cfg.plateau_patience == 0) ++lr_reductions;
@@ -518,9 +429,9 @@ TrainResult train_impl(const Dataset& train, const Dataset* val, int64_t val_n,
     if (cb.on_epoch) cb.on_epoch(rec);
     // Agree on stopping (and check the ranks' weights match) before the state is checkpointed.
     stop = stop || (cb.stop && cb.stop->load());
-    if (comm) stop = detail::end_epoch_agreement(*comm, net.params(), P * sizeof(T), stop, epoch);
+    if (comm) stop = eng.agree(*comm, stop, epoch);
     if (cb.on_checkpoint) {
-      res.state = capture(epoch + 1, 0, shuffle_rng.state(), 0, 0, 0, 0);
+      res.state = capture(epoch + 1, 0, shuffle_rng.state(), {}, 0);
       cb.on_checkpoint(*res.state);
     }
     if (epoch == cfg.epochs || steps_out()) break;
@@ -538,17 +449,17 @@ TrainResult train_impl(const Dataset& train, const Dataset* val, int64_t val_n,
   // a stop inside an epoch captured it already, and so did the last epoch's checkpoint callback.
   const int64_t done = static_cast<int64_t>(res.epochs.size());
   if (!stopped_mid && !(cb.on_checkpoint && done >= start_epoch))
-    res.state = done >= start_epoch ? capture(done + 1, 0, shuffle_rng.state(), 0, 0, 0, 0)
-                                    : capture(start_epoch, first_step, shuffle_rng.state(),
-                                              carry_loss, carry_correct, carry_seen, carry_seconds);
+    res.state = done >= start_epoch
+                    ? capture(done + 1, 0, shuffle_rng.state(), {}, 0)
+                    : capture(start_epoch, first_step, shuffle_rng.state(), carry, carry_seconds);
   // With a validation set, the model keeps the weights of its best epoch.
   if (validating && res.best_epoch > 0)
-    std::copy(best.begin(), best.end(), net.params());
+    eng.restore(WeightCopy::best);
   else
     res.best_epoch = static_cast<int64_t>(res.epochs.size());
+  eng.finish(model);
   return res;
 }
-
 }  // namespace
 
 namespace {
@@ -627,6 +538,16 @@ void check_resume(const TrainState& st, const TrainConfig& cfg, const Dataset& t
          std::string("checkpoint is in ") + (st.model.f64 ? "f64" : "f32") +
              " precision but the run asks for " + (cfg.f64 ? "f64" : "f32"),
          "the checkpoint's --precision" + again);
+  auto device_text = [](const TrainConfig& c) {
+    return c.device == Device::cuda ? std::string("cuda (") + precision_name(c.precision) + ")"
+                                    : std::string("the CPU");
+  };
+  if (st.config.device != cfg.device ||
+      (cfg.device == Device::cuda && st.config.precision != cfg.precision))
+    fail(where,
+         "checkpoint was trained on " + device_text(st.config) + " but the run asks for " +
+             device_text(cfg),
+         "the checkpoint's --device and --precision" + again);
   const ActivationFn a = st.model.activation();
   if (a.kind != cfg.activation.kind ||
       (a.kind == Activation::leaky_relu && a.alpha != cfg.activation.alpha))
@@ -755,6 +676,14 @@ void check_training(const Dataset& train_data, const TrainConfig& cfg, const Tra
 
 TrainResult train(const Dataset& train_data, const Dataset* val, const TrainConfig& cfg,
                   const TrainCallbacks& callbacks, const TrainState* resume) {
+  return train_with(
+      cfg.device == Device::cuda ? EngineFactory(make_cuda_engine) : EngineFactory(make_cpu_engine),
+      train_data, val, cfg, callbacks, resume);
+}
+
+TrainResult train_with(const EngineFactory& make, const Dataset& train_data, const Dataset* val,
+                       const TrainConfig& cfg, const TrainCallbacks& callbacks,
+                       const TrainState* resume) {
   const detail::Shard all = detail::make_shard(callbacks.parallel, train_data);
   check_training_of(train_data, cfg, resume, val, all.total, all.comm != nullptr);
   const Dataset* tr = &train_data;
@@ -781,8 +710,7 @@ TrainResult train(const Dataset& train_data, const Dataset* val, const TrainConf
   const int ranks = all.comm ? all.comm->size() : 0;
   TrainResult r;
   try {
-    r = cfg.f64 ? train_impl<double>(*tr, val, val_total, cfg, callbacks, shard, resume)
-                : train_impl<float>(*tr, val, val_total, cfg, callbacks, shard, resume);
+    r = run_loop(make, *tr, val, val_total, cfg, callbacks, shard, resume);
   } catch (TrainDiverged& e) {
     e.result->train_examples = shard.total;
     e.result->val_examples = val_total;
@@ -815,8 +743,9 @@ EvalResult evaluate(const Model& model, const Dataset& data, int64_t batch, Matr
   check_compatible(model, data);
   if (!data.has_labels()) fail(data.source, "has no labels", "labelled data to evaluate on");
   if (probs) probs->resize(data.n, model.num_classes(), "predictions");
-  return model.f64 ? evaluate_impl<double>(model.net64, model.transform, data, batch, probs, true)
-                   : evaluate_impl<float>(model.net32, model.transform, data, batch, probs, true);
+  return model.f64
+             ? detail::evaluate_network(model.net64, model.transform, data, batch, probs, true)
+             : detail::evaluate_network(model.net32, model.transform, data, batch, probs, true);
 }
 
 Matrix<double> predict(const Model& model, const Dataset& data, bool probs, int64_t batch) {
@@ -824,9 +753,9 @@ Matrix<double> predict(const Model& model, const Dataset& data, bool probs, int6
   Matrix<double> out(data.n, model.num_classes(), "predictions");
   if (data.n == 0) return out;
   if (model.f64)
-    evaluate_impl<double>(model.net64, model.transform, data, batch, &out, probs);
+    detail::evaluate_network(model.net64, model.transform, data, batch, &out, probs);
   else
-    evaluate_impl<float>(model.net32, model.transform, data, batch, &out, probs);
+    detail::evaluate_network(model.net32, model.transform, data, batch, &out, probs);
   return out;
 }
 

@@ -316,16 +316,10 @@ Command add_train(CLI::App& app) {
                                      "cuda trains in a single process, not on " +
                                          std::to_string(ranks.size()) +
                                          " ranks; run it without mpirun or with --device cpu");
-        if (cuda && (!o->resume.empty() || !o->checkpoint.empty()))
-          throw CLI::ValidationError(o->resume.empty() ? "--checkpoint" : "--resume",
-                                     "is supported on the CPU only");
-        if (cuda && o->schedule == "plateau")
-          throw CLI::ValidationError("--schedule", "plateau is supported on the CPU only");
-        if (cuda && c->count("--monitor") > 0 && o->monitor != "val_accuracy")
-          throw CLI::ValidationError("--monitor",
-                                     "--device cuda keeps the epoch of the best val_accuracy; "
-                                     "other monitors are supported on the CPU only");
-        if (cuda) cfg.monitor = Monitor::val_accuracy;  // what the CUDA trainer watches
+        if (cuda) {
+          cfg.device = Device::cuda;
+          cfg.precision = parse_precision(o->precision);
+        }
         if (cuda && (!o->class_weight.empty() || !o->data.weight_col.empty()))
           throw CLI::ValidationError(o->class_weight.empty() ? "--weight-col" : "--class-weight",
                                      "is supported on the CPU only");
@@ -426,8 +420,7 @@ Command add_train(CLI::App& app) {
         cb.stop = install_stop_handlers();
         TrainResult r;
         try {
-          r = cuda ? train_cuda(train_data, nullptr, cfg, cb, parse_precision(o->precision))
-                   : train(train_data, nullptr, cfg, cb, resume.get());
+          r = train(train_data, nullptr, cfg, cb, resume.get());
         } catch (const TrainDiverged& e) {
           if (lead) save_diverged(o->out, e);
           throw;

@@ -163,7 +163,11 @@ void resume_config(const CLI::App& cmd, const TrainState& st, TrainConfig& cfg) 
   if (!keep("--plateau-patience")) cfg.plateau_patience = s.plateau_patience;
   if (!keep("--normalize")) cfg.normalize = s.normalize;
   if (!keep("--seed")) cfg.seed = s.seed;
-  if (!keep("--precision")) cfg.f64 = s.f64;
+  if (!keep("--precision")) {
+    cfg.f64 = s.f64;
+    cfg.precision = s.precision;
+  }
+  if (!keep("--device")) cfg.device = s.device;
   if (!keep("--threads")) {
     const json app = app_of(st);
     auto it = app.find("threads");
@@ -192,10 +196,6 @@ void save_diverged(const std::string& out, const TrainDiverged& e) {
 int finish_interrupted(const TrainResult& r, const std::string& checkpoint, const std::string& out,
                        const std::string& app_json) {
   if (!r.interrupted) return -1;
-  if (!r.state) {  // a trainer without resumable state (the CUDA one)
-    log("fcnet: interrupted; nothing saved");
-    return 130;
-  }
   const std::string path = checkpoint.empty() ? sibling_path(out, "checkpoint") : checkpoint;
   if (checkpoint.empty()) save_checkpoint(path, *r.state, app_json);
   const int sig = stop_signal();

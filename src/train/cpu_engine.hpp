@@ -1,0 +1,20 @@
+// The CPU's evaluation of a network on a data set, shared by the CPU engine (validation) and
+// fcnet::evaluate / fcnet::predict.
+#pragma once
+
+#include <cstdint>
+
+#include "fcnet/data.hpp"
+#include "fcnet/network.hpp"
+#include "fcnet/trainer.hpp"
+
+namespace fcnet::detail {
+
+// Evaluates `net` on `data` (transform `tf` applied) in batches of `batch`: the loss, accuracy and
+// confusion of labelled data; `out` (N×C, sized by the caller) receives the probabilities
+// (`probs`) or the raw scores when given.
+template <class T>
+EvalResult evaluate_network(const Network<T>& net, const InputTransform& tf, const Dataset& data,
+                            int64_t batch, Matrix<double>* out, bool probs);
+
+}  // namespace fcnet::detail
