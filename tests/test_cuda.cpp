@@ -6,6 +6,9 @@
 // Tolerances (max |gpu − ref| / max |ref| per tensor): fp32 1e-5, tf32 1e-2, bf16 3e-2.
 // FCNET_CUDA_TEST_QUICK=1 runs fewer cases (for compute-sanitizer, which is slow).
 #include <algorithm>
+#include <filesystem>
+#include <cstring>
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <functional>
@@ -15,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "fcnet/checkpoint.hpp"
 #include "fcnet/cuda.hpp"
 #include "fcnet/kernels.hpp"
 #include "fcnet/optim.hpp"
@@ -464,6 +468,54 @@ TEST(CudaGpu, DropoutRunsAreReproducible) {
     const TrainResult c = train_on_gpu(ds, plain, Precision::fp32);
     EXPECT_GT(std::fabs(c.epochs.back().train_loss - a.epochs.back().train_loss), 1e-4);
   }
+}
+
+// A run stopped inside an epoch and resumed from its checkpoint file ends with the same weights,
+// to the bit, as one that was never stopped: the state on the device (weights, moments, step
+// count and so the dropout draws, kept copies) goes through the checkpoint whole.
+TEST(CudaGpu, AResumedRunEndsBitIdenticalToAnUninterruptedOne) {
+  FCNET_REQUIRE_GPU();
+  Dataset ds = synthetic(DType::u8, 400, 24, 3, 25);
+  TrainConfig cfg;
+  cfg.hidden = {32, 16};
+  cfg.batch = 32;
+  cfg.epochs = 4;
+  cfg.dropout = 0.2;
+  cfg.val_split = 0.2;
+  cfg.schedule.lr = 5e-3;
+  cfg.seed = 4;
+  cfg.device = Device::cuda;
+  const std::filesystem::path dir = temp_dir("cuda_resume");
+  for (Precision p : kPrecisions) {
+    cfg.precision = p;
+    const TrainResult full = train(ds, nullptr, cfg);
+    std::atomic<bool> stop{false};
+    TrainCallbacks cb;
+    cb.stop = &stop;
+    cb.on_step = [&](const TrainProgress& pr) {
+      if (pr.epoch == 2 && pr.step == 5) stop = true;
+    };
+    const TrainResult part = train(ds, nullptr, cfg, cb);
+    ASSERT_TRUE(part.interrupted) << precision_name(p);
+    ASSERT_TRUE(part.state);
+    EXPECT_EQ(part.state->epoch, 2);
+    EXPECT_EQ(part.state->step_in_epoch, 5);
+    const std::string path = (dir / (std::string(precision_name(p)) + ".ckpt")).string();
+    save_checkpoint(path, *part.state, "{}");
+    const TrainState loaded = load_checkpoint(path);
+    const TrainResult rest = train(ds, nullptr, cfg, {}, &loaded);
+    const Network<float>&a = full.model.net32, &b = rest.model.net32;
+    ASSERT_EQ(a.buffer_size(), b.buffer_size());
+    EXPECT_EQ(std::memcmp(a.params(), b.params(), static_cast<std::size_t>(a.buffer_size()) * 4), 0)
+        << precision_name(p) << ": the resumed run's weights differ";
+    EXPECT_EQ(rest.best_epoch, full.best_epoch) << precision_name(p);
+    ASSERT_EQ(rest.epochs.size(), full.epochs.size());
+    for (std::size_t e = 0; e < full.epochs.size(); ++e)
+      EXPECT_NEAR(rest.epochs[e].train_loss, full.epochs[e].train_loss,
+                  1e-9 * full.epochs[e].train_loss)
+          << precision_name(p) << " epoch " << e + 1;
+  }
+  std::filesystem::remove_all(dir);
 }
 
 TEST(CudaGpu, DivergenceAndBadInputAreErrors) {

@@ -67,7 +67,8 @@ _SCHEDULES = ("constant", "exponential", "step", "cosine")
 _PARAMETER_NAMES = {"--val-split": "validation_fraction", "--batch": "batch_size",
                     "--class-weight": "class_weight", "--dropout": "dropout", "--epochs": "max_iter",
                     "--hidden": "hidden_layer_sizes", "--lr": "learning_rate_init", "--reg": "alpha",
-                    "--weight-col": "sample_weight"}
+                    "--weight-col": "sample_weight", "--precision": "precision",
+                    "--device": "device"}
 
 
 def _in_parameter_names(error):
@@ -78,7 +79,9 @@ def _in_parameter_names(error):
     return error
 
 
-_PRECISIONS = {"float32": False, "f32": False, "float64": True, "f64": True}
+# The estimator's precision names and the trainer's.
+_PRECISIONS = {"float32": "f32", "f32": "f32", "float64": "f64", "f64": "f64", "tf32": "tf32",
+               "bf16": "bf16"}
 
 
 class MLPClassifier(ClassifierMixin, BaseEstimator):
@@ -111,7 +114,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         the 'momentum' and 'nesterov' solvers').
     weight_decay : adamw's decoupled weight decay.
     dropout : drop probability of hidden units during training (fcnet extension).
-    precision : 'float32' (fast, oneDNN kernels) or 'float64'.
+    precision : 'float32' (fast, oneDNN kernels) or 'float64' on the CPU; 'float32', 'tf32' or
+        'bf16' on a GPU (fcnet extension; docs/cuda.md).
+    device : 'cpu', or 'cuda' for CUDA device 0 (a build with FCNET_CUDA; fcnet extension).
     normalize : input transform fitted on the training data and stored with the model: 'auto'
         (uint8 inputs scaled by 1/255, other inputs standardized per column), 'standardize',
         'scale' or 'none'.
@@ -134,7 +139,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
                  n_iter_no_change=10, momentum=0.9, weight_decay=0.01, lr_decay=0.95,
                  dropout=0.0, precision="float32", normalize="auto", n_jobs=None,
-                 class_weight=None, nesterovs_momentum=True, warm_start=False):
+                 class_weight=None, nesterovs_momentum=True, warm_start=False, device="cpu"):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -158,6 +163,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         self.lr_decay = lr_decay
         self.dropout = dropout
         self.precision = precision
+        self.device = device
         self.normalize = normalize
         self.n_jobs = n_jobs
         self.class_weight = class_weight
@@ -190,7 +196,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         if self.learning_rate not in _SCHEDULES:
             _fail("learning_rate", f"is {self.learning_rate!r}", f"one of {list(_SCHEDULES)}")
         if self.precision not in _PRECISIONS:
-            _fail("precision", f"is {self.precision!r}", "'float32' or 'float64'")
+            _fail("precision", f"is {self.precision!r}", "'float32', 'float64', 'tf32' or 'bf16'")
+        if self.device not in ("cpu", "cuda"):
+            _fail("device", f"is {self.device!r}", "'cpu' or 'cuda'")
         if self.normalize not in ("auto", "standardize", "scale", "none"):
             _fail("normalize", f"is {self.normalize!r}", "'auto', 'standardize', 'scale' or 'none'")
         if self.shuffle is not True:
@@ -236,7 +244,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             epochs=max_iter,
             val_split=val_fraction,
             normalize=self.normalize,
-            f64=_PRECISIONS[self.precision],
+            precision=_PRECISIONS[self.precision],
+            device=self.device,
             stop="val" if self.early_stopping else "loss",
             tol=tol,
             n_iter_no_change=n_iter_no_change,

@@ -605,8 +605,9 @@ py::tuple train_py(const py::array& x, const Array<int32_t>& y, const py::object
                    const std::string& schedule, double lr_decay, int64_t step_epochs,
                    double warmup_epochs, double reg, double dropout, int64_t batch, int64_t epochs,
                    int64_t max_steps, double val_split, int64_t patience,
-                   const std::string& normalize, uint64_t seed, bool f64, const std::string& stop,
-                   double tol, int64_t n_iter_no_change, int threads, const py::object& on_epoch,
+                   const std::string& normalize, uint64_t seed, const std::string& precision,
+                   const std::string& device, const std::string& stop, double tol,
+                   int64_t n_iter_no_change, int threads, const py::object& on_epoch,
                    const std::vector<double>& class_weights, const py::object& sample_weight,
                    const std::string& monitor, const py::object& resume) {
   TrainConfig cfg;
@@ -637,7 +638,11 @@ py::tuple train_py(const py::array& x, const Array<int32_t>& y, const py::object
   cfg.patience = patience;
   cfg.normalize = parse_normalize(normalize);
   cfg.seed = seed;
-  cfg.f64 = f64;
+  cfg.f64 = precision == "f64";
+  if (!cfg.f64) cfg.precision = parse_precision(precision);
+  if (device != "cpu" && device != "cuda")
+    fail("device", "is '" + device + "'", "cpu or cuda (device 0)");
+  cfg.device = device == "cuda" ? Device::cuda : Device::cpu;
   if (stop != "none" && stop != "loss" && stop != "val")
     fail("stop", "is '" + stop + "'", "none, loss or val");
 
@@ -886,9 +891,10 @@ PYBIND11_MODULE(_fcnet, m) {
         py::arg("reg") = 0.0, py::arg("dropout") = 0.0, py::arg("batch") = 200,
         py::arg("epochs") = 200, py::arg("max_steps") = 0, py::arg("val_split") = 0.0,
         py::arg("patience") = 0, py::arg("normalize") = "auto", py::arg("seed") = 0,
-        py::arg("f64") = false, py::arg("stop") = "none", py::arg("tol") = 1e-4,
-        py::arg("n_iter_no_change") = 10, py::arg("threads") = 0, py::arg("on_epoch") = py::none(),
-        py::arg("class_weights") = std::vector<double>{}, py::arg("sample_weight") = py::none(),
+        py::arg("precision") = "f32", py::arg("device") = "cpu", py::arg("stop") = "none",
+        py::arg("tol") = 1e-4, py::arg("n_iter_no_change") = 10, py::arg("threads") = 0,
+        py::arg("on_epoch") = py::none(), py::arg("class_weights") = std::vector<double>{},
+        py::arg("sample_weight") = py::none(),
         // scikit-learn's early stopping keeps the epoch of the best validation accuracy.
         py::arg("monitor") = "val_accuracy", py::arg("resume") = py::none(),
         "Trains a model with the library's trainer; returns (Model, info dict).");

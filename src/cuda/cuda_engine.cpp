@@ -200,9 +200,6 @@ class CudaEngine final : public StepEngine {
 
 std::unique_ptr<StepEngine> make_cuda_engine(const EngineSetup& setup) {
   const TrainConfig& cfg = *setup.config;
-  if (cfg.f64)
-    fail("--precision", "f64 is not available on the device",
-         "fp32, tf32 or bf16 with --device cuda");
   if (!cfg.class_weights.empty() || !setup.train->weights.empty())
     fail("--class-weight", "on --device cuda", "the CPU for class or example weights");
   if (setup.comm)

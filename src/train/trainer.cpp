@@ -65,6 +65,12 @@ void validate(const TrainConfig& c, const Dataset& train) {
   if (!(c.reg >= 0)) fail("--reg", "is " + std::to_string(c.reg), "a non-negative strength");
   for (auto h : c.hidden)
     if (h <= 0) fail("--hidden", "has a width of " + std::to_string(h), "positive widths");
+  if (c.device == Device::cpu && c.precision != Precision::fp32)
+    fail("--precision", std::string("is ") + precision_name(c.precision) + " on the CPU",
+         "f32 or f64 (tf32 and bf16 need --device cuda)");
+  if (c.device == Device::cuda && c.f64)
+    fail("--precision", "is f64 on --device cuda",
+         "fp32, tf32 or bf16 on the device (f64: the CPU)");
   if (!train.has_labels()) fail(train.source, "has no labels", "labelled training data");
   if (train.n == 0) fail(train.source, "has no examples", "at least one example");
   for (std::size_t k = 0; k < c.class_weights.size(); ++k)

@@ -283,3 +283,30 @@ def test_check_estimator_fails_only_the_check_docs_python_md_names():
                 failed.add(name)
     assert failed == {"check_sample_weights_invariance"}, failed
     assert passed == 50, passed
+
+
+def test_device_and_precision_are_checked_by_name(wine):
+    X, y = wine
+    with pytest.raises(ValueError, match="device"):
+        fcnet.MLPClassifier(device="gpu", max_iter=2).fit(X, y)
+    with pytest.raises(ValueError, match="precision: is tf32 on the CPU"):
+        fcnet.MLPClassifier(precision="tf32", max_iter=2).fit(X, y)
+    with pytest.raises(ValueError, match="precision: is f64 on --device cuda"):
+        fcnet.MLPClassifier(precision="float64", device="cuda", max_iter=2).fit(X, y)
+
+
+def test_device_cuda_trains_like_the_cpu_or_says_why_it_cannot(wine):
+    X, y = wine
+    Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.3, random_state=0, stratify=y)
+    kw = dict(hidden_layer_sizes=(32,), max_iter=60, random_state=0)
+    cpu = fcnet.MLPClassifier(**kw).fit(Xtr, ytr)
+    try:
+        gpu = fcnet.MLPClassifier(device="cuda", **kw).fit(Xtr, ytr)
+    except fcnet.Error as e:
+        # A build without FCNET_CUDA, or no device: the library's own clean error.
+        assert "CUDA is not available: built without FCNET_CUDA" in str(e) or \
+            "no CUDA device found" in str(e), str(e)
+        return
+    # The same loop, batches and initial weights; float rounding differs on the device.
+    np.testing.assert_allclose(gpu.loss_curve_, cpu.loss_curve_, rtol=1e-3)
+    assert gpu.score(Xte, yte) == pytest.approx(cpu.score(Xte, yte), abs=0.05)
