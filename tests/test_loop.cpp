@@ -192,6 +192,43 @@ TEST(Loop, ThePlateauScheduleDecaysTheRateOfLaterEpochs) {
   EXPECT_EQ(r.best_epoch, 4);
 }
 
+TEST(Loop, AMarginCountsOnlyLargerGainsAsImprovementsButKeepsEveryBest) {
+  Script script;
+  script.val_loss = {0.5, 0.49, 0.48, 0.3};
+  const Dataset ds = ten_rows("ten"), val = ten_rows("val");
+  TrainConfig cfg = ten_row_config();
+  cfg.epochs = 10;
+  cfg.patience = 2;
+  cfg.min_delta = 0.05;
+  const TrainResult r = train_with(scripted(script), ds, &val, cfg);
+  // Epochs 2 and 3 beat the best by less than 0.05: two epochs without improvement stop the run
+  // after epoch 3, whose weights (nine steps) are the best ones kept.
+  EXPECT_EQ(r.epochs.size(), 3u);
+  EXPECT_TRUE(r.stopped_early);
+  EXPECT_EQ(r.best_epoch, 3);
+  EXPECT_EQ(script.final_weights, 9);
+  ASSERT_TRUE(r.state);
+  EXPECT_DOUBLE_EQ(r.state->best_val, -0.48);
+  EXPECT_EQ(r.state->since_best, 2);
+}
+
+TEST(Loop, TheTrainingLossMonitorStopsWithoutValidationAndKeepsTheLastWeights) {
+  Script script;  // every epoch's training loss is 0.25: no epoch after the first improves
+  const Dataset ds = ten_rows("ten");
+  TrainConfig cfg = ten_row_config();
+  cfg.epochs = 10;
+  cfg.patience = 2;
+  cfg.monitor = Monitor::train_loss;
+  const TrainResult r = train_with(scripted(script), ds, nullptr, cfg);
+  EXPECT_EQ(r.epochs.size(), 3u);
+  EXPECT_TRUE(r.stopped_early);
+  EXPECT_EQ(script.final_weights, 9);
+  EXPECT_EQ(r.best_epoch, 3);
+  ASSERT_TRUE(r.state);
+  EXPECT_DOUBLE_EQ(r.state->best_val, -0.25);
+  EXPECT_TRUE(r.state->best.empty());  // no copy of the weights is kept
+}
+
 TEST(Loop, ADivergedRunKeepsTheWeightsItsEpochStartedFrom) {
   for (bool queued : {false, true}) {
     Script script;

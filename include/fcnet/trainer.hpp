@@ -32,8 +32,10 @@ int max_threads();  // 256: the most threads a region of fcnet's work splits int
 template <class T>
 std::vector<ParamRange> param_ranges(const Network<T>& net);
 
-// What early stopping, the kept weights and the plateau schedule watch on the validation set.
-enum class Monitor { val_loss, val_accuracy, val_balanced_accuracy, val_roc_auc };
+// What early stopping, the kept weights and the plateau schedule watch: a score on the validation
+// set, or the training loss (train_loss: needs no validation set; the model keeps its last
+// weights).
+enum class Monitor { val_loss, val_accuracy, val_balanced_accuracy, val_roc_auc, train_loss };
 Monitor parse_monitor(const std::string& name);  // "val_loss", "val_accuracy", ...
 const char* monitor_name(Monitor m);
 
@@ -88,6 +90,9 @@ struct TrainConfig {
   double val_split = 0.0;  // fraction of the training data held out for validation
   int64_t patience = 0;    // early stopping: epochs without a better monitored value (0 = off)
   Monitor monitor = Monitor::val_loss;
+  // An epoch improves (resets the patience counts) only when its score beats the best by more
+  // than min_delta; the best score and the kept weights follow every gain (scikit-learn's tol).
+  double min_delta = 0;
   int64_t plateau_patience = 5;  // ScheduleKind::plateau: epochs without improvement per decay
   Normalize normalize = Normalize::automatic;
   uint64_t seed = 0;

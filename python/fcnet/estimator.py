@@ -205,10 +205,13 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             _fail("shuffle", f"is {self.shuffle!r}", "True (fcnet's trainer always reshuffles, seeded)")
         alpha = check_real(self.alpha, "alpha", lo=0)
         max_iter = check_positive_int(self.max_iter, "max_iter")
+        # scikit-learn stops once more than n_iter_no_change epochs in a row failed to improve by
+        # tol: the trainer's patience of n_iter_no_change + 1 epochs with a margin (min_delta) of
+        # tol; np.inf never stops.
         if isinstance(self.n_iter_no_change, numbers.Real) and self.n_iter_no_change == np.inf:
-            n_iter_no_change = 2**62  # never stop on the rule, as scikit-learn with np.inf
+            patience = 0
         else:
-            n_iter_no_change = check_positive_int(self.n_iter_no_change, "n_iter_no_change")
+            patience = check_positive_int(self.n_iter_no_change, "n_iter_no_change") + 1
         tol = check_real(self.tol, "tol", lo=0)
         val_fraction = 0.0
         if self.early_stopping:
@@ -246,9 +249,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             normalize=self.normalize,
             precision=_PRECISIONS[self.precision],
             device=self.device,
-            stop="val" if self.early_stopping else "loss",
-            tol=tol,
-            n_iter_no_change=n_iter_no_change,
+            monitor="val_accuracy" if self.early_stopping else "train_loss",
+            patience=patience,
+            min_delta=tol,
         )
 
     def _optimizer(self):
@@ -377,7 +380,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         batch, hidden, cfg = self._config(X.shape[0])
         state = self._state if continuing else None
         if incremental:
-            cfg.update(val_split=0.0, stop="none")
+            cfg.update(val_split=0.0, patience=0)
             cfg["epochs"] = state.epoch if state is not None else 1
         elif state is not None:
             cfg["epochs"] = state.epoch - 1 + cfg["epochs"]
@@ -425,31 +428,23 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         self.loss_ = self.loss_curve_[-1]
         self.n_iter_ = len(epochs)
         self.t_ = int(sum(e["examples"] for e in epochs))
-        if cfg["stop"] == "val":
+        if cfg["val_split"] > 0:
             self.validation_scores_ = [e["val_accuracy"] for e in epochs]
-            self.best_validation_score_ = max(self.validation_scores_)
+            self.best_validation_score_ = info["best_score"]
             self.best_loss_ = None
         else:
             self.validation_scores_ = None
             self.best_validation_score_ = None
-            self.best_loss_ = min(self.loss_curve_)
+            self.best_loss_ = info["best_score"]
         # scikit-learn's count of epochs in a row that did not improve on the best by tol.
-        scores = self.validation_scores_ if cfg["stop"] == "val" else [-v for v in self.loss_curve_]
-        best, count = -np.inf, 0
-        for v in scores:
-            if v < best + cfg["tol"]:
-                count += 1
-            else:
-                count = 0
-            best = max(best, v)
-        self._no_improvement_count = count
+        self._no_improvement_count = info["since_best"]
         ps = self.model_._core.params()
         self.coefs_ = ps[0::2]
         self.intercepts_ = ps[1::2]
         self.n_layers_ = len(self.coefs_) + 1
         self.n_outputs_ = len(self.classes_)
         self.out_activation_ = "softmax"
-        if warn and not info["converged"] and self.n_iter_ == cfg["epochs"]:
+        if warn and not info["stopped_early"] and self.n_iter_ == cfg["epochs"]:
             warnings.warn(f"Stochastic Optimizer: Maximum iterations ({cfg['epochs']}) reached and the "
                           "optimization hasn't converged yet.", ConvergenceWarning)
 

@@ -486,35 +486,6 @@ Dataset dataset_from(const py::array& x, const Array<int32_t>& y,
   return ds;
 }
 
-// Stopping rules of scikit-learn's MLP, applied after each epoch: "loss" stops once the training
-// loss has failed n_iter_no_change + 1 times in a row to improve on the best by tol; "val" does the
-// same with the validation accuracy (the trainer then restores the best epoch's weights).
-struct StopRule {
-  std::string mode = "none";
-  double tol = 1e-4;
-  int64_t n_iter_no_change = 10;
-  double best = std::numeric_limits<double>::quiet_NaN();
-  int64_t count = 0;
-  bool converged = false;
-
-  bool update(const EpochRecord& r) {
-    if (mode == "none") return false;
-    if (mode == "loss") {
-      const double v = r.train_loss;
-      if (std::isnan(best)) best = std::numeric_limits<double>::infinity();
-      count = v > best - tol ? count + 1 : 0;
-      best = std::min(best, v);
-    } else {
-      const double v = r.val_accuracy;
-      if (std::isnan(best)) best = -std::numeric_limits<double>::infinity();
-      count = v < best + tol ? count + 1 : 0;
-      best = std::max(best, v);
-    }
-    converged = count > n_iter_no_change;
-    return converged;
-  }
-};
-
 // A table given column by column (a data frame's), encoded by the library's table encoder: with
 // `schema_json` by that schema, else by a schema fitted here. Each column is a float64 array (NaN
 // missing) or a list of str/None. Returns (N×D float64 features, schema JSON, [(column, unseen)]).
@@ -606,10 +577,10 @@ py::tuple train_py(const py::array& x, const Array<int32_t>& y, const py::object
                    double warmup_epochs, double reg, double dropout, int64_t batch, int64_t epochs,
                    int64_t max_steps, double val_split, int64_t patience,
                    const std::string& normalize, uint64_t seed, const std::string& precision,
-                   const std::string& device, const std::string& stop, double tol,
-                   int64_t n_iter_no_change, int threads, const py::object& on_epoch,
-                   const std::vector<double>& class_weights, const py::object& sample_weight,
-                   const std::string& monitor, const py::object& resume) {
+                   const std::string& device, double min_delta, int threads,
+                   const py::object& on_epoch, const std::vector<double>& class_weights,
+                   const py::object& sample_weight, const std::string& monitor,
+                   const py::object& resume) {
   TrainConfig cfg;
   cfg.monitor = parse_monitor(monitor);
   cfg.class_weights = class_weights;
@@ -643,8 +614,7 @@ py::tuple train_py(const py::array& x, const Array<int32_t>& y, const py::object
   if (device != "cpu" && device != "cuda")
     fail("device", "is '" + device + "'", "cpu or cuda (device 0)");
   cfg.device = device == "cuda" ? Device::cuda : Device::cpu;
-  if (stop != "none" && stop != "loss" && stop != "val")
-    fail("stop", "is '" + stop + "'", "none, loss or val");
+  cfg.min_delta = min_delta;
 
   Dataset train_ds = dataset_from(x, y, class_names, "X");
   if (!sample_weight.is_none()) {
@@ -664,10 +634,6 @@ py::tuple train_py(const py::array& x, const Array<int32_t>& y, const py::object
            std::string(dtype_name(train_ds.dtype)) + " like X");
   }
 
-  StopRule rule;
-  rule.mode = stop;
-  rule.tol = tol;
-  rule.n_iter_no_change = n_iter_no_change;
   std::atomic<bool> halt{false};
   std::optional<py::error_already_set> py_error;  // raised by a callback or a signal
   auto last_check = std::chrono::steady_clock::now();
@@ -686,7 +652,6 @@ py::tuple train_py(const py::array& x, const Array<int32_t>& y, const py::object
     }
   };
   cb.on_epoch = [&](const EpochRecord& r) {
-    if (rule.update(r)) halt = true;
     if (on_epoch.is_none() || py_error) return;
     py::gil_scoped_acquire acquire;
     try {
@@ -698,7 +663,13 @@ py::tuple train_py(const py::array& x, const Array<int32_t>& y, const py::object
   };
 
   std::shared_ptr<const TrainState> resume_state;
-  if (!resume.is_none()) resume_state = py::cast<std::shared_ptr<TrainState>>(resume);
+  if (!resume.is_none()) {
+    // A continued fit runs at least one more epoch before its stopping rule can end it, as
+    // scikit-learn's warm start does: its count of epochs without improvement stops one short.
+    auto st = std::make_shared<TrainState>(*py::cast<std::shared_ptr<TrainState>>(resume));
+    if (cfg.patience > 0) st->since_best = std::min(st->since_best, cfg.patience - 1);
+    resume_state = st;
+  }
   const TrainState* state = resume_state.get();
   std::optional<TrainResult> res;
   {
@@ -714,12 +685,17 @@ py::tuple train_py(const py::array& x, const Array<int32_t>& y, const py::object
   info["epochs"] = ep;
   info["seconds"] = res->seconds;
   info["best_epoch"] = res->best_epoch;
-  info["stopped_early"] = res->stopped_early || (rule.converged && rule.mode == "val");
-  info["converged"] = rule.converged;
+  info["stopped_early"] = res->stopped_early;
   info["steps"] = res->steps;
   info["train_examples"] = res->train_examples;
   info["val_examples"] = res->val_examples;
-  info["best_score"] = rule.best;
+  // The best monitored value (losses enter the trainer's scores negated) and the epochs since
+  // the last improvement.
+  const bool loss = cfg.monitor == Monitor::val_loss || cfg.monitor == Monitor::train_loss;
+  info["best_score"] = res->state && loss ? -res->state->best_val
+                       : res->state       ? res->state->best_val
+                                          : std::numeric_limits<double>::quiet_NaN();
+  info["since_best"] = res->state ? res->state->since_best : 0;
   info["state"] = std::const_pointer_cast<TrainState>(res->state);
   return py::make_tuple(std::move(res->model), info);
 }
@@ -891,10 +867,9 @@ PYBIND11_MODULE(_fcnet, m) {
         py::arg("reg") = 0.0, py::arg("dropout") = 0.0, py::arg("batch") = 200,
         py::arg("epochs") = 200, py::arg("max_steps") = 0, py::arg("val_split") = 0.0,
         py::arg("patience") = 0, py::arg("normalize") = "auto", py::arg("seed") = 0,
-        py::arg("precision") = "f32", py::arg("device") = "cpu", py::arg("stop") = "none",
-        py::arg("tol") = 1e-4, py::arg("n_iter_no_change") = 10, py::arg("threads") = 0,
-        py::arg("on_epoch") = py::none(), py::arg("class_weights") = std::vector<double>{},
-        py::arg("sample_weight") = py::none(),
+        py::arg("precision") = "f32", py::arg("device") = "cpu", py::arg("min_delta") = 0.0,
+        py::arg("threads") = 0, py::arg("on_epoch") = py::none(),
+        py::arg("class_weights") = std::vector<double>{}, py::arg("sample_weight") = py::none(),
         // scikit-learn's early stopping keeps the epoch of the best validation accuracy.
         py::arg("monitor") = "val_accuracy", py::arg("resume") = py::none(),
         "Trains a model with the library's trainer; returns (Model, info dict).");

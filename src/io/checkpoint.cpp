@@ -136,6 +136,7 @@ json config_json(const TrainConfig& c) {
   j["patience"] = c.patience;
   j["monitor"] = monitor_name(c.monitor);
   j["plateau_patience"] = c.plateau_patience;
+  if (c.min_delta != 0) j["min_delta"] = c.min_delta;
   j["normalize"] = normalize_name(c.normalize);
   j["seed"] = c.seed;
   j["f64"] = c.f64;
@@ -195,6 +196,7 @@ TrainConfig config_from(const Fields& f) {
   c.monitor =
       f.raw().contains("monitor") ? f.parsed("monitor", parse_monitor) : Monitor::val_accuracy;
   c.plateau_patience = f.raw().contains("plateau_patience") ? f.int64("plateau_patience", 1) : 5;
+  c.min_delta = f.raw().contains("min_delta") ? f.num("min_delta") : 0.0;
   c.normalize = f.parsed("normalize", parse_normalize);
   c.seed = f.u64("seed");
   c.f64 = f.boolean("f64");

@@ -111,6 +111,7 @@ nlohmann::json training_metadata(const TrainConfig& cfg, const TrainResult& r, c
   j["val_split"] = cfg.val_split;
   j["patience"] = cfg.patience;
   j["monitor"] = monitor_name(cfg.monitor);
+  if (cfg.min_delta != 0) j["min_delta"] = cfg.min_delta;
   if (cfg.schedule.kind == ScheduleKind::plateau) j["plateau_patience"] = cfg.plateau_patience;
   j["seed"] = cfg.seed;
   j["precision"] = cfg.f64                      ? "f64"

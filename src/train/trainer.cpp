@@ -63,6 +63,8 @@ void validate(const TrainConfig& c, const Dataset& train) {
   if (!(c.val_split >= 0 && c.val_split < 1))
     fail("--val-split", "is " + std::to_string(c.val_split), "a fraction in [0, 1)");
   if (!(c.reg >= 0)) fail("--reg", "is " + std::to_string(c.reg), "a non-negative strength");
+  if (!(c.min_delta >= 0) || !std::isfinite(c.min_delta))
+    fail("--min-delta", "is " + std::to_string(c.min_delta), "a finite margin >= 0");
   for (auto h : c.hidden)
     if (h <= 0) fail("--hidden", "has a width of " + std::to_string(h), "positive widths");
   if (c.device == Device::cpu && c.precision != Precision::fp32)
@@ -116,6 +118,7 @@ namespace {
 double monitored_score(Monitor monitor, const EvalResult& ev, const Matrix<double>* probs,
                        const Dataset& val) {
   switch (monitor) {
+    case Monitor::train_loss:  // scored by the loop
     case Monitor::val_loss:
       return -ev.loss;
     case Monitor::val_accuracy:
@@ -257,7 +260,12 @@ TrainResult run_loop(const EngineFactory& make, const Dataset& train, const Data
     carry = {r.epoch_loss_sum, r.epoch_correct, r.epoch_seen, 0, 0};
     carry_seconds = r.epoch_seconds;
   }
-  auto patience_out = [&] { return cfg.patience > 0 && validating && since_best >= cfg.patience; };
+  // The monitored score exists on a validation set or, for train_loss, on every run; the model
+  // keeps the weights of the best epoch of a validation score.
+  const bool on_train_loss = cfg.monitor == Monitor::train_loss;
+  const bool monitored = validating || on_train_loss;
+  const bool keeps_best = validating && !on_train_loss;
+  auto patience_out = [&] { return cfg.patience > 0 && monitored && since_best >= cfg.patience; };
   auto steps_out = [&] { return cfg.max_steps > 0 && step >= cfg.max_steps; };
   // The state at epoch `epoch`, `done` steps into it with the sums `sums` (the shuffle generator
   // as it was at the epoch's start).
@@ -278,7 +286,7 @@ TrainResult run_loop(const EngineFactory& make, const Dataset& train, const Data
       st->epoch_seconds = seconds;
       st->epoch_start = eng.copy_values(WeightCopy::epoch_start);
     }
-    if (validating) st->best = eng.copy_values(WeightCopy::best);
+    if (keeps_best) st->best = eng.copy_values(WeightCopy::best);
     st->best_val = best_val;
     st->best_epoch = res.best_epoch;
     st->since_best = since_best;
@@ -407,8 +415,8 @@ TrainResult run_loop(const EngineFactory& make, const Dataset& train, const Data
     rec.train_accuracy = static_cast<double>(sums.correct) / static_cast<double>(sums.seen);
     rec.weight_norms = norms.weights;
     rec.grad_norms = norms.grads;
-    // The monitored score: on the validation set, else (for the plateau schedule) the
-    // training loss.
+    // The monitored score: on the validation set, else (train_loss, or the plateau schedule
+    // without validation) the training loss.
     double score = -rec.train_loss;
     if (validating) {
       Matrix<double> probs;
@@ -418,14 +426,19 @@ TrainResult run_loop(const EngineFactory& make, const Dataset& train, const Data
       if (comm) detail::combine_eval(*comm, ev);
       rec.val_loss = ev.loss;
       rec.val_accuracy = ev.accuracy;
-      score = monitored_score(cfg.monitor, ev, ranking ? &probs : nullptr, *val);
+      if (!on_train_loss)
+        score = monitored_score(cfg.monitor, ev, ranking ? &probs : nullptr, *val);
     }
-    if (validating || plateau) {
-      if (std::isnan(best_val) || score > best_val) {
+    if (monitored || plateau) {
+      const double before = best_val;
+      const bool first = std::isnan(before);
+      if (first || score > before) {
         best_val = score;
         res.best_epoch = epoch;
+        if (keeps_best) eng.keep(WeightCopy::best);
+      }
+      if (first || score > before + cfg.min_delta) {
         since_best = 0;
-        if (validating) eng.keep(WeightCopy::best);
       } else {
         ++since_best;
         if (plateau && since_best % cfg.plateau_patience == 0) ++lr_reductions;
@@ -459,7 +472,7 @@ TrainResult run_loop(const EngineFactory& make, const Dataset& train, const Data
                     ? capture(done + 1, 0, shuffle_rng.state(), {}, 0)
                     : capture(start_epoch, first_step, shuffle_rng.state(), carry, carry_seconds);
   // With a validation set, the model keeps the weights of its best epoch.
-  if (validating && res.best_epoch > 0)
+  if (keeps_best && res.best_epoch > 0)
     eng.restore(WeightCopy::best);
   else
     res.best_epoch = static_cast<int64_t>(res.epochs.size());
@@ -603,10 +616,10 @@ void check_resume(const TrainState& st, const TrainConfig& cfg, const Dataset& t
 
 Monitor parse_monitor(const std::string& name) {
   for (Monitor m : {Monitor::val_loss, Monitor::val_accuracy, Monitor::val_balanced_accuracy,
-                    Monitor::val_roc_auc})
+                    Monitor::val_roc_auc, Monitor::train_loss})
     if (name == monitor_name(m)) return m;
   fail("--monitor", "is '" + name + "'",
-       "val_loss, val_accuracy, val_balanced_accuracy or val_roc_auc");
+       "val_loss, val_accuracy, val_balanced_accuracy, val_roc_auc or train_loss");
 }
 
 const char* monitor_name(Monitor m) {
@@ -619,6 +632,8 @@ const char* monitor_name(Monitor m) {
       return "val_balanced_accuracy";
     case Monitor::val_roc_auc:
       return "val_roc_auc";
+    case Monitor::train_loss:
+      return "train_loss";
   }
   return "?";
 }

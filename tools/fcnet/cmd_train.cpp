@@ -43,6 +43,7 @@ struct Options {
   double val_split = 0.0;
   int64_t patience = 0;
   std::string monitor = "val_loss";
+  double min_delta = 0;
   int64_t plateau_patience = 5;
   std::string normalize = "auto";
   std::string init = "he";
@@ -237,8 +238,15 @@ Command add_train(CLI::App& app) {
       ->capture_default_str();
   c->add_option("--monitor", o->monitor,
                 "What early stopping, the kept weights and the plateau schedule watch on the "
-                "validation split (without one, the plateau schedule watches the training loss)")
-      ->check(CLI::IsMember({"val_loss", "val_accuracy", "val_balanced_accuracy", "val_roc_auc"}))
+                "validation split (without one, the plateau schedule watches the training loss), "
+                "or train_loss (no validation needed; the last weights are kept)")
+      ->check(CLI::IsMember(
+          {"val_loss", "val_accuracy", "val_balanced_accuracy", "val_roc_auc", "train_loss"}))
+      ->capture_default_str();
+  c->add_option("--min-delta", o->min_delta,
+                "An epoch counts as an improvement for --patience and the plateau schedule only "
+                "when it beats the best --monitor value by more than this")
+      ->check(kNonNegative)
       ->capture_default_str();
   c->add_option("--plateau-patience", o->plateau_patience,
                 "Epochs without improvement before the plateau schedule decays the rate")
@@ -298,6 +306,7 @@ Command add_train(CLI::App& app) {
         cfg.val_split = o->val_split;
         cfg.patience = o->patience;
         cfg.monitor = parse_monitor(o->monitor);
+        cfg.min_delta = o->min_delta;
         cfg.plateau_patience = o->plateau_patience;
         cfg.normalize = option_value([&] { return parse_normalize(o->normalize); });
         cfg.init = option_value([&] { return parse_init(o->init); });
@@ -340,8 +349,10 @@ Command add_train(CLI::App& app) {
             throw CLI::ValidationError("--epochs",
                                        "'" + o->epochs + "' is not a positive integer or auto");
         }
-        if (o->patience > 0 && o->val_split <= 0)
-          throw CLI::ValidationError("--patience", "needs a validation split (--val-split F)");
+        if (o->patience > 0 && o->val_split <= 0 && cfg.monitor != Monitor::train_loss)
+          throw CLI::ValidationError("--patience",
+                                     "needs a validation split (--val-split F) or --monitor "
+                                     "train_loss");
         set_num_threads(o->threads);
 
         // Everything checkable is checked before training starts.

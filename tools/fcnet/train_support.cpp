@@ -160,6 +160,7 @@ void resume_config(const CLI::App& cmd, const TrainState& st, TrainConfig& cfg) 
   if (!keep("--val-split")) cfg.val_split = s.val_split;
   if (!keep("--patience")) cfg.patience = s.patience;
   if (!keep("--monitor")) cfg.monitor = s.monitor;
+  if (!keep("--min-delta")) cfg.min_delta = s.min_delta;
   if (!keep("--plateau-patience")) cfg.plateau_patience = s.plateau_patience;
   if (!keep("--normalize")) cfg.normalize = s.normalize;
   if (!keep("--seed")) cfg.seed = s.seed;
