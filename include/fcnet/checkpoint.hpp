@@ -13,6 +13,7 @@
 // A checkpoint also loads as a model (load_model ignores the state.* tensors).
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "fcnet/model_io.hpp"
@@ -35,5 +36,11 @@ TrainState load_checkpoint(const std::string& path);
 // TrainConfig as JSON and back (names for the enumerations); from_json fails naming `where`.
 std::string train_config_to_json(const TrainConfig& cfg);
 TrainConfig train_config_from_json(const std::string& json, const std::string& where);
+
+// A resumed run's options: those of `from` (the checkpoint's) for every option whose command-line
+// flag `given` says was not set ("--batch", ...; options without a flag always come from `from`).
+// The options are described once, in src/io/train_options.cpp.
+void merge_resumed_options(TrainConfig& into, const TrainConfig& from,
+                           const std::function<bool(const std::string& flag)>& given);
 
 }  // namespace fcnet

@@ -177,6 +177,7 @@ PreparedTransform prepare_transform(const InputTransform& tf, int64_t d);
 // How the training data's transform is chosen (--normalize).
 enum class Normalize { automatic, none, scale, standardize };
 Normalize parse_normalize(const std::string& s);  // "auto" | "none" | "scale" | "standardize"
+const char* normalize_name(Normalize n);       // the name parse_normalize reads
 
 // Fits the transform on `train`: auto → uint8 scaled by 1/255, other types standardized; scale →
 // 1/255 for uint8 and 1 otherwise; standardize → column mean/std of x*scale with scale as in

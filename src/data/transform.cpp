@@ -14,6 +14,20 @@
 
 namespace fcnet {
 
+const char* normalize_name(Normalize n) {
+  switch (n) {
+    case Normalize::automatic:
+      return "auto";
+    case Normalize::none:
+      return "none";
+    case Normalize::scale:
+      return "scale";
+    case Normalize::standardize:
+      return "standardize";
+  }
+  return "auto";
+}
+
 Normalize parse_normalize(const std::string& s) {
   if (s == "auto") return Normalize::automatic;
   if (s == "none") return Normalize::none;

@@ -5,210 +5,19 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 #include "fcnet/text.hpp"
+#include "io/json_fields.hpp"
+#include "io/train_options.hpp"
 
 namespace fcnet {
 
 using json = nlohmann::json;
 
+using detail::Fields;
+
 namespace {
 
 constexpr const char* kStatePrefix = "state.";
 constexpr int kVersion = 1;
-
-const char* normalize_name(Normalize n) {
-  switch (n) {
-    case Normalize::automatic:
-      return "auto";
-    case Normalize::none:
-      return "none";
-    case Normalize::scale:
-      return "scale";
-    case Normalize::standardize:
-      return "standardize";
-  }
-  return "auto";
-}
-
-// Typed access to a JSON object with messages naming the file and the field's path.
-class Fields {
- public:
-  const json& raw() const { return j_; }
-  const std::string& where() const { return where_; }
-  Fields(const json& j, std::string where, std::string path)
-      : j_(j), where_(std::move(where)), path_(std::move(path)) {
-    if (!j_.is_object()) fail(where_, "checkpoint field '" + path_ + "' is not an object", "{...}");
-  }
-  const json& at(const std::string& key, bool (json::*is)() const, const char* type) const {
-    auto it = j_.find(key);
-    if (it == j_.end())
-      fail(where_, "checkpoint lacks field '" + name(key) + "'",
-           "a complete checkpoint written by fcnet train");
-    if (!((*it).*is)())
-      fail(where_, "checkpoint field '" + name(key) + "' is " + it->dump().substr(0, 40),
-           std::string(type));
-    return *it;
-  }
-  double num(const std::string& key) const {
-    return at(key, &json::is_number, "a number").get<double>();
-  }
-  // A finite number, or NaN for null (JSON has no NaN; records store absent values as null).
-  double num_or_nan(const std::string& key) const {
-    auto it = j_.find(key);
-    if (it != j_.end() && it->is_null()) return std::numeric_limits<double>::quiet_NaN();
-    return num(key);
-  }
-  int64_t int64(const std::string& key, int64_t lo = std::numeric_limits<int64_t>::min()) const {
-    const json& v = at(key, &json::is_number_integer, "an integer");
-    const int64_t x = v.is_number_unsigned() && v.get<uint64_t>() > INT64_MAX
-                          ? std::numeric_limits<int64_t>::max()
-                          : v.get<int64_t>();
-    if (x < lo)
-      fail(where_, "checkpoint field '" + name(key) + "' is " + std::to_string(x),
-           "a value >= " + std::to_string(lo));
-    return x;
-  }
-  uint64_t u64(const std::string& key) const {
-    return at(key, &json::is_number_unsigned, "a non-negative integer").get<uint64_t>();
-  }
-  std::string str(const std::string& key) const {
-    return at(key, &json::is_string, "a string").get<std::string>();
-  }
-  bool boolean(const std::string& key) const {
-    return at(key, &json::is_boolean, "true or false").get<bool>();
-  }
-  Fields obj(const std::string& key) const {
-    return Fields(at(key, &json::is_object, "an object"), where_, name(key));
-  }
-  const json& arr(const std::string& key) const { return at(key, &json::is_array, "a list"); }
-  std::vector<double> doubles(const std::string& key) const {
-    std::vector<double> v;
-    for (const auto& x : arr(key)) {
-      if (!x.is_number()) fail(where_, "checkpoint field '" + name(key) + "' holds a non-number");
-      v.push_back(x.get<double>());
-    }
-    return v;
-  }
-  // Runs `parse` (one of the name parsers) and re-labels its error with the file.
-  template <class F>
-  auto parsed(const std::string& key, F parse) const {
-    const std::string s = str(key);
-    try {
-      return parse(s);
-    } catch (const Error& e) {
-      fail(where_, "checkpoint field '" + name(key) + "': " + e.what());
-    }
-  }
-  std::string name(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
-
- private:
-  const json& j_;
-  std::string where_;
-  std::string path_;
-};
-
-json config_json(const TrainConfig& c) {
-  json j;
-  j["hidden"] = c.hidden;
-  j["activation"] = activation_name(c.activation.kind);
-  j["leaky_relu_alpha"] = c.activation.alpha;
-  j["init"] = init_name(c.init);
-  j["init_std"] = c.init_std;
-  j["optimizer"] = {{"kind", optimizer_name(c.optimizer.kind)},
-                    {"momentum", c.optimizer.momentum},
-                    {"beta1", c.optimizer.beta1},
-                    {"beta2", c.optimizer.beta2},
-                    {"eps", c.optimizer.eps},
-                    {"alpha", c.optimizer.alpha},
-                    {"weight_decay", c.optimizer.weight_decay}};
-  j["schedule"] = {{"kind", schedule_name(c.schedule.kind)},
-                   {"lr", c.schedule.lr},
-                   {"decay", c.schedule.decay},
-                   {"step_epochs", c.schedule.step_epochs},
-                   {"min_lr", c.schedule.min_lr}};
-  j["warmup_epochs"] = c.warmup_epochs;
-  j["reg"] = c.reg;
-  j["dropout"] = c.dropout;
-  if (!c.class_weights.empty()) j["class_weights"] = c.class_weights;
-  j["batch"] = c.batch;
-  j["epochs"] = c.epochs;
-  j["max_steps"] = c.max_steps;
-  j["val_split"] = c.val_split;
-  j["patience"] = c.patience;
-  j["monitor"] = monitor_name(c.monitor);
-  j["plateau_patience"] = c.plateau_patience;
-  if (c.min_delta != 0) j["min_delta"] = c.min_delta;
-  j["normalize"] = normalize_name(c.normalize);
-  j["seed"] = c.seed;
-  j["f64"] = c.f64;
-  if (c.device == Device::cuda) {
-    j["device"] = "cuda";
-    j["precision"] = precision_name(c.precision);
-  }
-  return j;
-}
-
-TrainConfig config_from(const Fields& f) {
-  TrainConfig c;
-  c.hidden.clear();
-  for (const auto& h : f.arr("hidden")) {
-    if (!h.is_number_integer() || h.get<int64_t>() <= 0)
-      fail(f.name("hidden"), "holds " + h.dump(), "positive widths");
-    c.hidden.push_back(h.get<int64_t>());
-  }
-  c.activation.kind = f.parsed(
-      "activation", [](const std::string& s) { return parse_activation(s, "activation"); });
-  c.activation.alpha = f.num("leaky_relu_alpha");
-  c.init = f.parsed("init", parse_init);
-  c.init_std = f.num("init_std");
-  const Fields o = f.obj("optimizer");
-  c.optimizer.kind = o.parsed("kind", parse_optimizer);
-  c.optimizer.momentum = o.num("momentum");
-  c.optimizer.beta1 = o.num("beta1");
-  c.optimizer.beta2 = o.num("beta2");
-  c.optimizer.eps = o.num("eps");
-  c.optimizer.alpha = o.num("alpha");
-  c.optimizer.weight_decay = o.num("weight_decay");
-  const Fields s = f.obj("schedule");
-  c.schedule.kind = s.parsed("kind", parse_schedule);
-  c.schedule.lr = s.num("lr");
-  c.schedule.decay = s.num("decay");
-  c.schedule.step_epochs = s.int64("step_epochs", 1);
-  c.schedule.min_lr = s.num("min_lr");
-  c.warmup_epochs = f.num("warmup_epochs");
-  c.reg = f.num("reg");
-  c.dropout = f.num("dropout");
-  if (const auto& raw = f.raw(); raw.contains("class_weights")) {  // absent before class weights
-    const json& w = raw.at("class_weights");
-    if (!w.is_array())
-      fail(f.where(), "checkpoint field 'config.class_weights' is not a list", "[w0, w1, ...]");
-    for (const auto& v : w) {
-      if (!v.is_number())
-        fail(f.where(), "checkpoint field 'config.class_weights' holds " + v.dump(), "numbers");
-      c.class_weights.push_back(v.get<double>());
-    }
-  }
-  c.batch = f.int64("batch", 1);
-  c.epochs = f.int64("epochs", 1);
-  c.max_steps = f.int64("max_steps", 0);
-  c.val_split = f.num("val_split");
-  c.patience = f.int64("patience", 0);
-  // Checkpoints from before --monitor watched the validation accuracy.
-  c.monitor =
-      f.raw().contains("monitor") ? f.parsed("monitor", parse_monitor) : Monitor::val_accuracy;
-  c.plateau_patience = f.raw().contains("plateau_patience") ? f.int64("plateau_patience", 1) : 5;
-  c.min_delta = f.raw().contains("min_delta") ? f.num("min_delta") : 0.0;
-  c.normalize = f.parsed("normalize", parse_normalize);
-  c.seed = f.u64("seed");
-  c.f64 = f.boolean("f64");
-  if (f.raw().contains("device")) {  // absent: a CPU run
-    c.device = f.parsed("device", [](const std::string& name) {
-      if (name != "cuda") fail("device", "is '" + name + "'", "cuda (a CPU run records no device)");
-      return Device::cuda;
-    });
-    c.precision = f.parsed("precision", parse_precision);
-  }
-  return c;
-}
 
 json record_json(const EpochRecord& r) {
   auto num = [](double v) { return std::isfinite(v) ? json(v) : json(nullptr); };
@@ -283,7 +92,7 @@ StTensor buffer_tensor(const std::vector<double>& v, bool f64) {
 }  // namespace
 
 std::string train_config_to_json(const TrainConfig& cfg) {
-  return json_text(config_json(cfg));
+  return json_text(detail::config_to_json(cfg));
 }
 
 TrainConfig train_config_from_json(const std::string& text, const std::string& where) {
@@ -293,7 +102,7 @@ TrainConfig train_config_from_json(const std::string& text, const std::string& w
   } catch (const json::exception&) {
     fail(where, "training configuration is not valid JSON", "a JSON object");
   }
-  return config_from(Fields(j, where, "config"));
+  return detail::config_from_json(Fields(j, where, "config"));
 }
 
 SafeTensors checkpoint_to_safetensors(const TrainState& s, const std::string& app_json) {
@@ -315,7 +124,7 @@ SafeTensors checkpoint_to_safetensors(const TrainState& s, const std::string& ap
   }
   json c;
   c["version"] = kVersion;
-  c["config"] = config_json(s.config);
+  c["config"] = detail::config_to_json(s.config);
   c["position"] = {{"epoch", s.epoch},
                    {"step_in_epoch", s.step_in_epoch},
                    {"step", s.step},
@@ -372,7 +181,7 @@ TrainState checkpoint_from_safetensors(const SafeTensors& st, const std::string&
   TrainState s;
   s.origin = where;
   s.model = model_from_safetensors(st, where);
-  s.config = config_from(f.obj("config"));
+  s.config = detail::config_from_json(f.obj("config"));
   const int64_t P = s.model.buffer_size();
   auto buffer = [&](const char* name) {
     std::vector<double> v;

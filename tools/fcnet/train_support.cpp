@@ -131,44 +131,9 @@ void resume_options(const CLI::App& cmd, const TrainState& st, DataOptions& data
 }
 
 void resume_config(const CLI::App& cmd, const TrainState& st, TrainConfig& cfg) {
-  const TrainConfig& s = st.config;
+  merge_resumed_options(cfg, st.config,
+                        [&](const std::string& flag) { return cmd.count(flag) > 0; });
   auto keep = [&](const char* opt) { return cmd.count(opt) > 0; };
-  if (!keep("--hidden")) cfg.hidden = s.hidden;
-  if (!keep("--activation")) cfg.activation.kind = s.activation.kind;
-  if (!keep("--leaky-alpha")) cfg.activation.alpha = s.activation.alpha;
-  if (!keep("--init")) cfg.init = s.init;
-  if (!keep("--init-std")) cfg.init_std = s.init_std;
-  if (!keep("--optimizer")) cfg.optimizer.kind = s.optimizer.kind;
-  if (!keep("--momentum")) cfg.optimizer.momentum = s.optimizer.momentum;
-  if (!keep("--weight-decay")) cfg.optimizer.weight_decay = s.optimizer.weight_decay;
-  cfg.optimizer.beta1 = s.optimizer.beta1;
-  cfg.optimizer.beta2 = s.optimizer.beta2;
-  cfg.optimizer.eps = s.optimizer.eps;
-  cfg.optimizer.alpha = s.optimizer.alpha;
-  if (!keep("--schedule")) cfg.schedule.kind = s.schedule.kind;
-  if (!keep("--lr")) cfg.schedule.lr = s.schedule.lr;
-  if (!keep("--lr-decay")) cfg.schedule.decay = s.schedule.decay;
-  if (!keep("--step-epochs")) cfg.schedule.step_epochs = s.schedule.step_epochs;
-  cfg.schedule.min_lr = s.schedule.min_lr;
-  if (!keep("--warmup")) cfg.warmup_epochs = s.warmup_epochs;
-  if (!keep("--reg")) cfg.reg = s.reg;
-  if (!keep("--dropout")) cfg.dropout = s.dropout;
-  if (!keep("--class-weight")) cfg.class_weights = s.class_weights;
-  if (!keep("--batch")) cfg.batch = s.batch;
-  if (!keep("--epochs")) cfg.epochs = s.epochs;
-  if (!keep("--max-steps")) cfg.max_steps = s.max_steps;
-  if (!keep("--val-split")) cfg.val_split = s.val_split;
-  if (!keep("--patience")) cfg.patience = s.patience;
-  if (!keep("--monitor")) cfg.monitor = s.monitor;
-  if (!keep("--min-delta")) cfg.min_delta = s.min_delta;
-  if (!keep("--plateau-patience")) cfg.plateau_patience = s.plateau_patience;
-  if (!keep("--normalize")) cfg.normalize = s.normalize;
-  if (!keep("--seed")) cfg.seed = s.seed;
-  if (!keep("--precision")) {
-    cfg.f64 = s.f64;
-    cfg.precision = s.precision;
-  }
-  if (!keep("--device")) cfg.device = s.device;
   if (!keep("--threads")) {
     const json app = app_of(st);
     auto it = app.find("threads");
