@@ -242,6 +242,9 @@ std::string build(const Model& m) {
   const Network<T>& net = m.net<T>();
   const TableSchema& s = m.schema;
   const int64_t d = m.input_dim(), classes = m.num_classes();
+  FCNET_CHECK(s.empty() || s.width() == d, "ONNX export",
+              "the columns encode " + std::to_string(s.width()) + " features",
+              std::to_string(d) + ", the network's inputs");
   Graph g(t);
   g.claim("probabilities", "output");
   g.claim("label", "output");

@@ -56,12 +56,13 @@ def mixed_csv(path, n, seed, test=False):
     bill_text = np.array(["%.1f" % v for v in bill], dtype=object)
     bill_text[rng.random(n) < 0.15] = "NA"
     flipper_text = np.array(["%d" % v for v in flipper], dtype=object)
+    grade = rng.choice(["1", "2", "10"], n)  # integer codes read as categories (--categorical)
     if test:
         island[0], island[1], island[2] = "Atlantis", "NA", "Atlantis"
         flipper_text[3] = ""
         sex[4] = "?"
-    rows = zip([f"p{i}" for i in range(n)], island, bill_text, species, sex, flipper_text)
-    return write_csv(path, ["id", "island", "bill", "species", "sex", "flipper"], rows)
+    rows = zip([f"p{i}" for i in range(n)], island, bill_text, species, sex, flipper_text, grade)
+    return write_csv(path, ["id", "island", "bill", "species", "sex", "flipper", "grade"], rows)
 
 
 def fashion_subset(path, n):
@@ -128,16 +129,17 @@ def test_mixed_table_model_encodes_columns_as_fcnet(tmp_path, precision):
     train_csv = mixed_csv(tmp_path / "train.csv", 200, 1)
     test_csv = mixed_csv(tmp_path / "test.csv", 60, 2, test=True)
     model = train(tmp_path, f"mixed_{precision}", train_csv, "--label-col", "species", "--id-col",
-                  "id", "--hidden", "12", "--epochs", "30", "--precision", precision)
+                  "id", "--categorical", "grade", "--hidden", "12", "--epochs", "30", "--precision",
+                  precision)
     onnx_path = tmp_path / f"mixed_{precision}.onnx"
     m, _ = export(model, onnx_path)
     t = onnx.TensorProto.FLOAT if precision == "f32" else onnx.TensorProto.DOUBLE
     assert [(i.name, i.type.tensor_type.elem_type) for i in m.graph.input] == [
         ("island", onnx.TensorProto.STRING), ("bill", t), ("sex", onnx.TensorProto.STRING),
-        ("flipper", t)]
+        ("flipper", t), ("grade", onnx.TensorProto.STRING)]
     assert json.loads(metadata(m)["features"]) == [
         "island=Biscoe", "island=Dream", "island=Torgersen", "bill", "bill=missing", "sex=female",
-        "sex=male", "sex=missing", "flipper"]
+        "sex=male", "sex=missing", "flipper", "grade=1", "grade=2", "grade=10"]
     assert {o.domain for o in m.opset_import} == {"", "ai.onnx.ml"}
     check_against_predict(m, onnx_path, table_inputs(m, test_csv), model, test_csv, tmp_path,
                           precision)
