@@ -505,3 +505,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
     def save(self, path):
         """Writes the trained model as an fcnet model file (readable by fcnet.load and the CLI)."""
         self._model().save(os.fspath(path))
+
+    def export_onnx(self, path):
+        """Writes the trained model as an ONNX graph (see Model.export_onnx)."""
+        self._model().export_onnx(path)

@@ -51,6 +51,12 @@ class Model:
         """Writes the model atomically (temporary file in the same folder, then rename)."""
         self._core.save(os.fspath(path))
 
+    def export_onnx(self, path):
+        """Writes the model as an ONNX graph (atomically) that computes predict_proba's
+        probabilities and predict's class index from the same raw inputs (docs/format.md, "ONNX
+        export")."""
+        self._core.export_onnx(os.fspath(path))
+
     def to_bytes(self):
         return self._core.to_bytes()
 

@@ -25,6 +25,7 @@
 #include "fcnet/checkpoint.hpp"
 #include "fcnet/model_io.hpp"
 #include "fcnet/network.hpp"
+#include "fcnet/onnx.hpp"
 #include "fcnet/trainer.hpp"
 
 namespace py = pybind11;
@@ -778,6 +779,13 @@ PYBIND11_MODULE(_fcnet, m) {
           [](const Model& mo, const std::string& path) {
             py::gil_scoped_release release;
             save_model(path, mo);
+          },
+          py::arg("path"))
+      .def(
+          "export_onnx",
+          [](const Model& mo, const std::string& path) {
+            py::gil_scoped_release release;
+            save_onnx(path, mo);
           },
           py::arg("path"))
       .def_static(

@@ -34,6 +34,7 @@ Command add_loss(CLI::App& app);
 Command add_gradcheck(CLI::App& app);
 Command add_report(CLI::App& app);
 Command add_explain(CLI::App& app);
+Command add_export(CLI::App& app);
 
 // `fcnet train --report PATH [--image-shape H,W]`: the HTML training report written after training.
 struct TrainReportOptions {

@@ -13,7 +13,7 @@ int main(int argc, char** argv) {
   std::vector<fcnet::cli::Command> commands = {
       fcnet::cli::add_train(app),  fcnet::cli::add_eval(app),    fcnet::cli::add_predict(app),
       fcnet::cli::add_info(app),   fcnet::cli::add_loss(app),    fcnet::cli::add_gradcheck(app),
-      fcnet::cli::add_report(app), fcnet::cli::add_explain(app),
+      fcnet::cli::add_report(app), fcnet::cli::add_explain(app), fcnet::cli::add_export(app),
   };
   try {
     app.parse(argc, argv);
