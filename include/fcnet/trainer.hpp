@@ -115,6 +115,10 @@ struct EpochRecord {
   std::vector<double> grad_norms;    // ‖dW_l‖ per layer at the epoch's last step
 };
 
+// An epoch's record as one JSON object (full precision; val_loss and val_accuracy only when
+// measured): the form of the checkpoint's history, `fcnet train --json` and Python's records.
+std::string epoch_json_text(const EpochRecord& r);
+
 struct TrainProgress {
   int64_t epoch = 0, epochs = 0;
   int64_t step = 0, steps = 0;  // within the epoch

@@ -552,19 +552,12 @@ py::tuple encode_table_py(const std::vector<std::pair<std::string, py::object>>&
   return py::make_tuple(x, schema_to_json(ds.schema), unseen);
 }
 
+// An epoch's record as a dict (the library's JSON of it), NaN where nothing was measured.
 py::dict epoch_dict(const EpochRecord& r) {
-  py::dict e;
-  e["epoch"] = r.epoch;
-  e["train_loss"] = r.train_loss;
-  e["train_accuracy"] = r.train_accuracy;
-  e["val_loss"] = r.val_loss;
-  e["val_accuracy"] = r.val_accuracy;
-  e["lr"] = r.lr;
-  e["seconds"] = r.seconds;
-  e["examples"] = r.examples;
-  e["steps"] = r.steps;
-  e["weight_norms"] = r.weight_norms;
-  e["grad_norms"] = r.grad_norms;
+  py::dict e = py::module_::import("json").attr("loads")(epoch_json_text(r));
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  e.attr("setdefault")("val_loss", nan);
+  e.attr("setdefault")("val_accuracy", nan);
   return e;
 }
 

@@ -7,6 +7,7 @@
 #include "fcnet/text.hpp"
 #include "io/json_fields.hpp"
 #include "io/train_options.hpp"
+#include "train/history.hpp"
 
 namespace fcnet {
 
@@ -18,37 +19,6 @@ namespace {
 
 constexpr const char* kStatePrefix = "state.";
 constexpr int kVersion = 1;
-
-json record_json(const EpochRecord& r) {
-  auto num = [](double v) { return std::isfinite(v) ? json(v) : json(nullptr); };
-  return {{"epoch", r.epoch},
-          {"train_loss", num(r.train_loss)},
-          {"train_accuracy", num(r.train_accuracy)},
-          {"val_loss", num(r.val_loss)},
-          {"val_accuracy", num(r.val_accuracy)},
-          {"lr", r.lr},
-          {"seconds", r.seconds},
-          {"examples", r.examples},
-          {"steps", r.steps},
-          {"weight_norms", r.weight_norms},
-          {"grad_norms", r.grad_norms}};
-}
-
-EpochRecord record_from(const Fields& f) {
-  EpochRecord r;
-  r.epoch = f.int64("epoch", 1);
-  r.train_loss = f.num_or_nan("train_loss");
-  r.train_accuracy = f.num_or_nan("train_accuracy");
-  r.val_loss = f.num_or_nan("val_loss");
-  r.val_accuracy = f.num_or_nan("val_accuracy");
-  r.lr = f.num("lr");
-  r.seconds = f.num("seconds");
-  r.examples = f.int64("examples", 0);
-  r.steps = f.int64("steps", 0);
-  r.weight_norms = f.doubles("weight_norms");
-  r.grad_norms = f.doubles("grad_norms");
-  return r;
-}
 
 json rng_json(const std::array<uint64_t, 4>& s) {
   return json(std::vector<uint64_t>(s.begin(), s.end()));
@@ -139,7 +109,7 @@ SafeTensors checkpoint_to_safetensors(const TrainState& s, const std::string& ap
                          {"since_best", s.since_best},
                          {"lr_reductions", s.lr_reductions}};
   json h = json::array();
-  for (const auto& r : s.history) h.push_back(record_json(r));
+  for (const auto& r : s.history) h.push_back(epoch_to_json(r, false));
   c["history"] = h;
   c["seconds"] = s.seconds;
   c["data"] = {{"examples", s.data_n},
@@ -253,8 +223,7 @@ TrainState checkpoint_from_safetensors(const SafeTensors& st, const std::string&
   s.lr_reductions = es.raw().contains("lr_reductions") ? es.int64("lr_reductions", 0) : 0;
   s.best_epoch = es.int64("best_epoch", 0);
   s.since_best = es.int64("since_best", 0);
-  for (const auto& r : f.arr("history"))
-    s.history.push_back(record_from(Fields(r, where, "history[]")));
+  s.history = epochs_from_json(f.arr("history"), where);
   s.seconds = f.num("seconds");
   const Fields data = f.obj("data");
   s.data_n = data.int64("examples", 1);

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "fcnet/error.hpp"
+#include "fcnet/text.hpp"
 
 namespace fcnet {
 
@@ -43,23 +44,30 @@ std::vector<double> numbers(const nlohmann::json& e, const char* key, const std:
 
 }  // namespace
 
+nlohmann::json epoch_to_json(const EpochRecord& r, bool compact) {
+  auto v = [&](double x) { return compact ? round7(x) : x; };
+  nlohmann::json e;
+  e["epoch"] = r.epoch;
+  e["train_loss"] = v(r.train_loss);
+  e["train_accuracy"] = v(r.train_accuracy);
+  if (std::isfinite(r.val_loss)) e["val_loss"] = v(r.val_loss);
+  if (std::isfinite(r.val_accuracy)) e["val_accuracy"] = v(r.val_accuracy);
+  e["lr"] = v(r.lr);
+  e["seconds"] = v(r.seconds);
+  e["examples"] = r.examples;
+  e["steps"] = r.steps;
+  e["weight_norms"] = compact ? rounded(r.weight_norms) : nlohmann::json(r.weight_norms);
+  e["grad_norms"] = compact ? rounded(r.grad_norms) : nlohmann::json(r.grad_norms);
+  return e;
+}
+
+std::string epoch_json_text(const EpochRecord& r) {
+  return json_text(epoch_to_json(r, false));
+}
+
 nlohmann::json epochs_to_json(const std::vector<EpochRecord>& epochs) {
   nlohmann::json h = nlohmann::json::array();
-  for (const auto& r : epochs) {
-    nlohmann::json e;
-    e["epoch"] = r.epoch;
-    e["train_loss"] = round7(r.train_loss);
-    e["train_accuracy"] = round7(r.train_accuracy);
-    if (std::isfinite(r.val_loss)) e["val_loss"] = round7(r.val_loss);
-    if (std::isfinite(r.val_accuracy)) e["val_accuracy"] = round7(r.val_accuracy);
-    e["lr"] = round7(r.lr);
-    e["seconds"] = round7(r.seconds);
-    e["examples"] = r.examples;
-    e["steps"] = r.steps;
-    e["weight_norms"] = rounded(r.weight_norms);
-    e["grad_norms"] = rounded(r.grad_norms);
-    h.push_back(std::move(e));
-  }
+  for (const auto& r : epochs) h.push_back(epoch_to_json(r, true));
   return h;
 }
 

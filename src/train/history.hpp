@@ -10,9 +10,15 @@
 
 namespace fcnet {
 
-// One object per epoch: epoch, train_loss, train_accuracy, val_loss and val_accuracy (only when
-// measured), lr, seconds, examples, steps, weight_norms and grad_norms. Values are rounded to 7
-// significant digits, enough for charts and compact in the model file's header.
+// One epoch's record as JSON: epoch, train_loss, train_accuracy, val_loss and val_accuracy (only
+// when measured), lr, seconds, examples, steps, weight_norms and grad_norms; `compact` rounds the
+// values to 7 significant digits. epochs_from_json reads it back.
+nlohmann::json epoch_to_json(const EpochRecord& r, bool compact);
+
+// One object per epoch (epoch_to_json, compact): epoch, train_loss, train_accuracy, val_loss and
+// val_accuracy (only when measured), lr, seconds, examples, steps, weight_norms and grad_norms.
+// Values are rounded to 7 significant digits, enough for charts and compact in the model file's
+// header.
 nlohmann::json epochs_to_json(const std::vector<EpochRecord>& epochs);
 
 // The inverse of epochs_to_json (missing values come back as NaN). Throws fcnet::Error naming

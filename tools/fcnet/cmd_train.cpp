@@ -154,16 +154,6 @@ class Progress {
   std::chrono::steady_clock::time_point last_{};
 };
 
-json epoch_json(const EpochRecord& r) {
-  json e = {{"epoch", r.epoch}, {"train_loss", r.train_loss}, {"train_accuracy", r.train_accuracy},
-            {"lr", r.lr},       {"seconds", r.seconds},       {"examples", r.examples}};
-  if (std::isfinite(r.val_accuracy)) {
-    e["val_loss"] = r.val_loss;
-    e["val_accuracy"] = r.val_accuracy;
-  }
-  return e;
-}
-
 }  // namespace
 
 Command add_train(CLI::App& app) {
@@ -442,7 +432,7 @@ Command add_train(CLI::App& app) {
 
         json out;
         json epochs_j = json::array();
-        for (const auto& e : r.epochs) epochs_j.push_back(epoch_json(e));
+        for (const auto& e : r.epochs) epochs_j.push_back(json::parse(epoch_json_text(e)));
         out["epochs"] = epochs_j;
         out["seconds"] = r.seconds;
         out["steps"] = r.steps;
