@@ -6,9 +6,10 @@
 # labels and probabilities `fcnet predict --output labels,probs` prints for the same rows (to 1e-5:
 # the CLI writes 6 significant digits). Every file goes under WORK (the install manifest that
 # cmake --install writes into the build folder is put back as it was).
-# usage: capi_install_test.sh BUILD_DIR SOURCE_DIR WORK CXX_COMPILER
+# usage: capi_install_test.sh BUILD_DIR SOURCE_DIR WORK CXX_COMPILER [EXTRA_FLAGS]
+# (EXTRA_FLAGS: compiler flags for both examples, the -fsanitize ones of a sanitizer build.)
 set -euo pipefail
-build=$1 src=$2 work=$3 cxx=$4
+build=$1 src=$2 work=$3 cxx=$4 extra=${5:-}
 prefix=$work/prefix
 
 rm -rf "$work"
@@ -58,7 +59,7 @@ rows=$(($(wc -l <"$work/rows.csv") - 1))
   --output labels,probs >"$work/cli.csv"
 
 # C: plain cc and pkg-config, nothing of the build tree.
-cc -std=c99 -Wall -Wextra -Wpedantic -Werror "$src/examples/c/predict.c" \
+cc -std=c99 -Wall -Wextra -Wpedantic -Werror $extra "$src/examples/c/predict.c" \
   $(PKG_CONFIG_PATH=$libdir/pkgconfig pkg-config --cflags --libs fcnet) -o "$work/predict_c"
 LD_LIBRARY_PATH=$libdir "$work/predict_c" "$work/model.safetensors" "$work/rows.csv" >"$work/c.csv"
 loaded=$(LD_LIBRARY_PATH=$libdir ldd "$work/predict_c")
@@ -66,7 +67,7 @@ loaded=$(LD_LIBRARY_PATH=$libdir ldd "$work/predict_c")
 
 # C++: a fresh CMake project with find_package(fcnet).
 cmake -S "$src/examples/cpp" -B "$work/cpp-build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-  -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_CXX_FLAGS="-Wall -Wextra -Werror" \
+  -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_CXX_FLAGS="-Wall -Wextra -Werror $extra" \
   -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF >"$work/cpp-configure.log"
 found=$(sed -n 's/^fcnet_DIR:PATH=//p' "$work/cpp-build/CMakeCache.txt")
 [ "$found" = "$libdir/cmake/fcnet" ] || fail "find_package(fcnet) found $found, not the prefix's"
