@@ -41,7 +41,7 @@
 extern "C" {
 #endif
 
-/* What a call returned. Values are stable across versions of the same major number. */
+/* What a call returned. From 1.0 on the values are kept within a major version. */
 typedef enum fcnet_status {
   FCNET_OK = 0,
   FCNET_ERROR_INVALID_ARGUMENT = 1, /* a null pointer, a negative count, a width that does not
