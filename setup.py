@@ -7,6 +7,7 @@ module that runs on other CPUs than the build machine's.
 """
 
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -17,6 +18,15 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 ROOT = Path(__file__).resolve().parent
+
+
+def project_version():
+    """The version of project(fcnet VERSION x.y.z) in CMakeLists.txt, the one place it is set."""
+    text = (ROOT / "CMakeLists.txt").read_text()
+    match = re.search(r"project\(fcnet\s+VERSION\s+([0-9]+\.[0-9]+\.[0-9]+)", text)
+    if not match:
+        raise RuntimeError("CMakeLists.txt has no project(fcnet VERSION x.y.z)")
+    return match.group(1)
 
 
 class CMakeExtension(Extension):
@@ -53,6 +63,7 @@ class CMakeBuild(build_ext):
 
 
 setup(
+    version=project_version(),
     ext_modules=[CMakeExtension("fcnet._fcnet")],
     cmdclass={"build_ext": CMakeBuild},
     options={"build": {"build_base": "build-pip"}},

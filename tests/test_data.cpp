@@ -19,11 +19,13 @@
 #include <vector>
 
 #include "fcnet/data.hpp"
+#include "test_util.hpp"
 
 namespace fs = std::filesystem;
 using fcnet::Dataset;
 using fcnet::DType;
 using fcnet::LoadOptions;
+using fcnet::test::npy_file;
 
 namespace {
 
@@ -100,28 +102,6 @@ std::string raw_payload(const std::vector<U>& v) {
   std::string s(v.size() * sizeof(U), '\0');
   if (!v.empty()) std::memcpy(s.data(), v.data(), s.size());
   return s;
-}
-
-// NPY as numpy writes it: magic, version, little-endian header length, dict padded with spaces
-// and a final newline so that the data starts on a 64-byte boundary.
-std::string npy_file(const std::string& descr, const std::string& shape, const std::string& payload,
-                     int version = 1, const std::string& fortran = "False") {
-  std::string dict =
-      "{'descr': '" + descr + "', 'fortran_order': " + fortran + ", 'shape': " + shape + ", }";
-  const std::size_t pre = version == 1 ? 10 : 12;
-  while ((pre + dict.size() + 1) % 64 != 0) dict += ' ';
-  dict += '\n';
-  std::string s = "\x93NUMPY";
-  s += static_cast<char>(version);
-  s += '\0';
-  const auto len = static_cast<uint32_t>(dict.size());
-  s += static_cast<char>(len & 0xFF);
-  s += static_cast<char>((len >> 8) & 0xFF);
-  if (version != 1) {
-    s += static_cast<char>((len >> 16) & 0xFF);
-    s += static_cast<char>((len >> 24) & 0xFF);
-  }
-  return s + dict + payload;
 }
 
 template <class U>

@@ -71,6 +71,29 @@ inline NetFixture load_net_fixture(const std::string& name) {
   return f;
 }
 
+// NPY as numpy writes it: magic, version, little-endian header length, dict padded with spaces
+// and a final newline so that the data starts on a 64-byte boundary.
+inline std::string npy_file(const std::string& descr, const std::string& shape,
+                            const std::string& payload, int version = 1,
+                            const std::string& fortran = "False") {
+  std::string dict =
+      "{'descr': '" + descr + "', 'fortran_order': " + fortran + ", 'shape': " + shape + ", }";
+  const std::size_t pre = version == 1 ? 10 : 12;
+  while ((pre + dict.size() + 1) % 64 != 0) dict += ' ';
+  dict += '\n';
+  std::string s = "\x93NUMPY";
+  s += static_cast<char>(version);
+  s += '\0';
+  const auto len = static_cast<uint32_t>(dict.size());
+  s += static_cast<char>(len & 0xFF);
+  s += static_cast<char>((len >> 8) & 0xFF);
+  if (version != 1) {
+    s += static_cast<char>((len >> 16) & 0xFF);
+    s += static_cast<char>((len >> 24) & 0xFF);
+  }
+  return s + dict + payload;
+}
+
 inline std::filesystem::path temp_dir(const std::string& tag) {
   auto base = std::filesystem::temp_directory_path() /
               ("fcnet-test-" + tag + "-" + std::to_string(::getpid()));

@@ -89,6 +89,9 @@ struct Model {
   }
 };
 
+// Name of class k, as predict writes labels: the model's class name, else the index ("0", "1", …).
+std::string class_name(const std::vector<std::string>& names, int64_t k);
+
 // The metadata "columns" JSON of a table schema (docs/format.md), both ways; the reader throws
 // fcnet::Error naming `where`.
 std::string schema_to_json(const TableSchema& t);

@@ -435,6 +435,11 @@ Model model_from_safetensors(const SafeTensors& st, const std::string& where) {
   return m;
 }
 
+std::string class_name(const std::vector<std::string>& names, int64_t k) {
+  return k < static_cast<int64_t>(names.size()) ? names[static_cast<std::size_t>(k)]
+                                                : std::to_string(k);
+}
+
 Model load_model(const std::string& path) {
   return model_from_safetensors(read_safetensors(path), path);
 }

@@ -119,8 +119,6 @@ std::string csv_field(const std::string& s);
 // Evaluation result as JSON, and as text on stderr.
 // Items of a comma-separated option value ("a,b" → a, b; a trailing comma gives an empty item).
 std::vector<std::string> comma_list(const std::string& s);
-// Name of class k: the model's class name, else the index.
-std::string class_name(const std::vector<std::string>& names, int64_t k);
 // The index of the class named `name` (class_name's names); a usage error of `option` listing the
 // classes when none is ("'x' is not a class of <of>; expected one of ...").
 int64_t class_index(const std::string& name, const std::vector<std::string>& names, int64_t classes,

@@ -247,11 +247,6 @@ void report_unseen(const Dataset& d) {
         d.source.c_str(), static_cast<long long>(count), column.c_str());
 }
 
-std::string class_name(const std::vector<std::string>& names, int64_t k) {
-  return k < static_cast<int64_t>(names.size()) ? names[static_cast<std::size_t>(k)]
-                                                : std::to_string(k);
-}
-
 int64_t class_index(const std::string& name, const std::vector<std::string>& names, int64_t classes,
                     const std::string& option, const std::string& of) {
   for (int64_t k = 0; k < classes; ++k)

@@ -4,12 +4,13 @@
 
 #include "cli.hpp"
 #include "fcnet/error.hpp"
+#include "fcnet/fcnet_version.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"fcnet: fully-connected neural-network classifiers with exact, fast backprop"};
   app.name("fcnet");
   app.require_subcommand(1);
-  app.set_version_flag("--version", "fcnet 0.1.0");
+  app.set_version_flag("--version", "fcnet " FCNET_VERSION_STRING);
   std::vector<fcnet::cli::Command> commands = {
       fcnet::cli::add_train(app),  fcnet::cli::add_eval(app),    fcnet::cli::add_predict(app),
       fcnet::cli::add_info(app),   fcnet::cli::add_loss(app),    fcnet::cli::add_gradcheck(app),
