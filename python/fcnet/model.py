@@ -149,12 +149,12 @@ class Model:
     def decision_function(self, X):
         """Raw scores (N×C, float64)."""
         X = self._x(X)
-        return self._core.run(X, None, False, self._threads(X))[0]
+        return self._core.predict(X, False, self._threads(X))
 
     def predict_proba(self, X):
         """Class probabilities (N×C, float64), columns in the order of classes_."""
         X = self._x(X)
-        return self._core.run(X, None, True, self._threads(X))[0]
+        return self._core.predict(X, True, self._threads(X))
 
     def predict_log_proba(self, X):
         with np.errstate(divide="ignore"):
@@ -199,21 +199,7 @@ class Model:
         per_class_accuracy (recall; NaN for classes absent from y)."""
         X = self._x(X)
         yi = self._encode(y, X.shape[0])
-        probs, losses = self._core.run(X, yi, True, self._threads(X))
-        pred = np.argmax(probs, axis=1)
-        C = probs.shape[1]
-        confusion = np.zeros((C, C), dtype=np.int64)
-        np.add.at(confusion, (yi, pred), 1)
-        support = confusion.sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            per_class = np.where(support > 0, np.diag(confusion) / np.maximum(support, 1), np.nan)
-        return {
-            "n": int(X.shape[0]),
-            "accuracy": float(np.mean(pred == yi)),
-            "loss": float(np.mean(losses)),
-            "confusion": confusion,
-            "per_class_accuracy": per_class,
-        }
+        return self._core.evaluate(X, yi, self._threads(X))
 
     def score(self, X, y):
         """Mean accuracy on (X, y)."""

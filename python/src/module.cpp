@@ -107,50 +107,6 @@ DType dtype_of(const py::array& a, const std::string& where) {
   fail(where, "has dtype " + std::string(py::str(py::object(t))), "uint8, float32 or float64");
 }
 
-// Whichever of two types is wider: the precision a converted element passes through.
-template <class S, class T>
-using Wider =
-    std::conditional_t<std::is_same_v<S, double> || std::is_same_v<T, double>, double, float>;
-
-// x' = x * mul[j] + add[j] per column (or x * scale), folded once from an InputTransform.
-struct Affine {
-  bool identity = true;
-  double scale = 1.0;
-  std::vector<double> mul, add;
-
-  Affine(const InputTransform& tf, int64_t d) {
-    identity = tf.identity();
-    scale = tf.scale;
-    if (tf.mean.empty() && tf.std.empty()) return;
-    mul.resize(static_cast<std::size_t>(d));
-    add.resize(static_cast<std::size_t>(d));
-    for (std::size_t j = 0; j < mul.size(); ++j) {
-      const double m = tf.mean.empty() ? 0.0 : tf.mean[j];
-      const double s = tf.std.empty() ? 1.0 : tf.std[j];
-      mul[j] = tf.scale / s;
-      add[j] = -m / s;
-    }
-  }
-
-  // Converts rows of S into rows of T, applying the map.
-  template <class S, class T>
-  void apply(T* out, const S* in, int64_t rows, int64_t d) const {
-    using A = Wider<S, T>;
-    std::vector<A> m(mul.begin(), mul.end()), a(add.begin(), add.end());
-    const A s = static_cast<A>(scale);
-    for (int64_t i = 0; i < rows; ++i) {
-      const S* r = in + i * d;
-      T* o = out + i * d;
-      if (!m.empty())
-        for (int64_t j = 0; j < d; ++j) o[j] = static_cast<T>(static_cast<A>(r[j]) * m[j] + a[j]);
-      else if (scale != 1.0)
-        for (int64_t j = 0; j < d; ++j) o[j] = static_cast<T>(static_cast<A>(r[j]) * s);
-      else
-        for (int64_t j = 0; j < d; ++j) o[j] = static_cast<T>(r[j]);
-    }
-  }
-};
-
 // Copies NumPy arrays W1, b1, …, WL, bL into net after checking their shapes and values;
 // b_l may be (fan_out,) or (1, fan_out).
 template <class T>
@@ -282,98 +238,86 @@ void bind_net(py::module_& m, const char* name) {
 // ---------------------------------------------------------------------------------------------
 // Model: a trained network with its input transform, as in the model file.
 
-// Scores or probabilities (N×C, double) of x (stored type S) and, when y is given, the
-// per-example loss −log p[y]. Batches are read in place when no conversion is needed.
-template <class S, class T>
-void run_model(const Model& model, const S* x, int64_t n, int64_t d, const int32_t* y, bool probs,
-               double* out, double* losses) {
-  const Network<T>& net = model.net<T>();
-  const int64_t c = net.num_classes();
-  const Affine tf(model.transform, d);
-  const bool in_place = tf.identity && std::is_same_v<S, T>;
-  const int64_t batch = std::max<int64_t>(1, std::min<int64_t>(n, 1024));
-  Workspace<T> ws(true);
-  Matrix<T> xb;
-  if (!in_place) xb.reshape_uninit(batch, d, "input batch");
-  Matrix<T> pb(batch, c, "probabilities");
-  for (int64_t s = 0; s < n; s += batch) {
-    const int64_t b = std::min(batch, n - s);
-    const S* rows = x + s * d;
-    check_finite(rows, b, d, s, "X");
-    ConstView<T> xv;
-    if constexpr (std::is_same_v<S, T>) {
-      if (in_place) xv = ConstView<T>(rows, b, d);
-    }
-    if (!in_place) {
-      tf.apply<S, T>(xb.data(), rows, b, d);
-      xv = ConstView<T>(xb.data(), b, d);
-    }
-    ConstView<T> scores = forward_scores(net, xv, ws);
-    MatrixView<T> p = pb.view().rows_range(0, b);
-    if (probs || y)
-      softmax_xent_forward<T>(p, scores, y ? y + s : nullptr, losses ? losses + s : nullptr);
-    const ConstView<T> src = probs ? ConstView<T>(p) : scores;
-    for (int64_t i = 0; i < b; ++i)
-      for (int64_t j = 0; j < c; ++j) out[(s + i) * c + j] = static_cast<double>(src(i, j));
+// X (N×D, C-ordered uint8/float32/float64, finite) as a data set the library reads, copied.
+Dataset features_of(const py::array& x, const std::string& name) {
+  Dataset ds;
+  ds.dtype = dtype_of(x, name);
+  if (x.ndim() != 2) fail(name, "has shape " + shape_text(x), "a 2-D array (examples × features)");
+  if (!(x.flags() & py::array::c_style)) fail(name, "is not C-contiguous", "a C-ordered array");
+  ds.n = x.shape(0);
+  ds.d = x.shape(1);
+  ds.source = name;
+  const auto bytes = static_cast<std::size_t>(x.nbytes());
+  const auto* src = static_cast<const uint8_t*>(x.data());
+  py::gil_scoped_release release;
+  switch (ds.dtype) {
+    case DType::f32:
+      check_finite(static_cast<const float*>(x.data()), ds.n, ds.d, 0, name);
+      break;
+    case DType::f64:
+      check_finite(static_cast<const double*>(x.data()), ds.n, ds.d, 0, name);
+      break;
+    case DType::u8:
+      break;
   }
+  ds.bytes.assign(src, src + bytes);
+  return ds;
 }
 
-template <class S>
-void run_model_as(const Model& model, const S* x, int64_t n, int64_t d, const int32_t* y,
-                  bool probs, double* out, double* losses) {
-  if (model.f64)
-    run_model<S, double>(model, x, n, d, y, probs, out, losses);
-  else
-    run_model<S, float>(model, x, n, d, y, probs, out, losses);
-}
-
-// Model.run(X, y=None, probs=True) -> (N×C array, per-example losses or None).
-py::tuple model_run(const Model& model, const py::array& x, const py::object& y_obj, bool probs,
-                    int threads) {
-  const DType dt = dtype_of(x, "X");
-  if (x.ndim() != 2) fail("X", "has shape " + shape_text(x), "a 2-D array (examples × features)");
-  if (!(x.flags() & py::array::c_style)) fail("X", "is not C-contiguous", "a C-ordered array");
-  const int64_t n = x.shape(0), d = x.shape(1);
-  if (d != model.input_dim())
-    fail("X", "has " + std::to_string(d) + " features per example",
+// X as the model's input: its width checked, at least one row.
+Dataset model_input(const Model& model, const py::array& x) {
+  Dataset ds = features_of(x, "X");
+  if (ds.d != model.input_dim())
+    fail("X", "has " + std::to_string(ds.d) + " features per example",
          std::to_string(model.input_dim()) + " (the model's input width)");
-  if (n == 0) fail("X", "has no examples", "at least one row");
-  std::optional<Array<int32_t>> y;
-  const int32_t* yp = nullptr;
-  if (!y_obj.is_none()) {
-    y = py::cast<Array<int32_t>>(y_obj);
-    yp = label_ptr(*y, n, "y");
-    for (int64_t i = 0; i < n; ++i)
-      if (yp[i] < 0 || yp[i] >= model.num_classes())
-        fail("y", "label " + std::to_string(yp[i]) + " at example " + std::to_string(i),
-             "a class index in 0.." + std::to_string(model.num_classes() - 1));
-  }
-  py::array_t<double> out({n, model.num_classes()});
-  py::object losses_obj = py::none();
-  double* losses = nullptr;
-  if (yp) {
-    py::array_t<double> l(n);
-    losses = l.mutable_data();
-    losses_obj = l;
-  }
-  double* o = out.mutable_data();
-  const void* data = x.data();
+  if (ds.n == 0) fail("X", "has no examples", "at least one row");
+  return ds;
+}
+
+py::array_t<double> to_array(const Matrix<double>& m) {
+  py::array_t<double> out({m.rows(), m.cols()});
+  std::copy(m.data(), m.data() + m.rows() * m.cols(), out.mutable_data());
+  return out;
+}
+
+// Model.predict(X, probs=True): the library's fcnet::predict, N×C float64.
+py::array_t<double> model_predict(const Model& model, const py::array& x, bool probs, int threads) {
+  const Dataset ds = model_input(model, x);
+  Matrix<double> out;
   {
     py::gil_scoped_release release;
     ThreadScope scope(threads);
-    switch (dt) {
-      case DType::u8:
-        run_model_as(model, static_cast<const uint8_t*>(data), n, d, yp, probs, o, losses);
-        break;
-      case DType::f32:
-        run_model_as(model, static_cast<const float*>(data), n, d, yp, probs, o, losses);
-        break;
-      case DType::f64:
-        run_model_as(model, static_cast<const double*>(data), n, d, yp, probs, o, losses);
-        break;
-    }
+    out = predict(model, ds, probs);
   }
-  return py::make_tuple(out, losses_obj);
+  return to_array(out);
+}
+
+// Model.evaluate(X, y): the library's fcnet::evaluate, as `fcnet eval`.
+py::dict model_evaluate(const Model& model, const py::array& x, const Array<int32_t>& y,
+                        int threads) {
+  Dataset ds = model_input(model, x);
+  const int32_t* yp = label_ptr(y, ds.n, "y");
+  for (int64_t i = 0; i < ds.n; ++i)
+    if (yp[i] < 0 || yp[i] >= model.num_classes())
+      fail("y", "label " + std::to_string(yp[i]) + " at example " + std::to_string(i),
+           "a class index in 0.." + std::to_string(model.num_classes() - 1));
+  ds.labels.assign(yp, yp + ds.n);
+  EvalResult r;
+  {
+    py::gil_scoped_release release;
+    ThreadScope scope(threads);
+    r = evaluate(model, ds);
+  }
+  py::dict d;
+  d["n"] = r.n;
+  d["accuracy"] = r.accuracy;
+  d["loss"] = r.loss;
+  py::array_t<int64_t> confusion({r.classes, r.classes});
+  std::copy(r.confusion.begin(), r.confusion.end(), confusion.mutable_data());
+  d["confusion"] = confusion;
+  d["per_class_accuracy"] = py::array_t<double>(
+      static_cast<py::ssize_t>(r.per_class_accuracy.size()), r.per_class_accuracy.data());
+  return d;
 }
 
 template <class T>
@@ -460,29 +404,9 @@ Model model_from_params(const std::vector<py::array>& ps, const std::string& act
 
 Dataset dataset_from(const py::array& x, const Array<int32_t>& y,
                      const std::vector<std::string>& class_names, const std::string& name) {
-  Dataset ds;
-  ds.dtype = dtype_of(x, name);
-  if (x.ndim() != 2) fail(name, "has shape " + shape_text(x), "a 2-D array (examples × features)");
-  if (!(x.flags() & py::array::c_style)) fail(name, "is not C-contiguous", "a C-ordered array");
-  ds.n = x.shape(0);
-  ds.d = x.shape(1);
-  ds.source = name;
+  Dataset ds = features_of(x, name);
   ds.class_names = class_names;
   const int32_t* yp = label_ptr(y, ds.n, name == "X" ? "y" : "y_val");
-  const auto bytes = static_cast<std::size_t>(x.nbytes());
-  const auto* src = static_cast<const uint8_t*>(x.data());
-  py::gil_scoped_release release;
-  switch (ds.dtype) {
-    case DType::f32:
-      check_finite(static_cast<const float*>(x.data()), ds.n, ds.d, 0, name);
-      break;
-    case DType::f64:
-      check_finite(static_cast<const double*>(x.data()), ds.n, ds.d, 0, name);
-      break;
-    case DType::u8:
-      break;
-  }
-  ds.bytes.assign(src, src + bytes);
   ds.labels.assign(yp, yp + ds.n);
   return ds;
 }
@@ -845,9 +769,10 @@ PYBIND11_MODULE(_fcnet, m) {
                              })
       .def("params",
            [](const Model& mo) { return mo.f64 ? params_of(mo.net64) : params_of(mo.net32); })
-      .def("run", &model_run, py::arg("X"), py::arg("y") = py::none(), py::arg("probs") = true,
-           py::arg("threads") = 0,
-           "(N×C probabilities or scores as float64, per-example −log p[y] or None).");
+      .def("predict", &model_predict, py::arg("X"), py::arg("probs") = true, py::arg("threads") = 0,
+           "N×C probabilities (or raw scores) as float64.")
+      .def("evaluate", &model_evaluate, py::arg("X"), py::arg("y"), py::arg("threads") = 0,
+           "dict of n, accuracy, loss, confusion, per_class_accuracy.");
 
   m.def("encode_table", &encode_table_py, py::arg("columns"), py::kw_only(),
         py::arg("schema_json") = "", py::arg("categorical") = std::vector<std::string>{},
