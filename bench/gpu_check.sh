@@ -4,7 +4,9 @@
 #
 #   1. builds build-cuda/ (cmake --preset cuda, without the Python module and benchmarks);
 #   2. runs the CUDA tests (build-cuda/bin/fcnet_tests --gtest_filter='Cuda*'); on a GPU none may
-#      be skipped; prints which cuBLASLt epilogues each precision got;
+#      be skipped; prints which cuBLASLt epilogues each precision got; then, through the CLI, a
+#      device run stopped by SIGINT and resumed from its checkpoint must end with the tensors of an
+#      uninterrupted run (fp32 and bf16);
 #   3. prints fcnet vs PyTorch (eager and whole-step CUDA graph, bench/peers/torch_cuda.py) side by
 #      side: 784-256-10 at batch 64/256/1024, 784-1024-1024-10 at 128/1024, 784-4096-4096-10 at
 #      4096, each in fp32, tf32 and bf16; Adam, constant learning rate, Fashion-MNIST;
@@ -137,6 +139,47 @@ if grep -q "^\[  SKIPPED \] CudaGpu" "$TMP/tests.log"; then
   FAILED+=("CUDA tests skipped on a GPU machine")
   grep -m 3 "no usable GPU" "$TMP/tests.log"
 fi
+
+section "CLI: a run stopped by SIGINT and resumed ends with the uninterrupted run's weights"
+# Tensor bytes of two model files compared (the metadata holds timings, so it differs).
+same_tensors() {
+  "$PYTHON" - "$1" "$2" <<'PY'
+import json, struct, sys
+def tensors(p):
+    b = open(p, "rb").read(); n = struct.unpack("<Q", b[:8])[0]; h = json.loads(b[8:8 + n])
+    h.pop("__metadata__", None)
+    return {k: b[8 + n + v["data_offsets"][0]:8 + n + v["data_offsets"][1]] for k, v in h.items()}
+a, b = tensors(sys.argv[1]), tensors(sys.argv[2])
+sys.exit(0 if a == b else 1)
+PY
+}
+for prec in fp32 bf16; do
+  args=(train -q --device cuda --precision "$prec" --hidden 256 --epochs 20 --dropout 0.2
+        --val-split 0.1 --test-data none --threads 1)
+  timeout "$(tmo 60 200)" "$FCNET" "${args[@]}" --out "$TMP/full-$prec.safetensors" >"$TMP/r.log" 2>&1 ||
+    { FAILED+=("uninterrupted cuda run $prec"); tail -n 5 "$TMP/r.log"; continue; }
+  timeout "$(tmo 60 200)" "$FCNET" "${args[@]}" --checkpoint "$TMP/ck-$prec.safetensors" \
+    --out "$TMP/part-$prec.safetensors" >"$TMP/r.log" 2>&1 &
+  pid=$!
+  sleep 3
+  kill -INT "$pid" 2>/dev/null
+  wait "$pid"
+  rc=$?
+  if [ $rc -eq 130 ] && [ -f "$TMP/ck-$prec.safetensors" ]; then
+    timeout "$(tmo 60 200)" "$FCNET" train -q --resume "$TMP/ck-$prec.safetensors" \
+      --out "$TMP/resumed-$prec.safetensors" >>"$TMP/r.log" 2>&1 &&
+      same_tensors "$TMP/full-$prec.safetensors" "$TMP/resumed-$prec.safetensors" &&
+      echo "$prec: interrupted (exit 130), resumed, weights identical" ||
+      { FAILED+=("cuda resume $prec"); tail -n 5 "$TMP/r.log"; }
+  elif [ $rc -eq 0 ]; then
+    echo "$prec: the run ended before the signal (3 s); nothing to resume"
+  elif [ $rc -eq 130 ]; then
+    echo "$prec: the signal came before training started (no checkpoint); nothing to resume"
+  else
+    FAILED+=("cuda interrupted run $prec (exit $rc)")
+    tail -n 5 "$TMP/r.log"
+  fi
+done
 
 section "fcnet vs PyTorch: examples/s (higher is better), Adam, constant lr, Fashion-MNIST"
 CONFIGS=("256:64" "256:256" "256:1024" "1024,1024:128" "1024,1024:1024" "4096,4096:4096")
