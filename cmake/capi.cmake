@@ -14,10 +14,17 @@ target_link_libraries(fcnet_shared PRIVATE fcnet fcnet_warnings)
 set(FCNET_C_MAP ${CMAKE_CURRENT_LIST_DIR}/fcnet_c.map)
 target_link_options(fcnet_shared PRIVATE -Wl,--version-script=${FCNET_C_MAP}
                     $<$<NOT:$<BOOL:${FCNET_SANITIZE}>>:-Wl,--no-undefined>)
+# The soname names what stays compatible: the major version from 1.0 on; before that, where a
+# minor release may change the API, major.minor.
+if(PROJECT_VERSION_MAJOR EQUAL 0)
+  set(FCNET_SOVERSION ${PROJECT_VERSION_MAJOR}.${PROJECT_VERSION_MINOR})
+else()
+  set(FCNET_SOVERSION ${PROJECT_VERSION_MAJOR})
+endif()
 set_target_properties(
   fcnet_shared
   PROPERTIES OUTPUT_NAME fcnet
              EXPORT_NAME fcnet
              VERSION ${PROJECT_VERSION}
-             SOVERSION ${PROJECT_VERSION_MAJOR}
+             SOVERSION ${FCNET_SOVERSION}
              LINK_DEPENDS ${FCNET_C_MAP})

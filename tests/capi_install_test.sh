@@ -28,13 +28,15 @@ libdir=$(dirname "$(find "$prefix" -name fcnet.pc -path '*/pkgconfig/*')")/..
 libdir=$(cd "$libdir" && pwd)
 fail() { echo "capi_install: $*" >&2; exit 1; }
 
-# The library: libfcnet.so → libfcnet.so.MAJOR → libfcnet.so.MAJOR.MINOR.PATCH, exporting only
-# the C API.
+# The library: libfcnet.so → libfcnet.so.SOVERSION → libfcnet.so.MAJOR.MINOR.PATCH (SOVERSION:
+# MAJOR.MINOR before 1.0, then MAJOR), exporting only the C API.
 version=$(PKG_CONFIG_PATH=$libdir/pkgconfig pkg-config --modversion fcnet)
 [ "$("$prefix/bin/fcnet" --version)" = "fcnet $version" ] || fail "fcnet --version is not $version"
 major=${version%%.*}
-[ "$(readlink "$libdir/libfcnet.so")" = "libfcnet.so.$major" ] || fail "libfcnet.so link"
-[ "$(readlink "$libdir/libfcnet.so.$major")" = "libfcnet.so.$version" ] || fail "soname link"
+soversion=$major
+[ "$major" = 0 ] && soversion=$(echo "$version" | cut -d. -f1,2)
+[ "$(readlink "$libdir/libfcnet.so")" = "libfcnet.so.$soversion" ] || fail "libfcnet.so link"
+[ "$(readlink "$libdir/libfcnet.so.$soversion")" = "libfcnet.so.$version" ] || fail "soname link"
 exports=$(nm -D --defined-only "$libdir/libfcnet.so" | awk '$2 != "A" {print $3}')
 [ -n "$exports" ] || fail "libfcnet.so exports nothing"
 others=$(echo "$exports" | grep -v '^fcnet_' || true)
@@ -63,7 +65,7 @@ cc -std=c99 -Wall -Wextra -Wpedantic -Werror $extra "$src/examples/c/predict.c" 
   $(PKG_CONFIG_PATH=$libdir/pkgconfig pkg-config --cflags --libs fcnet) -o "$work/predict_c"
 LD_LIBRARY_PATH=$libdir "$work/predict_c" "$work/model.safetensors" "$work/rows.csv" >"$work/c.csv"
 loaded=$(LD_LIBRARY_PATH=$libdir ldd "$work/predict_c")
-[[ $loaded == *"=> $libdir/libfcnet.so.$major "* ]] || fail "predict_c does not load $libdir/libfcnet.so"
+[[ $loaded == *"=> $libdir/libfcnet.so.$soversion "* ]] || fail "predict_c does not load $libdir/libfcnet.so"
 
 # C++: a fresh CMake project with find_package(fcnet).
 cmake -S "$src/examples/cpp" -B "$work/cpp-build" -G Ninja -DCMAKE_BUILD_TYPE=Release \

@@ -380,7 +380,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         batch, hidden, cfg = self._config(X.shape[0])
         state = self._state if continuing else None
         if incremental:
-            cfg.update(val_split=0.0, patience=0)
+            # scikit-learn's partial_fit never stops early: its rule watches the training loss.
+            cfg.update(val_split=0.0, patience=0, monitor="train_loss")
             cfg["epochs"] = state.epoch if state is not None else 1
         elif state is not None:
             cfg["epochs"] = state.epoch - 1 + cfg["epochs"]
@@ -444,7 +445,10 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         self.n_layers_ = len(self.coefs_) + 1
         self.n_outputs_ = len(self.classes_)
         self.out_activation_ = "softmax"
-        if warn and not info["stopped_early"] and self.n_iter_ == cfg["epochs"]:
+        # The rule may fire on the last epoch, where the trainer simply ends: scikit-learn then
+        # does not warn either.
+        stopped = info["stopped_early"] or (0 < cfg["patience"] <= info["since_best"])
+        if warn and not stopped and self.n_iter_ == cfg["epochs"]:
             warnings.warn(f"Stochastic Optimizer: Maximum iterations ({cfg['epochs']}) reached and the "
                           "optimization hasn't converged yet.", ConvergenceWarning)
 

@@ -2,9 +2,7 @@
 // the same thread count gives bit-identical results; small inputs stay on one thread, where the
 // cost of waking the pool exceeds the work.
 
-#if defined(__AVX__)
 #include <immintrin.h>
-#endif
 
 #include <algorithm>
 #include <cmath>
@@ -277,11 +275,18 @@ void transpose_block(T* out, int64_t ld_out, const T* in, int64_t ld_in, int64_t
     for (int64_t j = j0; j < j1; ++j) out[j * ld_out + i] = in[i * ld_in + j];
 }
 
-#if defined(__AVX__)
+// The AVX kernels are compiled for AVX whatever the build targets (a portable build included) and
+// run where the CPU has it.
+#define FCNET_TARGET_AVX __attribute__((target("avx")))
+bool cpu_has_avx() {
+  static const bool has = __builtin_cpu_supports("avx");
+  return has;
+}
+
 // The 8×8 float block at (i, j) in registers: eight row loads, three rounds of shuffles, eight
 // row stores.
-inline void transpose8x8(float* out, int64_t ld_out, const float* in, int64_t ld_in, int64_t i,
-                         int64_t j) {
+FCNET_TARGET_AVX inline void transpose8x8(float* out, int64_t ld_out, const float* in,
+                                          int64_t ld_in, int64_t i, int64_t j) {
   const float* a = in + i * ld_in + j;
   const __m256 r0 = _mm256_loadu_ps(a), r1 = _mm256_loadu_ps(a + ld_in),
                r2 = _mm256_loadu_ps(a + 2 * ld_in), r3 = _mm256_loadu_ps(a + 3 * ld_in),
@@ -311,7 +316,16 @@ inline void transpose8x8(float* out, int64_t ld_out, const float* in, int64_t ld
   _mm256_storeu_ps(o + 6 * ld_out, _mm256_permute2f128_ps(s2, s6, 0x31));
   _mm256_storeu_ps(o + 7 * ld_out, _mm256_permute2f128_ps(s3, s7, 0x31));
 }
-#endif
+
+// Rows [0, rows16) and columns [c0, c8) of the input, 8×8 blocks two at a time down 16 rows.
+FCNET_TARGET_AVX void transpose_blocks_avx(float* dst, int64_t ld_out, const float* src,
+                                           int64_t ld_in, int64_t rows16, int64_t c0, int64_t c8) {
+  for (int64_t i = 0; i < rows16; i += 16)
+    for (int64_t jj = c0; jj < c8; jj += 8) {
+      transpose8x8(dst, ld_out, src, ld_in, i, jj);
+      transpose8x8(dst, ld_out, src, ld_in, i + 8, jj);
+    }
+}
 
 }  // namespace
 
@@ -325,8 +339,8 @@ void transpose(MatrixView<T> out, ConstView<T> in) {
   // cache line (16 floats) is written whole before the next: with power-of-two leading dimensions
   // (1024 floats) every row of a block maps to the same L1 set, and half-written lines were evicted
   // and fetched again (docs/PERFORMANCE.md, "The transpose"). Threads take bands of the input's
-  // columns, which are whole output rows, so no two threads write the same line. Without AVX, and
-  // for double, the same bands element by element.
+  // columns, which are whole output rows, so no two threads write the same line. On a CPU without
+  // AVX, and for double, the same bands element by element.
   constexpr int64_t kB = 8;
   const T* src = in.data;
   T* dst = out.data;
@@ -334,17 +348,13 @@ void transpose(MatrixView<T> out, ConstView<T> in) {
   detail::for_chunks(in.cols, in.rows * in.cols >= kParallelMin, kB, [&](int64_t c0, int64_t c1) {
     const int64_t rows16 = rows - rows % (2 * kB);
     int64_t j = c0;
-#if defined(__AVX__)
     if constexpr (std::is_same_v<T, float>) {
-      const int64_t c8 = c0 + (c1 - c0) / kB * kB;
-      for (int64_t i = 0; i < rows16; i += 2 * kB)
-        for (int64_t jj = c0; jj < c8; jj += kB) {
-          transpose8x8(dst, ld_out, src, ld_in, i, jj);
-          transpose8x8(dst, ld_out, src, ld_in, i + kB, jj);
-        }
-      j = c8;
+      if (cpu_has_avx()) {
+        const int64_t c8 = c0 + (c1 - c0) / kB * kB;
+        transpose_blocks_avx(dst, ld_out, src, ld_in, rows16, c0, c8);
+        j = c8;
+      }
     }
-#endif
     transpose_block(dst, ld_out, src, ld_in, int64_t{0}, rows16, j, c1);
     transpose_block(dst, ld_out, src, ld_in, rows16, rows, c0, c1);
   });

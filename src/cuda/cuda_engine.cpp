@@ -41,7 +41,8 @@ class CudaEngine final : public StepEngine {
  public:
   explicit CudaEngine(const EngineSetup& s)
       : cfg_(*s.config),
-        host_(s.model->net32),
+        host_(std::move(s.model->net32)),
+        dropout_rng_(stream_seed(cfg_, 3)),
         transform_(s.model->transform),
         eng_(host_, engine_config(cfg_)),
         classes_(host_.num_classes()),
@@ -107,19 +108,21 @@ class CudaEngine final : public StepEngine {
   EvalResult evaluate(const Dataset& data, Matrix<double>* probs) override {
     // Loss and accuracy of the validation set on the device (in the CPU's batches of 1000); the
     // confusion a monitor or the probabilities a caller needs, from the weights on the host.
-    const bool device_only =
-        &data == val_src_ && val_ && !probs &&
-        (cfg_.monitor == Monitor::val_loss || cfg_.monitor == Monitor::val_accuracy);
-    if (!device_only) {
-      eng_.download(host_, false);
-      return detail::evaluate_network(host_, transform_, data, 1000, probs, true);
-    }
-    const cuda::StepTotals ev = eng_.evaluate(*val_, 1000);
+    const bool on_device = &data == val_src_ && val_ != nullptr;
+    const bool host_too = !on_device || probs || cfg_.monitor == Monitor::val_balanced_accuracy ||
+                          cfg_.monitor == Monitor::val_roc_auc;
     EvalResult r;
-    r.n = data.n;
-    r.classes = classes_;
-    r.loss = ev.loss_sum / static_cast<double>(data.n);
-    r.accuracy = static_cast<double>(ev.correct) / static_cast<double>(data.n);
+    if (host_too) {
+      eng_.download(host_, false);
+      r = detail::evaluate_network(host_, transform_, data, 1000, probs, true);
+    }
+    if (on_device) {  // the loss and accuracy at the device's precision, whatever the monitor
+      const cuda::StepTotals ev = eng_.evaluate(*val_, 1000);
+      r.n = data.n;
+      r.classes = classes_;
+      r.loss = ev.loss_sum / static_cast<double>(data.n);
+      r.accuracy = static_cast<double>(ev.correct) / static_cast<double>(data.n);
+    }
     return r;
   }
 
@@ -148,8 +151,8 @@ class CudaEngine final : public StepEngine {
     eng_.upload_copy(slot(c), to_floats(v).data());
   }
 
-  // The dropout draws are numbered by the optimizer's step count, so the checkpoint's generator
-  // state is not used on the device.
+  // The dropout draws are numbered by the optimizer's step count: the checkpoint's generator
+  // (a valid state, as the file format requires) is not used on the device.
   void save(TrainState& st) override {
     st.model.f64 = false;
     st.model.net32 = host_;
@@ -159,7 +162,7 @@ class CudaEngine final : public StepEngine {
     st.opt_m = to_doubles(m);
     st.opt_v = to_doubles(v);
     st.opt_steps = eng_.steps();
-    st.dropout_rng = {};
+    st.dropout_rng = dropout_rng_.state();
   }
 
   void load(const TrainState& st) override {
@@ -184,6 +187,7 @@ class CudaEngine final : public StepEngine {
 
   const TrainConfig& cfg_;
   Network<float> host_;  // sizes and activation; the weights when evaluated on the host
+  Rng dropout_rng_;      // never drawn from: the checkpoint's generator state
   InputTransform transform_;
   cuda::Engine eng_;
   int64_t classes_;

@@ -112,8 +112,6 @@ void detail::finish_eval(EvalResult& r, double loss_sum) {
 
 namespace {
 
-// `shard`: where `train` sits among the ranks' data (all of it for a single process); n below is
-// the global example count, and a rank computes the gradient of the rows of each batch it holds.
 // The score of `monitor` for an epoch's validation result (higher is better).
 double monitored_score(Monitor monitor, const EvalResult& ev, const Matrix<double>* probs,
                        const Dataset& val) {
@@ -389,7 +387,10 @@ TrainResult run_loop(const EngineFactory& make, const Dataset& train, const Data
         // Stopped inside the epoch (on every rank alike): save where it is, leave the epoch
         // unfinished.
         const EpochSums sums = eng.sums();
-        if (sums.bad_step > 0) diverge(epoch, sums.bad_step, sums.bad_loss, 0);
+        if (sums.bad_step > 0) {
+          step = step0 + (sums.bad_step - 1 - s0);
+          diverge(epoch, sums.bad_step, sums.bad_loss, 0);
+        }
         res.state = capture(epoch, s + 1, shuffle_state, sums, seconds_before + since(t0));
         res.seconds += since(t0);
         res.interrupted = true;
@@ -411,6 +412,11 @@ TrainResult run_loop(const EngineFactory& make, const Dataset& train, const Data
     res.seconds += rec.seconds - seconds_before;
     rec.examples = sums.seen;
     const StepEngine::Norms norms = eng.norms(cfg.reg);
+    // A backend that checks only the loss (CUDA) lets non-finite gradients of an epoch's last
+    // steps through to the weights: they end the run here, before anything is recorded.
+    for (double w : norms.weights)
+      if (!std::isfinite(w))
+        diverge(epoch, steps_per_epoch, std::numeric_limits<double>::quiet_NaN(), 0);
     rec.train_loss = sums.loss_sum / static_cast<double>(sums.seen) + norms.reg_loss;
     rec.train_accuracy = static_cast<double>(sums.correct) / static_cast<double>(sums.seen);
     rec.weight_norms = norms.weights;

@@ -312,3 +312,13 @@ def test_device_cuda_trains_like_the_cpu_or_says_why_it_cannot(wine):
     # The same loop, batches and initial weights; float rounding differs on the device.
     np.testing.assert_allclose(gpu.loss_curve_, cpu.loss_curve_, rtol=1e-3)
     assert gpu.score(Xte, yte) == pytest.approx(cpu.score(Xte, yte), abs=0.05)
+
+
+def test_partial_fit_watches_the_training_loss_even_with_early_stopping(wine):
+    # scikit-learn's partial_fit ignores early_stopping: its rule and best_loss_ follow the loss.
+    X, y = wine
+    clf = fcnet.MLPClassifier(early_stopping=True, random_state=0)
+    for _ in range(3):
+        clf.partial_fit(X, y, classes=np.unique(y))
+    assert clf.n_iter_ == 3 and clf.validation_scores_ is None
+    assert clf.best_loss_ == pytest.approx(min(clf.loss_curve_), rel=1e-9)
