@@ -210,6 +210,38 @@ TEST(Mpi, TwoRanksOnFashionMnistSlicesMatchOneProcess) {
             2e-5);
 }
 
+// Class weights on ranks: "balanced" counts the classes over all shards, and each step's loss is
+// the weighted mean over the whole batch (the ranks add up the batch's weight first), so K ranks
+// train the model of one process.
+TEST(Mpi, ClassWeightsOnRanksMatchOneProcess) {
+  auto dir = temp_dir("mpi-weights");
+  const auto files = write_shards(dir);
+  const std::string list = files[0] + "," + files[1] + "," + files[2];
+  for (const std::string spec : {"balanced", "bee=3,dog=0.5"}) {
+    const std::string args =
+        "train --data " + list + kTrain + kNoDropout + " --class-weight " + spec;
+    MpiRun ref = run_np(0, args + " --out " + (dir / "ref.safetensors").string(), dir);
+    ASSERT_EQ(ref.r.code, 0) << ref.r.err;
+    const json rj = json::parse(ref.r.out);
+    const Model rm = load_model((dir / "ref.safetensors").string());
+    for (int k : {2, 3}) {
+      const std::string out = (dir / ("k" + std::to_string(k) + ".safetensors")).string();
+      MpiRun run = run_np(k, args + " --out " + out, dir);
+      ASSERT_EQ(run.r.code, 0) << run.r.err;
+      const json j = json::parse(run.r.out);
+      for (std::size_t e = 0; e < 3; ++e)
+        EXPECT_NEAR(j["epochs"][e]["train_loss"].get<double>(),
+                    rj["epochs"][e]["train_loss"].get<double>(), 1e-5)
+            << spec << " K=" << k << " epoch " << e + 1;
+      const Model m = load_model(out);
+      EXPECT_EQ(json::parse(m.training_json)["class_weights"],
+                json::parse(rm.training_json)["class_weights"])
+          << spec;
+      EXPECT_LT(max_diff(m, rm), 2e-5) << spec << " K=" << k;
+    }
+  }
+}
+
 TEST(Mpi, RerunsWithTheSameRanksAreBitIdentical) {
   auto dir = temp_dir("mpi-rerun");
   const auto files = write_shards(dir);

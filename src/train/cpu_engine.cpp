@@ -135,13 +135,17 @@ class CpuEngine final : public StepEngine {
     const Dropout* drop = cfg_.dropout > 0 ? &dropout_ : nullptr;
     LossParts lp;
     double wsum = 1;  // the batch's total weight (weighted runs)
-    if (rows > 0 && weighted_) {
+    if (weighted_) {
       wsum = 0;
       for (int64_t i = 0; i < rows; ++i) {
         wb_[i] = (train_.weights.empty() ? 1.0 : train_.weights[idx[i]]) *
                  (cfg_.class_weights.empty() ? 1.0 : cfg_.class_weights[yb_[i]]);
         wsum += wb_[i];
       }
+      // With ranks the batch's weight is that of every rank's rows: one more small exchange.
+      if (comm_) comm_->sum(&wsum, 1);
+    }
+    if (rows > 0 && weighted_) {
       // A batch of zero weight only counts its hits: its gradient is zero (and it takes no step).
       lp = forward_backward<T>(net_, x, yb_.data(), 0.0, ws_, drop, wsum > 0 ? 1.0 / wsum : 1.0,
                                false, wb_.data());
@@ -164,7 +168,7 @@ class CpuEngine final : public StepEngine {
     // are void, as are those of a non-finite loss (never applied). With ranks, the summed
     // gradients and loss are the same on every rank, so all of them agree. A batch of zero total
     // weight leaves the weights and the optimizer's moments alone.
-    const bool skip = weighted_ && !comm_ && wsum == 0;
+    const bool skip = weighted_ && wsum == 0;
     const bool finite = std::isfinite(lp.data_loss) &&
                         (skip || opt_.step(net_.params(), net_.grads(), pl.lr[k], 2.0 * cfg_.reg));
     if (!finite) return {false, lp.data_loss, first_bad_layer(net_)};

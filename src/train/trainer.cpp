@@ -186,8 +186,6 @@ TrainResult run_loop(const EngineFactory& make, const Dataset& train, const Data
          "gives " + std::to_string(cfg.class_weights.size()) + " weights for " +
              std::to_string(classes) + " classes",
          "one weight per class");
-  if (comm && (!cfg.class_weights.empty() || !train.weights.empty()))
-    fail("--class-weight", "with data-parallel ranks", "a single process (not yet on ranks)");
   const bool validating = val_n > 0;
   if (comm && validating && cfg.monitor == Monitor::val_roc_auc)
     fail("--monitor", "val_roc_auc with data-parallel ranks",

@@ -80,15 +80,20 @@ std::vector<int64_t> auto_hidden(int64_t n) {
   return {100};
 }
 // --class-weight: "balanced" gives class c the weight n / (C · n_c) over the training file (as
-// scikit-learn's compute_class_weight), "NAME=W,..." the weights named (others 1).
-std::vector<double> class_weights(const std::string& spec, const Dataset& d) {
-  const int64_t classes = d.num_classes();
+// scikit-learn's compute_class_weight; with ranks, `d` is this rank's share and the counts are
+// those of all shares), "NAME=W,..." the weights named (others 1).
+std::vector<double> class_weights(const std::string& spec, const Dataset& d, Collective* comm) {
+  double classes_d = static_cast<double>(d.num_classes());
+  if (comm) comm->max(&classes_d, 1);
+  const auto classes = static_cast<int64_t>(classes_d);
   std::vector<double> w(static_cast<std::size_t>(classes), 1.0);
   if (spec == "balanced") {
-    std::vector<int64_t> count(w.size(), 0);
-    for (int32_t y : d.labels) count[static_cast<std::size_t>(y)]++;
+    std::vector<double> count(w.size() + 1, 0.0);  // per class, then the examples
+    for (int32_t y : d.labels) count[static_cast<std::size_t>(y)] += 1;
+    count.back() = static_cast<double>(d.n);
+    if (comm) comm->sum(count.data(), static_cast<int64_t>(count.size()));
     for (std::size_t k = 0; k < w.size(); ++k)
-      if (count[k] > 0) w[k] = static_cast<double>(d.n) / (static_cast<double>(classes) * count[k]);
+      if (count[k] > 0) w[k] = count.back() / (static_cast<double>(classes) * count[k]);
     return w;
   }
   for (const auto& item : comma_list(spec)) {
@@ -322,10 +327,6 @@ Command add_train(CLI::App& app) {
         if (cuda && (!o->class_weight.empty() || !o->data.weight_col.empty()))
           throw CLI::ValidationError(o->class_weight.empty() ? "--weight-col" : "--class-weight",
                                      "is supported on the CPU only");
-        if (!o->class_weight.empty() && ranks.mpi())
-          throw CLI::ValidationError("--class-weight", "is supported in a single process only");
-        if (!o->data.weight_col.empty() && ranks.mpi())
-          throw CLI::ValidationError("--weight-col", "is supported in a single process only");
         if (cuda) (void)cuda_devices_info();  // no device: fail before loading any data
         int64_t epochs = 0;
         if (o->epochs != "auto") {
@@ -395,7 +396,7 @@ Command add_train(CLI::App& app) {
         if (hidden_auto) cfg.hidden = auto_hidden(n_train);
         if (dropout_auto) cfg.dropout = auto_dropout(n_train);
         if (!o->class_weight.empty())
-          cfg.class_weights = class_weights(o->class_weight, train_data);
+          cfg.class_weights = class_weights(o->class_weight, train_data, ranks.parallel().comm);
         if (resume) resume_config(*c, *resume, cfg);
         // With ranks train() runs these checks on the whole data set (this rank holds a share).
         if (!ranks.mpi()) check_training(train_data, cfg, resume.get());
