@@ -3,6 +3,7 @@
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "fcnet/checkpoint.hpp"
@@ -536,4 +537,39 @@ TEST(Cli, MixedTypeCsvTrainsAndPredictsFromRawFilesInAnyOrder) {
       text.out.find("island               categorical, 3 categories: Biscoe, Dream, Torgersen"),
       std::string::npos)
       << text.out;
+}
+
+// info --devices lists the instruction sets the CPU reports (CPUID): the same as the kernel's
+// view of it, /proc/cpuinfo's flags.
+TEST(Cli, InfoDevicesListsTheCpusInstructionSetsAsTheKernelSeesThem) {
+  auto dir = temp_dir("info-devices");
+  const CmdResult r = run_cli("info --devices --json", dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const json j = json::parse(r.out);
+  std::set<std::string> listed;
+  for (const auto& s : j.at("cpu").at("instruction_sets")) listed.insert(s.get<std::string>());
+  EXPECT_GE(j.at("cpu").at("threads").get<int>(), 1);
+  EXPECT_TRUE(j.contains("cuda_devices") || j.contains("cuda_unavailable")) << r.out;
+  std::ifstream f("/proc/cpuinfo");
+  std::string line, flags;
+  while (std::getline(f, line))
+    if (line.rfind("flags", 0) == 0) {
+      flags = " " + line.substr(line.find(':') + 1) + " ";
+      break;
+    }
+  ASSERT_FALSE(flags.empty()) << "no flags line in /proc/cpuinfo";
+  const std::pair<const char*, const char*> names[] = {{"sse4.2", "sse4_2"},
+                                                       {"avx", "avx"},
+                                                       {"fma", "fma"},
+                                                       {"avx2", "avx2"},
+                                                       {"avx512f", "avx512f"},
+                                                       {"avx512bw", "avx512bw"},
+                                                       {"avx512vl", "avx512vl"},
+                                                       {"avx512vnni", "avx512_vnni"},
+                                                       {"avx512bf16", "avx512_bf16"}};
+  for (const auto& [ours, kernel] : names)
+    EXPECT_EQ(listed.count(ours) == 1,
+              flags.find(std::string(" ") + kernel + " ") != std::string::npos)
+        << ours << " (/proc/cpuinfo: " << kernel << ")";
+  std::filesystem::remove_all(dir);
 }

@@ -1,7 +1,9 @@
-// fcnet info: what a model file holds; --devices lists the CUDA devices.
+// fcnet info: what a model file holds; --devices lists the CPU (its instruction sets) and the CUDA
+// devices, or why there are none.
 #include <memory>
 
 #include "cli.hpp"
+#include "fcnet/cpu.hpp"
 #include "fcnet/cuda.hpp"
 #include "fcnet/trainer.hpp"
 
@@ -19,21 +21,39 @@ Command add_info(CLI::App& app) {
   auto o = std::make_shared<Options>();
   CLI::App* c = app.add_subcommand("info", "Describe a model file");
   c->add_option("--model", o->model, "Model file (.safetensors); optional with --devices");
-  c->add_flag("--devices", o->devices, "List the CUDA devices (needs a build with FCNET_CUDA)");
+  c->add_flag("--devices", o->devices,
+              "List the CPU with its vector instruction sets, and the CUDA devices (a build with "
+              "FCNET_CUDA) or why there are none");
   c->add_flag("--json", o->json, "Print one JSON object on stdout");
   return {
       c, [o] {
         if (o->model.empty() && !o->devices)
           throw CLI::ValidationError("--model", "is required (or --devices)");
-        // With --json and both, one object: the model's fields and "cuda_devices".
-        json devices;
+        // With --json and both, one object: the model's fields, "cpu" and "cuda_devices" (or
+        // "cuda_unavailable": why not).
+        json devices = json::object();
         if (o->devices) {
-          const std::string info = cuda_devices_info();
-          devices = info;
-          if (!o->json) std::printf("%s", info.c_str());
+          const CpuInfo cpu = cpu_info();
+          std::string sets;
+          for (const auto& s : cpu.instruction_sets) sets += (sets.empty() ? "" : " ") + s;
+          devices["cpu"] = {{"name", cpu.name},
+                            {"threads", cpu.threads},
+                            {"instruction_sets", cpu.instruction_sets}};
+          std::string cuda;
+          try {
+            cuda = cuda_devices_info();
+            devices["cuda_devices"] = cuda;
+          } catch (const Error& e) {
+            cuda = std::string(e.what()) + "\n";
+            devices["cuda_unavailable"] = e.what();
+          }
+          if (!o->json)
+            std::printf("cpu: %s (%d threads); instruction sets: %s\n%s",
+                        cpu.name.empty() ? "unknown" : cpu.name.c_str(), cpu.threads,
+                        sets.empty() ? "none of fcnet's" : sets.c_str(), cuda.c_str());
         }
         if (o->model.empty()) {
-          if (o->json) print_json({{"cuda_devices", devices}});
+          if (o->json) print_json(devices);
           return 0;
         }
         const SafeTensors st = read_safetensors(o->model);
@@ -68,7 +88,7 @@ Command add_info(CLI::App& app) {
                     {"classes", m.class_names},         {"training", training},
                     {"checksums", has_checksums(st)}};
           if (!m.schema.empty()) j["columns"] = json::parse(schema_to_json(m.schema));
-          if (o->devices) j["cuda_devices"] = devices;
+          j.update(devices);
           print_json(j);
           return 0;
         }
