@@ -1,5 +1,5 @@
 # Thin front over CMake presets; every target does its own set-up on a fresh machine.
-.PHONY: all deps build test demo build-cuda asan test-asan fuzz format bench clean
+.PHONY: all deps build test demo build-cuda asan test-asan test-portable fuzz format bench clean
 
 JOBS ?= $(shell nproc)
 
@@ -28,6 +28,16 @@ test-asan: asan
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 	ctest --preset asan -j $(JOBS) -LE browser
+
+# The Python module as `pip install .` builds it for any x86-64 (FCNET_NATIVE=OFF: no
+# -march=native), into build-pip/portable/, and the Python suite run on it. CI (.ci/run) runs it.
+test-portable: build
+	rm -rf build-pip/portable
+	FCNET_CMAKE_ARGS=-DFCNET_NATIVE=OFF CMAKE_BUILD_PARALLEL_LEVEL=$(JOBS) /usr/bin/python3 -m pip \
+	  install --quiet --no-build-isolation --no-deps --no-index --target build-pip/portable .
+	grep -q '^FCNET_NATIVE:BOOL=OFF' build-pip/cmake/CMakeCache.txt
+	PYTHONPATH=$(CURDIR)/build-pip/portable FCNET_CLI=$(CURDIR)/build/bin/fcnet \
+	  FCNET_SOURCE_DIR=$(CURDIR) /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/python
 
 # libFuzzer targets (clang) in build-fuzz/, each run for FUZZ_SECONDS on a working corpus seeded
 # from fuzz/corpus/<target>/; findings land in fuzz-artifacts/.
