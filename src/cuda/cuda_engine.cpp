@@ -19,7 +19,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 std::vector<double> to_doubles(const std::vector<float>& v) {
-  return std::vector<double>(v.begin(), v.end());
+  return detail::to_doubles(v.data(), static_cast<int64_t>(v.size()));
 }
 std::vector<float> to_floats(const std::vector<double>& v) {
   std::vector<float> f(v.size());

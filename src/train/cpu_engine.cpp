@@ -61,6 +61,8 @@ template EvalResult evaluate_network<double>(const Network<double>&, const Input
 
 namespace {
 
+using detail::to_doubles;
+
 template <class T>
 double l2_norm(ConstView<T> m) {
   double s = 0;
@@ -81,10 +83,6 @@ int first_bad_layer(const Network<T>& net) {
   return 0;
 }
 
-template <class T>
-std::vector<double> to_doubles(const T* p, int64_t n) {
-  return std::vector<double>(p, p + n);
-}
 template <class T>
 void from_doubles(const std::vector<double>& v, T* p) {
   for (std::size_t i = 0; i < v.size(); ++i) p[i] = static_cast<T>(v[i]);
@@ -214,9 +212,14 @@ class CpuEngine final : public StepEngine {
   }
 
   void load(const TrainState& r) override {
-    from_doubles(r.model.f64 ? to_doubles(r.model.net64.params(), P_)
-                             : to_doubles(r.model.net32.params(), P_),
-                 net_.params());
+    // The checkpoint's weights straight into this precision, without a copy in between.
+    auto put = [&](const auto* src) {
+      for (int64_t i = 0; i < P_; ++i) net_.params()[i] = static_cast<T>(src[i]);
+    };
+    if (r.model.f64)
+      put(r.model.net64.params());
+    else
+      put(r.model.net32.params());
     from_doubles(r.opt_m, opt_.first_moment().data());
     from_doubles(r.opt_v, opt_.second_moment().data());
     opt_.set_steps(r.opt_steps);

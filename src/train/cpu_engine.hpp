@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "fcnet/data.hpp"
 #include "fcnet/network.hpp"
@@ -16,5 +17,11 @@ namespace fcnet::detail {
 template <class T>
 EvalResult evaluate_network(const Network<T>& net, const InputTransform& tf, const Dataset& data,
                             int64_t batch, Matrix<double>* out, bool probs);
+
+// n values as doubles, the form of a checkpoint's buffers (exact for float and double).
+template <class T>
+std::vector<double> to_doubles(const T* p, int64_t n) {
+  return std::vector<double>(p, p + n);
+}
 
 }  // namespace fcnet::detail
