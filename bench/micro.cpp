@@ -185,10 +185,15 @@ void BM_TrainStep(benchmark::State& st) {
   for (int i = 0; i < st.range(2); ++i) sizes.push_back(st.range(1));
   sizes.push_back(10);
   const auto kind = static_cast<OptimizerKind>(st.range(3));
+  const auto precision = static_cast<Precision>(st.range(4));
+  if (precision == Precision::bf16 && !cpu_has_bf16_gemm()) {
+    st.SkipWithError("no AVX512_BF16 on this CPU");
+    return;
+  }
   Network<float> net(sizes, ActivationFn{Activation::relu, 0.0});
   Rng rng(11);
   net.init(Init::he, rng);
-  Workspace<float> ws;
+  Workspace<float> ws(true, precision);
   OptimizerConfig cfg;
   cfg.kind = kind;
   Optimizer<float> opt(cfg, net.buffer_size(), param_ranges(net));
@@ -207,13 +212,17 @@ void BM_TrainStep(benchmark::State& st) {
   set_flops(st, flops);
   st.SetItemsProcessed(st.iterations() * batch);
 }
-BENCHMARK(BM_TrainStep)
-    ->ArgNames({"batch", "width", "depth", "opt"})
-    ->Args({64, 256, 1, static_cast<int>(OptimizerKind::adam)})
-    ->Args({256, 256, 1, static_cast<int>(OptimizerKind::sgd)})
-    ->Args({128, 1024, 2, static_cast<int>(OptimizerKind::adam)})
-    ->Args({512, 4096, 2, static_cast<int>(OptimizerKind::adam)})
-    ->Unit(benchmark::kMillisecond);
+void train_step_args(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"batch", "width", "depth", "opt", "precision"});
+  for (const auto p : {Precision::fp32, Precision::bf16}) {
+    const int prec = static_cast<int>(p), adam = static_cast<int>(OptimizerKind::adam);
+    b->Args({64, 256, 1, adam, prec});
+    b->Args({256, 256, 1, static_cast<int>(OptimizerKind::sgd), prec});
+    b->Args({128, 1024, 2, adam, prec});
+    b->Args({512, 4096, 2, adam, prec});
+  }
+}
+BENCHMARK(BM_TrainStep)->Apply(train_step_args)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

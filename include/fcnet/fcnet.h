@@ -122,6 +122,13 @@ FCNET_API fcnet_status fcnet_predict(const fcnet_model* model, const float* x, i
 FCNET_API fcnet_status fcnet_predict_double(const fcnet_model* model, const double* x, int64_t n,
                                             int64_t d, double* probs, int32_t* labels);
 
+/* The arithmetic of the model's later predictions: "f32" (the default), or "bf16": the inputs of
+ * its products rounded to bfloat16 with float accumulation, faster on CPUs with AVX512_BF16
+ * (docs/PERFORMANCE.md). FCNET_ERROR_INVALID_ARGUMENT for another name, for "bf16" on a double
+ * model or on a CPU without AVX512_BF16 (the message says which); the setting is then unchanged.
+ * No prediction on the model may be running. */
+FCNET_API fcnet_status fcnet_model_set_precision(fcnet_model* model, const char* precision);
+
 /* Threads that later predictions made from the calling thread use: 1…256, or 0 for one per core
  * (the default). Other threads keep their own setting. FCNET_ERROR_INVALID_ARGUMENT otherwise. */
 FCNET_API fcnet_status fcnet_set_num_threads(int n);

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "fcnet/precision.hpp"
 #include "fcnet/tensor.hpp"
 
 namespace fcnet {
@@ -77,6 +78,14 @@ double softmax_xent_backward(MatrixView<T> scores, const int32_t* y, T scale, T*
 template <class T>
 void transpose(MatrixView<T> out, ConstView<T> in);
 
+// bfloat16 is the upper half of a float32's bits. to_bf16 rounds to nearest, ties to even, as
+// AVX512_BF16's VCVTNEPS2BF16 does (a NaN stays a quiet NaN); from_bf16 is exact.
+uint16_t to_bf16(float v);
+float from_bf16(uint16_t v);
+
+// out = in rounded to bf16, row-major with rows out_ld apart: in's shape, or inᵀ when `trans`.
+void to_bf16(uint16_t* out, int64_t out_ld, ConstView<float> in, bool trans);
+
 }  // namespace ref
 
 // Fast CPU kernels (OpenMP; the same results for the same thread count).
@@ -95,6 +104,15 @@ template <class T>
 double softmax_xent_forward(MatrixView<T> probs, ConstView<T> scores, const int32_t* y,
                             double* losses);
 
+// As ref::to_bf16 (the same bits), vectorised, on the configured threads.
+void to_bf16(uint16_t* out, int64_t out_ld, ConstView<float> in, bool trans);
+
+// Whether this CPU runs bf16 GEMMs in hardware (AVX512_BF16; AMX CPUs have it too).
+bool cpu_has_bf16_gemm();
+// Throws fcnet::Error, naming --precision, unless this CPU's float32 GEMMs can run at `precision`
+// (fp32 always; bf16 with cpu_has_bf16_gemm(); tf32 never).
+void check_cpu_precision(Precision precision);
+
 // Starts the float32 GEMM library once per process: oneDNN generates its kernels at the first
 // product, whatever its shape (about 30 ms on a 2-core AVX2 machine). DnnlContext's constructor
 // calls it, so a trainer's set-up pays that cost rather than its first step; a caller that times
@@ -104,14 +122,26 @@ void warm_up_gemm();
 
 // oneDNN matmul for float32, with bias and activation fused as post-ops. Primitives are created
 // once per shape and operation and reused; the context owns them. Not thread-safe: one per worker.
+// At Precision::bf16 the inputs of each product that gemm_pays_in_bf16 are rounded to bf16 (into
+// buffers the context owns) and multiplied with f32 accumulation; C, the bias and the activation
+// stay f32. Throws fcnet::Error for tf32, and for bf16 on a CPU without cpu_has_bf16_gemm().
 class DnnlContext {
  public:
-  DnnlContext();
+  explicit DnnlContext(Precision precision = Precision::fp32);
   ~DnnlContext();
   DnnlContext(const DnnlContext&) = delete;
   DnnlContext& operator=(const DnnlContext&) = delete;
 
   void gemm(MatrixView<float> c, ConstView<float> a, ConstView<float> b, const GemmOp<float>& op);
+
+  // A pass: the products of one forward (and backward) computation. Between begin_pass() and
+  // end_pass() a bf16 product reuses the rounded copy of an input that an earlier product of the
+  // pass rounded (W_l in the forward and again in dX; dz in dW and dX), so the caller promises
+  // that nothing but this context's products writes those inputs during the pass. Outside a
+  // pass every product rounds its inputs afresh. Nothing changes at fp32.
+  void begin_pass();
+  void end_pass();
+
   // Number of distinct primitives created so far (each shape/operation once).
   std::size_t primitives_created() const;
 
@@ -119,6 +149,12 @@ class DnnlContext {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// Whether a product op(A)·op(B) with op(A) N×K and op(B) K×M runs in bf16 at Precision::bf16. The
+// rounding of the inputs pays for itself only on products wide enough in K and M; thinner ones
+// (the class layer, with M or K = C) stay f32. A shape rule, so the choice (and with it the
+// rounding) is the same on every run.
+bool gemm_pays_in_bf16(int64_t n, int64_t k, int64_t m);
 
 // GEMM on the fastest path available for T: oneDNN for float when ctx is given, else the reference.
 template <class T>

@@ -90,8 +90,9 @@ class Network {
 template <class T>
 class Workspace {
  public:
-  // fast = false forces the reference kernels (the test oracle path).
-  explicit Workspace(bool fast = true);
+  // fast = false forces the reference kernels (the test oracle path). `precision` is that of the
+  // float32 GEMMs (bf16: see DnnlContext); double runs in double.
+  explicit Workspace(bool fast = true, Precision precision = Precision::fp32);
   ~Workspace();
   Workspace(Workspace&&) noexcept;
   Workspace& operator=(Workspace&&) noexcept;
@@ -114,6 +115,7 @@ class Workspace {
   std::vector<int64_t> sizes_;
   bool dropout_ = false;
   bool need_z_ = false;
+  bool bf16_ = false;
 };
 
 // Loss split as the seed writes it: data loss = mean_i −log probs[i, y_i]; reg loss = reg·Σ‖W‖².

@@ -39,34 +39,6 @@ enum class Monitor { val_loss, val_accuracy, val_balanced_accuracy, val_roc_auc,
 Monitor parse_monitor(const std::string& name);  // "val_loss", "val_accuracy", ...
 const char* monitor_name(Monitor m);
 
-// Arithmetic of the GEMMs on the device.
-//   fp32: IEEE single precision throughout (the CPU's f32).
-//   tf32: GEMM inputs rounded to TensorFloat-32 (10-bit mantissa) on tensor cores, fp32
-//         accumulation; everything else fp32.
-//   bf16: GEMM inputs and hidden activations in bfloat16 (8-bit mantissa), fp32 accumulation,
-//         fp32 scores, gradients, master weights and optimizer state.
-enum class Precision { fp32, tf32, bf16 };
-
-// "fp32" (or "f32"), "tf32", "bf16"; throws fcnet::Error otherwise.
-inline Precision parse_precision(const std::string& name) {
-  if (name == "fp32" || name == "f32") return Precision::fp32;
-  if (name == "tf32") return Precision::tf32;
-  if (name == "bf16") return Precision::bf16;
-  fail("--precision", "unknown device precision '" + name + "'", "one of fp32, tf32, bf16");
-}
-
-inline const char* precision_name(Precision p) {
-  switch (p) {
-    case Precision::fp32:
-      return "fp32";
-    case Precision::tf32:
-      return "tf32";
-    case Precision::bf16:
-      return "bf16";
-  }
-  return "?";
-}
-
 // Where a run trains: the CPU (cfg.f64 picks double and the reference kernels) or CUDA device 0
 // at cfg.precision.
 enum class Device { cpu, cuda };
@@ -98,7 +70,7 @@ struct TrainConfig {
   uint64_t seed = 0;
   bool f64 = false;  // compute in double (reference kernels)
   Device device = Device::cpu;
-  Precision precision = Precision::fp32;  // of the GEMMs on a CUDA device
+  Precision precision = Precision::fp32;  // of the float32 GEMMs (precision.hpp); not with f64
 };
 
 struct EpochRecord {
@@ -262,12 +234,14 @@ struct EvalResult {
 
 // Evaluates `model` on labelled `data` (the model's input transform applied), in batches.
 // When `probs` is given it also receives the class probabilities (N×C), from the same pass.
+// `precision` is that of a float32 model's GEMMs (bf16 needs AVX512_BF16; an f64 model takes
+// fp32 only).
 EvalResult evaluate(const Model& model, const Dataset& data, int64_t batch = 1000,
-                    Matrix<double>* probs = nullptr);
+                    Matrix<double>* probs = nullptr, Precision precision = Precision::fp32);
 
 // Class probabilities (or raw scores when `probs` is false) for every example, N×C.
 Matrix<double> predict(const Model& model, const Dataset& data, bool probs = true,
-                       int64_t batch = 1000);
+                       int64_t batch = 1000, Precision precision = Precision::fp32);
 
 // Checks that data fits the model: width D and, when labelled, labels within the classes.
 void check_compatible(const Model& model, const Dataset& data);

@@ -7,7 +7,7 @@
 - fcnet.Error: what the library raises (a ValueError and a RuntimeError), with its message.
 """
 
-from ._fcnet import Error, num_threads, set_num_threads
+from ._fcnet import Error, cpu_instruction_sets, num_threads, set_num_threads
 from ._fcnet import __version__
 from .cs231n import FullyConnectedNet, TwoLayerNet
 from .estimator import MLPClassifier
@@ -19,6 +19,7 @@ __all__ = [
     "MLPClassifier",
     "Model",
     "TwoLayerNet",
+    "cpu_instruction_sets",
     "load",
     "num_threads",
     "set_num_threads",

@@ -114,8 +114,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         the 'momentum' and 'nesterov' solvers').
     weight_decay : adamw's decoupled weight decay.
     dropout : drop probability of hidden units during training (fcnet extension).
-    precision : 'float32' (fast, oneDNN kernels) or 'float64' on the CPU; 'float32', 'tf32' or
-        'bf16' on a GPU (fcnet extension; docs/cuda.md).
+    precision : 'float32' (fast, oneDNN kernels), 'bf16' (GEMM inputs in bfloat16 with float32
+        accumulation, on CPUs with AVX512_BF16; predictions use it too) or 'float64' on the CPU;
+        'float32', 'tf32' or 'bf16' on a GPU (fcnet extension; docs/cuda.md).
     device : 'cpu', or 'cuda' for CUDA device 0 (a build with FCNET_CUDA; fcnet extension).
     normalize : input transform fitted on the training data and stored with the model: 'auto'
         (uint8 inputs scaled by 1/255, other inputs standardized per column), 'standardize',
@@ -410,6 +411,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
 
         self.model_ = Model(core)
         self.model_._classes = classes
+        # A CPU model trained with bf16 GEMMs predicts with them too.
+        if self.device == "cpu" and _PRECISIONS[self.precision] == "bf16":
+            self.model_.gemm_precision = "bf16"
         self.classes_ = classes
         if n_columns is not None:
             self.n_features_in_ = n_columns

@@ -32,11 +32,16 @@ class Model:
 
     Inputs are used in place when they are C-contiguous in the model's precision and the model has
     no input transform; otherwise each batch is converted (and transformed) on the fly.
+
+    gemm_precision: 'f32' (the default), or 'bf16' for predict and evaluate to round the GEMM
+    inputs to bfloat16 with f32 accumulation (float32 models, on CPUs with AVX512_BF16), as the
+    CLI's `--precision bf16`.
     """
 
     def __init__(self, core):
         self._core = core
         self._classes = None
+        self.gemm_precision = "f32"
 
     # -- construction and files -----------------------------------------------------------------
 
@@ -65,11 +70,12 @@ class Model:
         return cls(_fcnet.Model.from_bytes(bytes(data)))
 
     def __getstate__(self):
-        return {"model": self._core.to_bytes()}
+        return {"model": self._core.to_bytes(), "gemm_precision": self.gemm_precision}
 
     def __setstate__(self, state):
         self._core = _fcnet.Model.from_bytes(state["model"])
         self._classes = None
+        self.gemm_precision = state.get("gemm_precision", "f32")
 
     # -- description ----------------------------------------------------------------------------
 
@@ -149,12 +155,12 @@ class Model:
     def decision_function(self, X):
         """Raw scores (N×C, float64)."""
         X = self._x(X)
-        return self._core.predict(X, False, self._threads(X))
+        return self._core.predict(X, False, self._threads(X), self.gemm_precision)
 
     def predict_proba(self, X):
         """Class probabilities (N×C, float64), columns in the order of classes_."""
         X = self._x(X)
-        return self._core.predict(X, True, self._threads(X))
+        return self._core.predict(X, True, self._threads(X), self.gemm_precision)
 
     def predict_log_proba(self, X):
         with np.errstate(divide="ignore"):
@@ -199,7 +205,7 @@ class Model:
         per_class_accuracy (recall; NaN for classes absent from y)."""
         X = self._x(X)
         yi = self._encode(y, X.shape[0])
-        return self._core.evaluate(X, yi, self._threads(X))
+        return self._core.evaluate(X, yi, self._threads(X), self.gemm_precision)
 
     def score(self, X, y):
         """Mean accuracy on (X, y)."""

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "fcnet/checkpoint.hpp"
+#include "fcnet/cpu.hpp"
 #include "fcnet/model_io.hpp"
 #include "fcnet/network.hpp"
 #include "fcnet/onnx.hpp"
@@ -281,20 +282,23 @@ py::array_t<double> to_array(const Matrix<double>& m) {
 }
 
 // Model.predict(X, probs=True): the library's fcnet::predict, N×C float64.
-py::array_t<double> model_predict(const Model& model, const py::array& x, bool probs, int threads) {
+py::array_t<double> model_predict(const Model& model, const py::array& x, bool probs, int threads,
+                                  const std::string& precision) {
   const Dataset ds = model_input(model, x);
+  const Precision p = parse_precision(precision);
   Matrix<double> out;
   {
     py::gil_scoped_release release;
     ThreadScope scope(threads);
-    out = predict(model, ds, probs);
+    out = predict(model, ds, probs, 1000, p);
   }
   return to_array(out);
 }
 
 // Model.evaluate(X, y): the library's fcnet::evaluate, as `fcnet eval`.
 py::dict model_evaluate(const Model& model, const py::array& x, const Array<int32_t>& y,
-                        int threads) {
+                        int threads, const std::string& precision) {
+  const Precision p = parse_precision(precision);
   Dataset ds = model_input(model, x);
   const int32_t* yp = label_ptr(y, ds.n, "y");
   for (int64_t i = 0; i < ds.n; ++i)
@@ -306,7 +310,7 @@ py::dict model_evaluate(const Model& model, const py::array& x, const Array<int3
   {
     py::gil_scoped_release release;
     ThreadScope scope(threads);
-    r = evaluate(model, ds);
+    r = evaluate(model, ds, 1000, nullptr, p);
   }
   py::dict d;
   d["n"] = r.n;
@@ -656,6 +660,10 @@ PYBIND11_MODULE(_fcnet, m) {
       "per core).");
   m.def("num_threads", &num_threads, "Threads fcnet's parallel work uses.");
   m.def(
+      "cpu_instruction_sets", [] { return cpu_info().instruction_sets; },
+      "The vector instruction sets of this CPU that fcnet can use (as `fcnet info --devices`); "
+      "precision='bf16' needs 'avx512bf16'.");
+  m.def(
       "val_count",
       [](double fraction, int64_t n) {
         TrainConfig cfg;
@@ -770,8 +778,10 @@ PYBIND11_MODULE(_fcnet, m) {
       .def("params",
            [](const Model& mo) { return mo.f64 ? params_of(mo.net64) : params_of(mo.net32); })
       .def("predict", &model_predict, py::arg("X"), py::arg("probs") = true, py::arg("threads") = 0,
-           "N×C probabilities (or raw scores) as float64.")
+           py::arg("precision") = "f32",
+           "N×C probabilities (or raw scores) as float64; precision f32 or bf16 (GEMMs).")
       .def("evaluate", &model_evaluate, py::arg("X"), py::arg("y"), py::arg("threads") = 0,
+           py::arg("precision") = "f32",
            "dict of n, accuracy, loss, confusion, per_class_accuracy.");
 
   m.def("encode_table", &encode_table_py, py::arg("columns"), py::kw_only(),

@@ -18,8 +18,9 @@
 
 struct fcnet_model {
   fcnet::Model model;
-  std::vector<std::string> class_names;    // C names, as `fcnet predict` labels them
-  std::vector<std::string> feature_names;  // D names, or empty (no table schema)
+  std::vector<std::string> class_names;                 // C names, as `fcnet predict` labels them
+  std::vector<std::string> feature_names;               // D names, or empty (no table schema)
+  fcnet::Precision precision = fcnet::Precision::fp32;  // of the products (set_precision)
 };
 
 namespace {
@@ -106,7 +107,7 @@ fcnet_status predict_rows(const char* fn, const fcnet_model* m, const T* x, int6
     data.source = fn;
     const auto* bytes = reinterpret_cast<const uint8_t*>(x);
     data.bytes.assign(bytes, bytes + static_cast<std::size_t>(n * d) * sizeof(T));
-    const fcnet::Matrix<double> p = fcnet::predict(m->model, data, true);
+    const fcnet::Matrix<double> p = fcnet::predict(m->model, data, true, 1000, m->precision);
     const int64_t c = p.cols();
     for (int64_t i = 0; i < n; ++i) {
       int64_t best = 0;
@@ -236,6 +237,29 @@ fcnet_status fcnet_predict(const fcnet_model* model, const float* x, int64_t n, 
 fcnet_status fcnet_predict_double(const fcnet_model* model, const double* x, int64_t n, int64_t d,
                                   double* probs, int32_t* labels) {
   return predict_rows("fcnet_predict_double", model, x, n, d, probs, labels);
+}
+
+fcnet_status fcnet_model_set_precision(fcnet_model* model, const char* precision) {
+  if (model == nullptr) return null_model("fcnet_model_set_precision");
+  if (precision == nullptr)
+    return set_error(FCNET_ERROR_INVALID_ARGUMENT,
+                     "fcnet_model_set_precision: precision is NULL, expected \"f32\" or \"bf16\"");
+  return guarded(FCNET_ERROR_INVALID_ARGUMENT, [&] {
+    const std::string name = precision;
+    if (name != "f32" && name != "fp32" && name != "bf16")
+      return set_error(FCNET_ERROR_INVALID_ARGUMENT,
+                       "fcnet_model_set_precision: precision is \"%s\", expected \"f32\" or "
+                       "\"bf16\"",
+                       precision);
+    const fcnet::Precision p = fcnet::parse_precision(name);
+    if (p != fcnet::Precision::fp32 && model->model.f64)
+      return set_error(FCNET_ERROR_INVALID_ARGUMENT,
+                       "fcnet_model_set_precision: the model computes in double, expected a "
+                       "float model for bf16");
+    fcnet::check_cpu_precision(p);
+    model->precision = p;
+    return FCNET_OK;
+  });
 }
 
 fcnet_status fcnet_set_num_threads(int n) {

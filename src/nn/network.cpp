@@ -105,9 +105,17 @@ Network<U> Network<T>::cast() const {
 }
 
 template <class T>
-Workspace<T>::Workspace(bool fast) {
+Workspace<T>::Workspace(bool fast, Precision precision) {
   if constexpr (std::is_same_v<T, float>) {
-    if (fast) dnnl_ = std::make_unique<DnnlContext>();
+    if (!fast && precision != Precision::fp32)
+      fail("--precision",
+           std::string("is ") + precision_name(precision) + " on the reference kernels",
+           "fp32 (the reference kernels have no reduced precision)");
+    if (fast) dnnl_ = std::make_unique<DnnlContext>(precision);
+    bf16_ = fast && precision == Precision::bf16;
+  } else if (precision != Precision::fp32) {
+    fail("--precision", std::string("is ") + precision_name(precision) + " in double precision",
+         "f64 alone (reduced-precision GEMMs are for float32)");
   }
   (void)fast;
 }
@@ -135,7 +143,8 @@ void Workspace<T>::prepare(const Network<T>& net, int64_t n, bool dropout) {
   wt.resize(L + 1);
   for (int l = 1; l <= L; ++l) {
     const int64_t h = net.sizes()[l];
-    if (dnnl() && forward_prefers_transposed(n, net.sizes()[l - 1], h))
+    // The bf16 products round W into a copy of their own, in whichever layout it comes.
+    if (dnnl() && !bf16_ && forward_prefers_transposed(n, net.sizes()[l - 1], h))
       wt[l].reshape_uninit(h, net.sizes()[l - 1],
                            "transposed weights of layer " + std::to_string(l));
     else
@@ -168,6 +177,25 @@ void check_input(const Network<T>& net, ConstView<T> x, const int32_t* y) {
         fail("labels", "label " + std::to_string(y[i]) + " at example " + std::to_string(i),
              "a class index in 0.." + std::to_string(net.num_classes() - 1));
 }
+
+// The products of one forward_backward as one pass of the GEMM context (DnnlContext::begin_pass):
+// at bf16, W_l and dz_l are rounded once for both products that read them. Nothing else writes
+// a product's input during the pass: activations, dropout and the softmax write only matrices no
+// earlier product of the pass has read.
+class GemmPass {
+ public:
+  explicit GemmPass(DnnlContext* ctx) : ctx_(ctx) {
+    if (ctx_) ctx_->begin_pass();
+  }
+  ~GemmPass() {
+    if (ctx_) ctx_->end_pass();
+  }
+  GemmPass(const GemmPass&) = delete;
+  GemmPass& operator=(const GemmPass&) = delete;
+
+ private:
+  DnnlContext* ctx_;
+};
 
 // Forward through every layer; returns the scores view. With dropout, hidden outputs are masked
 // into ws.drop and the next layer reads those.
@@ -258,6 +286,7 @@ LossParts forward_backward(Network<T>& net, std::type_identity_t<ConstView<T>> x
   const int L = net.num_layers();
   const ActivationFn f = net.activation();
   const bool need_z = backward_needs_z(f);
+  GemmPass pass(ws.dnnl());
   MatrixView<T> scores = run_forward(net, x, ws, use_dropout ? dropout : nullptr);
 
   const double n = static_cast<double>(x.rows);

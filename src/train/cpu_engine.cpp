@@ -16,13 +16,13 @@ namespace detail {
 
 template <class T>
 EvalResult evaluate_network(const Network<T>& net, const InputTransform& tf, const Dataset& data,
-                            int64_t batch, Matrix<double>* out, bool probs) {
+                            int64_t batch, Matrix<double>* out, bool probs, Precision precision) {
   EvalResult r;
   const int64_t n = data.n, c = net.num_classes();
   r.n = n;
   r.classes = c;
   r.confusion.assign(static_cast<std::size_t>(c * c), 0);
-  Workspace<T> ws(true);
+  Workspace<T> ws(true, precision);
   batch = std::max<int64_t>(1, std::min(batch, n));
   Matrix<T> xb(batch, data.d, "input batch");
   Matrix<T> pb(batch, c, "probabilities");
@@ -53,9 +53,11 @@ EvalResult evaluate_network(const Network<T>& net, const InputTransform& tf, con
 }
 
 template EvalResult evaluate_network<float>(const Network<float>&, const InputTransform&,
-                                            const Dataset&, int64_t, Matrix<double>*, bool);
+                                            const Dataset&, int64_t, Matrix<double>*, bool,
+                                            Precision);
 template EvalResult evaluate_network<double>(const Network<double>&, const InputTransform&,
-                                             const Dataset&, int64_t, Matrix<double>*, bool);
+                                             const Dataset&, int64_t, Matrix<double>*, bool,
+                                             Precision);
 
 }  // namespace detail
 
@@ -105,7 +107,7 @@ class CpuEngine final : public StepEngine {
         dropout_rng_(stream_seed(cfg_, 3) +
                      (comm_ ? kRankDropoutStride * static_cast<uint64_t>(comm_->rank()) : 0)),
         dropout_{cfg_.dropout, &dropout_rng_},
-        ws_(!cfg_.f64),
+        ws_(!cfg_.f64, cfg_.precision),
         tf_(prepare_transform(transform_, train_.d)),
         weighted_(!cfg_.class_weights.empty() || !train_.weights.empty()) {
     // The most rows of a step: a whole batch, or this rank's share of the data.
@@ -180,7 +182,7 @@ class CpuEngine final : public StepEngine {
   EpochSums progress() override { return sums_; }
 
   EvalResult evaluate(const Dataset& data, Matrix<double>* probs) override {
-    return detail::evaluate_network<T>(net_, transform_, data, 1000, probs, true);
+    return detail::evaluate_network<T>(net_, transform_, data, 1000, probs, true, cfg_.precision);
   }
 
   Norms norms(double reg) override {

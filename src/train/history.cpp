@@ -122,9 +122,10 @@ nlohmann::json training_metadata(const TrainConfig& cfg, const TrainResult& r, c
   if (cfg.min_delta != 0) j["min_delta"] = cfg.min_delta;
   if (cfg.schedule.kind == ScheduleKind::plateau) j["plateau_patience"] = cfg.plateau_patience;
   j["seed"] = cfg.seed;
-  j["precision"] = cfg.f64                      ? "f64"
-                   : cfg.device == Device::cuda ? precision_name(cfg.precision)
-                                                : "f32";
+  j["precision"] = cfg.f64 ? "f64"
+                   : cfg.device == Device::cuda || cfg.precision != Precision::fp32
+                       ? precision_name(cfg.precision)
+                       : "f32";
   if (cfg.device == Device::cuda) j["device"] = "cuda";
   j["train_examples"] = r.train_examples;
   j["val_examples"] = r.val_examples;

@@ -67,9 +67,10 @@ void validate(const TrainConfig& c, const Dataset& train) {
     fail("--min-delta", "is " + std::to_string(c.min_delta), "a finite margin >= 0");
   for (auto h : c.hidden)
     if (h <= 0) fail("--hidden", "has a width of " + std::to_string(h), "positive widths");
-  if (c.device == Device::cpu && c.precision != Precision::fp32)
-    fail("--precision", std::string("is ") + precision_name(c.precision) + " on the CPU",
-         "f32 or f64 (tf32 and bf16 need --device cuda)");
+  if (c.device == Device::cpu && c.f64 && c.precision != Precision::fp32)
+    fail("--precision", std::string("is ") + precision_name(c.precision) + " and f64",
+         "one of them (f64 computes in double throughout)");
+  if (c.device == Device::cpu) check_cpu_precision(c.precision);
   if (c.device == Device::cuda && c.f64)
     fail("--precision", "is f64 on --device cuda",
          "fp32, tf32 or bf16 on the device (f64: the CPU)");
@@ -562,11 +563,10 @@ void check_resume(const TrainState& st, const TrainConfig& cfg, const Dataset& t
              " precision but the run asks for " + (cfg.f64 ? "f64" : "f32"),
          "the checkpoint's --precision" + again);
   auto device_text = [](const TrainConfig& c) {
-    return c.device == Device::cuda ? std::string("cuda (") + precision_name(c.precision) + ")"
-                                    : std::string("the CPU");
+    return (c.device == Device::cuda ? std::string("cuda (") : std::string("the CPU (")) +
+           (c.f64 ? "f64" : precision_name(c.precision)) + ")";
   };
-  if (st.config.device != cfg.device ||
-      (cfg.device == Device::cuda && st.config.precision != cfg.precision))
+  if (st.config.device != cfg.device || st.config.precision != cfg.precision)
     fail(where,
          "checkpoint was trained on " + device_text(st.config) + " but the run asks for " +
              device_text(cfg),
@@ -764,23 +764,26 @@ void check_compatible(const Model& model, const Dataset& data) {
            "labels in 0.." + std::to_string(model.num_classes() - 1));
 }
 
-EvalResult evaluate(const Model& model, const Dataset& data, int64_t batch, Matrix<double>* probs) {
+EvalResult evaluate(const Model& model, const Dataset& data, int64_t batch, Matrix<double>* probs,
+                    Precision precision) {
   check_compatible(model, data);
   if (!data.has_labels()) fail(data.source, "has no labels", "labelled data to evaluate on");
   if (probs) probs->resize(data.n, model.num_classes(), "predictions");
-  return model.f64
-             ? detail::evaluate_network(model.net64, model.transform, data, batch, probs, true)
-             : detail::evaluate_network(model.net32, model.transform, data, batch, probs, true);
+  return model.f64 ? detail::evaluate_network(model.net64, model.transform, data, batch, probs,
+                                              true, precision)
+                   : detail::evaluate_network(model.net32, model.transform, data, batch, probs,
+                                              true, precision);
 }
 
-Matrix<double> predict(const Model& model, const Dataset& data, bool probs, int64_t batch) {
+Matrix<double> predict(const Model& model, const Dataset& data, bool probs, int64_t batch,
+                       Precision precision) {
   check_compatible(model, data);
   Matrix<double> out(data.n, model.num_classes(), "predictions");
   if (data.n == 0) return out;
   if (model.f64)
-    detail::evaluate_network(model.net64, model.transform, data, batch, &out, probs);
+    detail::evaluate_network(model.net64, model.transform, data, batch, &out, probs, precision);
   else
-    detail::evaluate_network(model.net32, model.transform, data, batch, &out, probs);
+    detail::evaluate_network(model.net32, model.transform, data, batch, &out, probs, precision);
   return out;
 }
 

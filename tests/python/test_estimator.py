@@ -322,3 +322,36 @@ def test_partial_fit_watches_the_training_loss_even_with_early_stopping(wine):
         clf.partial_fit(X, y, classes=np.unique(y))
     assert clf.n_iter_ == 3 and clf.validation_scores_ is None
     assert clf.best_loss_ == pytest.approx(min(clf.loss_curve_), rel=1e-9)
+
+
+@pytest.mark.skipif("avx512bf16" not in fcnet.cpu_instruction_sets(),
+                    reason="this CPU has no AVX512_BF16")
+def test_bf16_on_the_cpu_tracks_float32():
+    # bf16 GEMM inputs with float32 accumulation: digits' accuracy within 3 points of float32's
+    # (each product's inputs are rounded by up to 2^-9), the estimator predicts at bf16 too, and
+    # a pickled estimator keeps that.
+    X, y = load_digits(return_X_y=True)
+    Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.3, random_state=0)
+    kw = dict(hidden_layer_sizes=(128, 64), max_iter=30, random_state=0)
+    f32 = fcnet.MLPClassifier(**kw).fit(Xtr, ytr)
+    b16 = fcnet.MLPClassifier(precision="bf16", **kw).fit(Xtr, ytr)
+    assert abs(b16.score(Xte, yte) - f32.score(Xte, yte)) < 0.03
+    assert b16.score(Xte, yte) > 0.9
+    assert not np.array_equal(b16.coefs_[0], f32.coefs_[0])
+    assert b16.model_.gemm_precision == "bf16"
+    p = b16.predict_proba(Xte)
+    b16.model_.gemm_precision = "f32"
+    p32 = b16.predict_proba(Xte)
+    assert 0 < np.max(np.abs(p - p32)) < 0.05
+    b16.model_.gemm_precision = "bf16"
+    again = pickle.loads(pickle.dumps(b16))
+    assert np.array_equal(again.predict_proba(Xte), p)
+
+
+def test_bf16_refusal_names_the_instruction_set():
+    if "avx512bf16" in fcnet.cpu_instruction_sets():
+        with pytest.raises(fcnet.Error, match="tf32"):
+            fcnet.MLPClassifier(precision="tf32", max_iter=2).fit(np.eye(4), [0, 1, 0, 1])
+    else:
+        with pytest.raises(fcnet.Error, match="AVX512_BF16"):
+            fcnet.MLPClassifier(precision="bf16", max_iter=2).fit(np.eye(4), [0, 1, 0, 1])

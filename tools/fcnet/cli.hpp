@@ -68,6 +68,12 @@ auto option_value(F&& convert) -> decltype(convert()) {
   }
 }
 
+// --precision of the commands that only run a model (eval, predict): fp32 (the default), or bf16
+// GEMM inputs with f32 accumulation on CPUs with AVX512_BF16. inference_precision checks that the
+// CPU has it (a usage error otherwise) and that the model is float32.
+void add_inference_precision(CLI::App* app, std::string& value);
+Precision inference_precision(const std::string& value, const Model& model);
+
 // Number checks for options, with messages in the project's form ("is -1, expected a number ≥ 0").
 extern const CLI::Validator kNonNegative;  // finite and ≥ 0
 extern const CLI::Validator kDropout;      // a probability in [0, 0.99], or auto

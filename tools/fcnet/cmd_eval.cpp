@@ -17,6 +17,7 @@ struct Options {
   DataOptions data;
   int64_t batch = 1000;
   int threads = 0;
+  std::string precision = "f32";
   bool json = false;
   std::string positive;
 };
@@ -76,6 +77,7 @@ Command add_eval(CLI::App& app) {
   add_data_options(c, o->data, true, "Data: fashion-mnist (its test split), IDX, CSV or NPY");
   c->add_option("--batch", o->batch, "Examples per forward pass")->check(kPositive);
   c->add_option("--threads", o->threads, "Threads (default: one per core)")->check(kThreads);
+  add_inference_precision(c, o->precision);
   c->add_flag("--json", o->json, "Print one JSON object on stdout");
   c->add_option("--positive-class", o->positive,
                 "Binary tasks: the class whose probability ROC-AUC, average precision and the "
@@ -83,6 +85,7 @@ Command add_eval(CLI::App& app) {
   return {c, [o] {
             set_num_threads(o->threads);
             Model m = load_model(o->model);
+            const Precision precision = inference_precision(o->precision, m);
             Dataset d = load_for_model(o->data, m, true);
             check_compatible(m, d);
             const auto& names = m.class_names.empty() ? d.class_names : m.class_names;
@@ -91,7 +94,7 @@ Command add_eval(CLI::App& app) {
             if (!m.f64) warm_up_gemm();
             const auto t0 = std::chrono::steady_clock::now();
             Matrix<double> probs;
-            const EvalResult r = evaluate(m, d, o->batch, &probs);
+            const EvalResult r = evaluate(m, d, o->batch, &probs, precision);
             const double secs =
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
             const Metrics mt = classification_metrics(probs.cview(), d.labels.data(), positive);

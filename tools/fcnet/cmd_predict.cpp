@@ -19,6 +19,7 @@ struct Options {
   bool json = false, no_header = false;
   int64_t batch = 1000;
   int threads = 0;
+  std::string precision = "f32";
 };
 
 std::string number(double v) {
@@ -49,6 +50,7 @@ Command add_predict(CLI::App& app) {
   c->add_flag("--no-header", o->no_header, "CSV without the header row: the bare values");
   c->add_option("--out", o->out, "Write to this file (atomically) instead of stdout");
   c->add_option("--batch", o->batch, "Examples per forward pass")->check(kPositive);
+  add_inference_precision(c, o->precision);
   c->add_option("--threads", o->threads, "Threads (default: one per core)")->check(kThreads);
   return {
       c, [o] {
@@ -66,6 +68,7 @@ Command add_predict(CLI::App& app) {
         set_num_threads(o->threads);
         if (!o->out.empty()) check_writable(o->out);
         Model m = load_model(o->model);
+        const Precision precision = inference_precision(o->precision, m);
         const int64_t classes = m.num_classes();
         if (o->threshold >= 0 && classes != 2)
           throw CLI::ValidationError("--threshold", "needs a model of two classes (this one has " +
@@ -75,9 +78,9 @@ Command add_predict(CLI::App& app) {
         const int64_t positive = positive_class(o->positive, m.class_names, classes);
         Dataset d = load_for_model(o->data, m, false);
         check_compatible(m, d);
-        const Matrix<double> p = predict(m, d, true);
+        const Matrix<double> p = predict(m, d, true, o->batch, precision);
         Matrix<double> z;
-        if (scores) z = predict(m, d, false);
+        if (scores) z = predict(m, d, false, o->batch, precision);
         std::vector<std::string> names;
         for (int64_t k = 0; k < classes; ++k) names.push_back(class_name(m.class_names, k));
         const bool ids = !d.ids.empty();

@@ -258,8 +258,8 @@ Command add_train(CLI::App& app) {
       ->capture_default_str();
   c->add_option("--threads", o->threads, "Threads (default: one per core)")->check(kThreads);
   c->add_option("--precision", o->precision,
-                "f32 (fast) or f64 (double, reference kernels); with --device cuda: fp32 (= f32), "
-                "tf32 or bf16")
+                "f32 (fast), bf16 (GEMM inputs in bfloat16 with f32 accumulation: CPUs with "
+                "AVX512_BF16, and CUDA), f64 (double, reference kernels, CPU), or tf32 (CUDA)")
       ->check(CLI::IsMember({"f32", "f64", "fp32", "tf32", "bf16"}))
       ->capture_default_str();
   c->add_option("--device", o->device, "cpu, or cuda (GPU 0; needs a build with FCNET_CUDA)")
@@ -308,9 +308,10 @@ Command add_train(CLI::App& app) {
         cfg.init_std = o->init_std;
         cfg.seed = o->seed;
         cfg.f64 = o->precision == "f64";
+        if (!cfg.f64) cfg.precision = parse_precision(o->precision);
         const bool cuda = o->device == "cuda";
-        if (!cuda && (o->precision == "tf32" || o->precision == "bf16"))
-          throw CLI::ValidationError("--precision", o->precision + " needs --device cuda");
+        if (!cuda && o->precision == "tf32")
+          throw CLI::ValidationError("--precision", "tf32 needs --device cuda (the CPU has bf16)");
         if (cuda && cfg.f64)
           throw CLI::ValidationError("--precision",
                                      "f64 runs on the CPU only; use fp32, tf32 or bf16 with "
@@ -320,10 +321,7 @@ Command add_train(CLI::App& app) {
                                      "cuda trains in a single process, not on " +
                                          std::to_string(ranks.size()) +
                                          " ranks; run it without mpirun or with --device cpu");
-        if (cuda) {
-          cfg.device = Device::cuda;
-          cfg.precision = parse_precision(o->precision);
-        }
+        if (cuda) cfg.device = Device::cuda;
         if (cuda && (!o->class_weight.empty() || !o->data.weight_col.empty()))
           throw CLI::ValidationError(o->class_weight.empty() ? "--weight-col" : "--class-weight",
                                      "is supported on the CPU only");

@@ -65,6 +65,25 @@ const CLI::Validator kThreads = number_check(
     "1.." + std::to_string(max_threads()),
     [](double v) { return v >= 1 && v <= max_threads() && v == std::floor(v); },
     "a thread count from 1 to " + std::to_string(max_threads()));
+void add_inference_precision(CLI::App* app, std::string& value) {
+  app->add_option("--precision", value,
+                  "f32, or bf16: GEMM inputs in bfloat16 with f32 accumulation (CPUs with "
+                  "AVX512_BF16; a float32 model)")
+      ->check(CLI::IsMember({"f32", "fp32", "bf16"}))
+      ->capture_default_str();
+}
+
+Precision inference_precision(const std::string& value, const Model& model) {
+  const Precision p = option_value([&] { return parse_precision(value); });
+  if (p != Precision::fp32 && model.f64)
+    throw CLI::ValidationError("--precision", value + " needs a float32 model (this one is f64)");
+  option_value([&] {
+    check_cpu_precision(p);
+    return 0;
+  });
+  return p;
+}
+
 const CLI::Validator kFinite = number_check(
     "FINITE", [](double v) { return std::isfinite(v); }, "a finite number");
 const CLI::Validator kDropout = [] {
