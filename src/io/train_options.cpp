@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "fcnet/kernels.hpp"
+#include "fcnet/activation.hpp"
 
 namespace fcnet::detail {
 
