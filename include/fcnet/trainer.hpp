@@ -14,7 +14,7 @@
 
 #include "fcnet/collective.hpp"
 #include "fcnet/data.hpp"
-#include "fcnet/model_io.hpp"
+#include "fcnet/model.hpp"
 #include "fcnet/network.hpp"
 #include "fcnet/optim.hpp"
 
