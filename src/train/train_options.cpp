@@ -1,4 +1,4 @@
-#include "io/train_options.hpp"
+#include "train/train_options.hpp"
 
 #include <cmath>
 
