@@ -17,6 +17,7 @@
 #include "fcnet/model.hpp"
 #include "fcnet/network.hpp"
 #include "fcnet/optim.hpp"
+#include "fcnet/schedule.hpp"
 
 namespace fcnet {
 
