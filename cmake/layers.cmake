@@ -4,9 +4,10 @@
 # a layer above. The `fcnet` target is all of them; the C API (api: cmake/capi.cmake builds it into
 # libfcnet.so) sits above them all.
 #
-# A layer's sources see the private headers (src/<folder>/*.hpp, included as "folder/name.hpp")
-# of its own folders and of the layers below only. A new folder or public header goes into the
-# table.
+# Two things keep an include from running up a layer: a layer's sources see the private headers
+# (src/<folder>/*.hpp, included as "folder/name.hpp") of its own folders and of the layers below
+# only, and the ctest `layers` (cmake/check_layers.cmake) checks every include of src/ and
+# include/fcnet/ against this table. A new folder or public header goes into the table.
 set(FCNET_LAYERS core kernels nn data io train report)
 
 # Tensors, errors, generators, threads, the activation functions, the CPU's description, UTF-8
