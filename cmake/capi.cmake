@@ -1,10 +1,10 @@
 # The C API (include/fcnet/fcnet.h) as libfcnet.so, and the version header everything reads its
-# version from. The shared library holds its own copy of the static library's code and exports
+# version from. The shared library holds its own copy of the static libraries' code and exports
 # only the fcnet_* functions (cmake/fcnet_c.map), so a program linking it sees none of the C++
 # symbols and none of oneDNN's.
 configure_file(${CMAKE_CURRENT_LIST_DIR}/fcnet_version.h.in
                ${CMAKE_BINARY_DIR}/include/fcnet/fcnet_version.h @ONLY)
-target_include_directories(fcnet PUBLIC $<BUILD_INTERFACE:${CMAKE_BINARY_DIR}/include>)
+target_include_directories(fcnet INTERFACE $<BUILD_INTERFACE:${CMAKE_BINARY_DIR}/include>)
 
 add_library(fcnet_shared SHARED ${CMAKE_SOURCE_DIR}/src/capi/c_api.cpp)
 target_include_directories(

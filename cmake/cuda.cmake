@@ -1,5 +1,6 @@
 # CUDA backend (FCNET_CUDA=ON): src/cuda/ built into the object library fcnet_cuda, whose objects
-# go into libfcnet; FCNET_HAVE_CUDA tells the library, the CLI and the tests that it is there.
+# go into the training layer, fcnet_train (its engine is one of the training loop's);
+# FCNET_HAVE_CUDA tells the library, the CLI and the tests that it is there.
 # Device code for Hopper (sm_90) plus compute_90 PTX, which the driver compiles for newer GPUs.
 if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
   set(CMAKE_CUDA_ARCHITECTURES "90-real;90-virtual")
@@ -33,6 +34,6 @@ endif()
 set_source_files_properties(${CMAKE_SOURCE_DIR}/src/cuda/optimizer.cu PROPERTIES COMPILE_OPTIONS
                                                                                  "--fmad=false")
 
-target_sources(fcnet PRIVATE $<TARGET_OBJECTS:fcnet_cuda>)
-target_link_libraries(fcnet PRIVATE CUDA::cudart CUDA::cublasLt)
-target_compile_definitions(fcnet PUBLIC FCNET_HAVE_CUDA)
+target_sources(fcnet_train PRIVATE $<TARGET_OBJECTS:fcnet_cuda>)
+target_link_libraries(fcnet_train PRIVATE CUDA::cudart CUDA::cublasLt)
+target_compile_definitions(fcnet_train PUBLIC FCNET_HAVE_CUDA)

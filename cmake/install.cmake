@@ -1,7 +1,7 @@
 # `cmake --install build [--prefix DIR]`: the CLI, libfcnet.so with the C API's headers, a CMake
 # package (find_package(fcnet) → the imported target fcnet::fcnet) and a pkg-config file. The C++
-# library stays a build-tree static library: its headers are not installed and not exported (see
-# docs/c-api.md).
+# library stays in the build tree, as its layers' static libraries: its headers are not installed
+# and not exported (see docs/c-api.md).
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 

@@ -6,7 +6,7 @@
 // of the build; from the repository root, after building with MPI:
 //
 //   mpicxx -O3 -march=native -fopenmp -std=c++20 -Iinclude scripts/mpi_step_components.cpp \
-//     build/lib/libfcnet.a -ldnnl -lz -o /tmp/mpi_step_components
+//     build/lib/libfcnet_{train,io,nn,data,kernels,core}.a -ldnnl -lz -o /tmp/mpi_step_components
 //   mpirun -np 2 --bind-to none /tmp/mpi_step_components 1      # K = 2 ranks, 1 thread each
 //   /tmp/mpi_step_components 1                                   # K = 1 (no mpirun)
 #include <mpi.h>

@@ -2,6 +2,7 @@
 #include <cmath>
 
 #include "fcnet/optim.hpp"
+#include "fcnet/schedule.hpp"
 #include "test_util.hpp"
 
 using namespace fcnet;

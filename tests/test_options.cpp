@@ -1,4 +1,4 @@
-// The table of training options (src/io/train_options.cpp): every option survives the
+// The table of training options (src/train/train_options.cpp): every option survives the
 // checkpoint's JSON, a resume takes exactly the options the command line did not give, and every
 // flag the table names is an option of `fcnet train`.
 #include <gtest/gtest.h>
@@ -8,8 +8,8 @@
 #include <string>
 
 #include "fcnet/checkpoint.hpp"
-#include "io/train_options.hpp"
 #include "test_util.hpp"
+#include "train/train_options.hpp"
 
 using namespace fcnet;
 

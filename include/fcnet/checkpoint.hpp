@@ -39,7 +39,7 @@ TrainConfig train_config_from_json(const std::string& json, const std::string& w
 
 // A resumed run's options: those of `from` (the checkpoint's) for every option whose command-line
 // flag `given` says was not set ("--batch", ...; options without a flag always come from `from`).
-// The options are described once, in src/io/train_options.cpp.
+// The options are described once, in src/train/train_options.cpp.
 void merge_resumed_options(TrainConfig& into, const TrainConfig& from,
                            const std::function<bool(const std::string& flag)>& given);
 

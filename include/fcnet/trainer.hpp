@@ -14,9 +14,10 @@
 
 #include "fcnet/collective.hpp"
 #include "fcnet/data.hpp"
-#include "fcnet/model_io.hpp"
+#include "fcnet/model.hpp"
 #include "fcnet/network.hpp"
 #include "fcnet/optim.hpp"
+#include "fcnet/schedule.hpp"
 
 namespace fcnet {
 

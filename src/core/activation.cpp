@@ -1,6 +1,7 @@
 #include <cmath>
 
-#include "fcnet/kernels.hpp"
+#include "fcnet/activation.hpp"
+#include "fcnet/error.hpp"
 
 namespace fcnet {
 

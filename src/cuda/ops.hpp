@@ -105,7 +105,7 @@ void softmax_xent(float* scores, uint16_t* dscores_bf16, const int32_t* y, int64
 int64_t softmax_xent_blocks(int64_t rows);
 
 // optimizer.cu: one update of every range of the contiguous parameter buffer, with the rules of
-// src/train/optim.cpp (l2 added to weight gradients only, adamw's decay on weights only). The
+// src/nn/optim.cpp (l2 added to weight gradients only, adamw's decay on weights only). The
 // learning rate is lr_table[ctr->s]; t = ctr->t + 1. The last block advances ctr->s and ctr->t.
 // When shadow is not null it receives the bf16 copy of every updated parameter.
 struct OptRange {

@@ -1,4 +1,4 @@
-// One fused optimizer update over the contiguous parameter buffer, following src/train/optim.cpp
+// One fused optimizer update over the contiguous parameter buffer, following src/nn/optim.cpp
 // operation for operation in float (t counts from 1; bias corrections in double):
 // clang-format off
 //   sgd       p −= lr·g

@@ -6,9 +6,9 @@
 #include <nlohmann/json.hpp>
 #include <numeric>
 
+#include "fcnet/activation.hpp"
 #include "fcnet/error.hpp"
 #include "fcnet/explain.hpp"
-#include "fcnet/kernels.hpp"
 #include "fcnet/text.hpp"
 
 namespace fcnet {

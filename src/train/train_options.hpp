@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "fcnet/trainer.hpp"
-#include "io/json_fields.hpp"
+#include "train/json_fields.hpp"
 
 namespace fcnet::detail {
 

@@ -1,8 +1,8 @@
-#include "io/train_options.hpp"
+#include "train/train_options.hpp"
 
 #include <cmath>
 
-#include "fcnet/kernels.hpp"
+#include "fcnet/activation.hpp"
 
 namespace fcnet::detail {
 
