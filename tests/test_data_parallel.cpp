@@ -322,6 +322,55 @@ TEST(DataParallel, BroadcastCopiesTheRootsBytesToEveryRank) {
   for (const auto& b : got) EXPECT_EQ(b, (std::array<unsigned char, 5>{10, 11, 12, 13, 14}));
 }
 
+// The validation scores of ranks holding 3, 0 and 2 rows: every rank gets all 5, in rank order.
+TEST(DataParallel, GatheredScoresAreEveryRanksRowsInRankOrder) {
+  const std::array<int64_t, 3> rows = {3, 0, 2};
+  std::vector<Matrix<double>> all(3);
+  std::vector<std::vector<int32_t>> labels(3);
+  on_ranks(3, [&](Collective& c) {
+    const auto r = static_cast<std::size_t>(c.rank());
+    int64_t first = 0;
+    for (std::size_t q = 0; q < r; ++q) first += rows[q];
+    Matrix<double> mine(rows[r], 2);
+    std::vector<int32_t> y;
+    for (int64_t i = 0; i < rows[r]; ++i) {
+      mine(i, 0) = 0.25 * static_cast<double>(first + i);
+      mine(i, 1) = -0.5 - static_cast<double>(first + i);
+      y.push_back(static_cast<int32_t>((first + i) % 2));
+    }
+    detail::gather_scores(c, mine, y, all[r], labels[r]);
+  });
+  for (std::size_t r = 0; r < 3; ++r) {
+    ASSERT_EQ(all[r].rows(), 5) << r;
+    ASSERT_EQ(all[r].cols(), 2) << r;
+    EXPECT_EQ(labels[r], (std::vector<int32_t>{0, 1, 0, 1, 0})) << r;
+    for (int64_t i = 0; i < 5; ++i) {
+      EXPECT_EQ(all[r](i, 0), 0.25 * static_cast<double>(i)) << r;
+      EXPECT_EQ(all[r](i, 1), -0.5 - static_cast<double>(i)) << r;
+    }
+  }
+}
+
+// --monitor val_roc_auc on ranks scores the whole validation set (every rank's share gathered),
+// so the kept epoch and the weights are those of one process.
+TEST(DataParallel, RocAucMonitorOnRanksFollowsTheSingleProcessRun) {
+  const Dataset all = make_data(203, 12, 3, 13);
+  TrainConfig cfg = small_config();
+  cfg.monitor = Monitor::val_roc_auc;
+  cfg.schedule.lr = 3e-2;  // large steps: the score goes up and down, so the kept epoch matters
+  cfg.epochs = 10;
+  const TrainResult ref = train_alone(all, cfg);
+  for (int k : {2, 3}) {
+    RankRun run = train_ranks(all, k, cfg);
+    for (int r = 0; r < k; ++r) {
+      const TrainResult& got = run.res[static_cast<std::size_t>(r)];
+      EXPECT_EQ(got.best_epoch, ref.best_epoch) << "K=" << k << " rank " << r;
+      EXPECT_EQ(got.epochs.size(), ref.epochs.size()) << "K=" << k;
+      EXPECT_LT(max_param_diff<float>(got.model, ref.model), 2e-5) << "K=" << k << " rank " << r;
+    }
+  }
+}
+
 TEST(DataParallel, RankDevicesAreRankModCountAndOwnedOnlyWhenAllDiffer) {
   EXPECT_EQ(detail::device_for_rank(0, 1), 0);
   EXPECT_EQ(detail::device_for_rank(3, 1), 0);

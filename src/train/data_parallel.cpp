@@ -152,6 +152,31 @@ std::vector<double> all_gather(Collective& comm, const std::vector<double>& mine
   return all;
 }
 
+void gather_scores(Collective& comm, const Matrix<double>& local,
+                   const std::vector<int32_t>& labels, Matrix<double>& all,
+                   std::vector<int32_t>& all_labels) {
+  // One vector per rank: its labels, then its probabilities row by row (int32 labels are exact
+  // as doubles).
+  const int64_t n = local.rows(), c = local.cols();
+  std::vector<double> mine(labels.begin(), labels.begin() + n);
+  mine.insert(mine.end(), local.data(), local.data() + n * c);
+  std::vector<int64_t> lens;
+  const std::vector<double> got = all_gather(comm, mine, &lens);
+  // Each rank's part is rows·(1 + C) long.
+  const auto total = static_cast<int64_t>(got.size()) / (1 + c);
+  all.resize(total, c, "validation probabilities of all ranks");
+  all_labels.assign(static_cast<std::size_t>(total), 0);
+  std::size_t at = 0;
+  int64_t row = 0;
+  for (int64_t len : lens) {
+    const int64_t rows = len / (1 + c);
+    for (int64_t i = 0; i < rows; ++i)
+      all_labels[static_cast<std::size_t>(row + i)] = static_cast<int32_t>(got[at++]);
+    for (int64_t i = 0; i < rows * c; ++i) all[row * c + i] = got[at++];
+    row += rows;
+  }
+}
+
 int device_for_rank(int rank, int device_count) {
   if (device_count <= 0)
     fail("data-parallel training", "rank " + std::to_string(rank) + " sees no device",

@@ -53,6 +53,13 @@ bool end_epoch_agreement(Collective& comm, const void* params, std::size_t bytes
 std::vector<double> all_gather(Collective& comm, const std::vector<double>& mine,
                                std::vector<int64_t>* lengths = nullptr);
 
+// The validation set's class probabilities (this rank's rows `local`, N_r×C) and labels of all
+// ranks, stacked in rank order: the whole set's, the same on every rank, for metrics that do not
+// add up over shares (ROC AUC).
+void gather_scores(Collective& comm, const Matrix<double>& local,
+                   const std::vector<int32_t>& labels, Matrix<double>& all,
+                   std::vector<int32_t>& all_labels);
+
 // A device's identity (a CUDA device's 16-byte UUID).
 using DeviceId = std::array<unsigned char, 16>;
 
