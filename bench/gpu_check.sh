@@ -3,10 +3,13 @@
 # (compute capability 9.0 or newer), nvcc 13, CMake, Ninja, PyTorch 2.x with CUDA, and no network.
 #
 #   1. builds build-cuda/ (cmake --preset cuda, without the Python module and benchmarks);
-#   2. runs the CUDA tests (build-cuda/bin/fcnet_tests --gtest_filter='Cuda*'); on a GPU none may
-#      be skipped; prints which cuBLASLt epilogues each precision got; then, through the CLI, a
-#      device run stopped by SIGINT and resumed from its checkpoint must end with the tensors of an
-#      uninterrupted run (fp32 and bf16);
+#   2. runs the CUDA tests (build-cuda/bin/fcnet_tests --gtest_filter='Cuda*', class and example
+#      weights and thread-ranks sharing the GPU among them); on a GPU none may be skipped; prints
+#      which cuBLASLt epilogues each precision got; then, through the CLI, a device run stopped by
+#      SIGINT and resumed from its checkpoint must end with the tensors of an uninterrupted run
+#      (fp32 and bf16), and `mpirun -np 2 fcnet train --device cuda` (two ranks on the one GPU,
+#      summing through the host) must end close to one process (needs mpirun and an fcnet built
+#      with MPI; a packed build has no MPI, and the check then says it did not run);
 #   3. prints fcnet vs PyTorch (eager and whole-step CUDA graph, bench/peers/torch_cuda.py) side by
 #      side: 784-256-10 at batch 64/256/1024, 784-1024-1024-10 at 128/1024, 784-4096-4096-10 at
 #      4096, each in fp32, tf32 and bf16; Adam, constant learning rate, Fashion-MNIST;
@@ -40,6 +43,7 @@ keep_logs() {
 }
 trap keep_logs EXIT
 FAILED=()
+NOT_RUN=()  # checks this machine cannot run (reported, not failures)
 
 elapsed() { echo $((SECONDS - START)); }
 left() { echo $((BUDGET - (SECONDS - START))); }
@@ -181,6 +185,49 @@ for prec in fp32 bf16; do
   fi
 done
 
+section "CLI: mpirun -np 2 fcnet train --device cuda (two ranks on one GPU) against one process"
+MPIRUN=$(command -v mpirun || true)
+if [ -z "$MPIRUN" ]; then
+  echo "mpirun not found: not run"
+  NOT_RUN+=("2-rank CUDA run (no mpirun)")
+elif ! ldd "$FCNET" | grep -q libmpi; then
+  echo "$FCNET was built without MPI (as a packed build is): not run"
+  NOT_RUN+=("2-rank CUDA run (fcnet without MPI)")
+else
+  args=(train --device cuda --hidden 128 --batch 128 --epochs 2 --max-steps 80 --val-split 0.1
+        --test-data none --dropout 0 --threads 1 --seed 4 --json)
+  if ! timeout "$(tmo 60 120)" "$FCNET" "${args[@]}" --out "$TMP/one.safetensors" \
+    >"$TMP/one.json" 2>"$TMP/one.log"; then
+    FAILED+=("one-process cuda run for the 2-rank comparison")
+    tail -n 5 "$TMP/one.log"
+  elif ! OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 timeout "$(tmo 90 100)" \
+    "$MPIRUN" -np 2 --oversubscribe --bind-to none "$FCNET" "${args[@]}" \
+    --out "$TMP/two.safetensors" >"$TMP/two.json" 2>"$TMP/two.log"; then
+    FAILED+=("mpirun -np 2 fcnet train --device cuda")
+    tail -n 10 "$TMP/two.log"
+  else
+    # Train losses within 1e-4 (relative) epoch by epoch, weights within 1e-3 of the largest.
+    "$PYTHON" - "$TMP/one.json" "$TMP/two.json" "$TMP/one.safetensors" "$TMP/two.safetensors" <<'PY' ||
+import array, json, struct, sys
+one, two = (json.load(open(p)) for p in sys.argv[1:3])
+def tensors(p):
+    b = open(p, "rb").read(); n = struct.unpack("<Q", b[:8])[0]; h = json.loads(b[8:8 + n])
+    h.pop("__metadata__", None)
+    return {k: array.array("f", b[8 + n + v["data_offsets"][0]:8 + n + v["data_offsets"][1]])
+            for k, v in h.items()}
+a, b = tensors(sys.argv[3]), tensors(sys.argv[4])
+big = max(abs(x) for t in a.values() for x in t)
+diff = max(abs(x - y) for k in a for x, y in zip(a[k], b[k]))
+la = [e["train_loss"] for e in one["epochs"]]; lb = [e["train_loss"] for e in two["epochs"]]
+print("ranks", two.get("ranks"), "train loss one", la, "two", lb, "max weight diff", diff, "of", big)
+ok = two.get("ranks") == 2 and len(la) == len(lb) and a.keys() == b.keys()
+ok = ok and all(abs(x - y) <= 1e-4 * abs(x) for x, y in zip(la, lb)) and diff <= 1e-3 * big
+sys.exit(0 if ok else 1)
+PY
+      FAILED+=("2 ranks on one GPU differ from one process")
+  fi
+fi
+
 section "fcnet vs PyTorch: examples/s (higher is better), Adam, constant lr, Fashion-MNIST"
 CONFIGS=("256:64" "256:256" "256:1024" "1024,1024:128" "1024,1024:1024" "4096,4096:4096")
 PRECISIONS=(fp32 tf32 bf16)
@@ -318,6 +365,7 @@ else
 fi
 
 section "summary"
+[ ${#NOT_RUN[@]} -gt 0 ] && printf 'not run: %s\n' "${NOT_RUN[@]}"
 if [ ${#FAILED[@]} -eq 0 ]; then
   echo "all checks passed in $(elapsed)s"
   exit 0

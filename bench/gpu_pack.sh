@@ -4,7 +4,8 @@
 # when it is there.
 #
 #   .gpu/bin/   fcnet and fcnet_tests, built in build-gpu/ for any x86-64 (no -march=native,
-#               libstdc++ linked statically, no MPI or Python)
+#               libstdc++ linked statically, no MPI, NCCL or Python: a GPU check has one GPU,
+#               whose ranks sum through the host, and libnccl is too large to pack)
 #   .gpu/lib/   libdnnl.so.2 (xz-compressed, unpacked by gpu_check.sh), libgomp.so.1,
 #               libOpenCL.so.1 (oneDNN's dependencies); the CUDA libraries come from the GPU machine
 #   .gpu/data/  Fashion-MNIST's training files (the benchmark trains on them)
@@ -15,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${FCNET_FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
 cmake -G Ninja -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DFCNET_CUDA=ON -DFCNET_NATIVE=OFF \
-  -DFCNET_MPI=OFF -DFCNET_PYTHON=OFF -DFCNET_BUILD_BENCH=OFF -DFCNET_WERROR=ON \
+  -DFCNET_MPI=OFF -DFCNET_NCCL=OFF -DFCNET_PYTHON=OFF -DFCNET_BUILD_BENCH=OFF -DFCNET_WERROR=ON \
   "-DCMAKE_EXE_LINKER_FLAGS=-static-libstdc++ -static-libgcc" >/dev/null
 cmake --build build-gpu --target fcnet_cli fcnet_tests
 rm -rf .gpu

@@ -34,6 +34,26 @@ endif()
 set_source_files_properties(${CMAKE_SOURCE_DIR}/src/cuda/optimizer.cu PROPERTIES COMPILE_OPTIONS
                                                                                  "--fmad=false")
 
+# NCCL, when the toolkit (or the system) has it, sums the gradients of data-parallel ranks that
+# each have a GPU of their own; without it such ranks sum through the host (MPI), as ranks that
+# share a GPU always do.
+# -DFCNET_NCCL=OFF leaves it out even where it is found.
+if(FCNET_NCCL)
+  find_path(FCNET_NCCL_INCLUDE_DIR nccl.h HINTS ${CUDAToolkit_INCLUDE_DIRS}
+            ${CUDAToolkit_LIBRARY_ROOT} PATH_SUFFIXES include)
+  find_library(FCNET_NCCL_LIBRARY nccl HINTS ${CUDAToolkit_LIBRARY_DIR} ${CUDAToolkit_LIBRARY_ROOT}
+               PATH_SUFFIXES lib lib64)
+endif()
+if(FCNET_NCCL AND FCNET_NCCL_INCLUDE_DIR AND FCNET_NCCL_LIBRARY)
+  message(STATUS "fcnet: NCCL found (${FCNET_NCCL_LIBRARY}): ranks with a GPU each sum through it")
+  target_include_directories(fcnet_cuda PRIVATE ${FCNET_NCCL_INCLUDE_DIR})
+  target_compile_definitions(fcnet_cuda PRIVATE FCNET_HAVE_NCCL=1)
+  target_link_libraries(fcnet_train PRIVATE ${FCNET_NCCL_LIBRARY})
+else()
+  message(STATUS "fcnet: no NCCL (not found, or FCNET_NCCL=OFF): CUDA ranks sum their "
+                 "gradients through the host collective only")
+endif()
+
 target_sources(fcnet_train PRIVATE $<TARGET_OBJECTS:fcnet_cuda>)
 target_link_libraries(fcnet_train PRIVATE CUDA::cudart CUDA::cublasLt)
 target_compile_definitions(fcnet_train PUBLIC FCNET_HAVE_CUDA)

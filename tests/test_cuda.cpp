@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <functional>
 #include <iostream>
+#include <numeric>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,7 @@
 #include "fcnet/trainer.hpp"
 #include "fcnet/training_report.hpp"
 #include "test_util.hpp"
+#include "thread_ranks.hpp"
 
 using namespace fcnet;
 using namespace fcnet::test;
@@ -364,6 +366,38 @@ TEST(CudaGpu, OptimizerStepsMatchCpuOptimizer) {
   }
 }
 
+namespace {
+
+// A run on the device against the CPU's (or another device run) of the same configuration, within
+// the fp32 tolerances of a whole run: the losses, norms and weights to rounding, the accuracies
+// to a row or so.
+void expect_same_run(const TrainResult& gpu, const TrainResult& cpu, const std::string& tag) {
+  ASSERT_EQ(gpu.epochs.size(), cpu.epochs.size()) << tag;
+  EXPECT_EQ(gpu.steps, cpu.steps) << tag;
+  EXPECT_EQ(gpu.train_examples, cpu.train_examples) << tag;
+  const double train_n = static_cast<double>(cpu.train_examples);
+  const double val_n = static_cast<double>(std::max<int64_t>(1, cpu.val_examples));
+  for (std::size_t e = 0; e < cpu.epochs.size(); ++e) {
+    const EpochRecord &a = gpu.epochs[e], &b = cpu.epochs[e];
+    EXPECT_NEAR(a.train_loss, b.train_loss, 1e-4 * b.train_loss) << tag << " epoch " << e;
+    EXPECT_NEAR(a.train_accuracy, b.train_accuracy, 1.5 / train_n) << tag << " epoch " << e;
+    EXPECT_NEAR(a.val_loss, b.val_loss, 1e-4 * b.val_loss) << tag << " epoch " << e;
+    EXPECT_NEAR(a.val_accuracy, b.val_accuracy, 1.5 / val_n) << tag << " epoch " << e;
+    EXPECT_DOUBLE_EQ(a.lr, b.lr) << tag;
+    EXPECT_EQ(a.examples, b.examples) << tag;
+    ASSERT_EQ(a.weight_norms.size(), b.weight_norms.size());
+    for (std::size_t l = 0; l < a.weight_norms.size(); ++l) {
+      EXPECT_NEAR(a.weight_norms[l], b.weight_norms[l], 1e-4 * b.weight_norms[l]) << tag;
+      EXPECT_NEAR(a.grad_norms[l], b.grad_norms[l], 1e-3 * b.grad_norms[l]) << tag;
+    }
+  }
+  EXPECT_EQ(gpu.best_epoch, cpu.best_epoch) << tag;
+  const Network<float>&gn = gpu.model.net32, &cn = cpu.model.net32;
+  EXPECT_LE(rel_diff(gn.params(), cn.params(), cn.buffer_size()), 1e-3) << tag;
+}
+
+}  // namespace
+
 // A whole run against fcnet::train: same initial weights, same batches (the partial last batch
 // included), same schedule, L2, validation split and best-epoch restore. Data stored as uint8
 // (scaled), float and double (standardized) exercise every gather path.
@@ -392,26 +426,7 @@ TEST(CudaGpu, TrainingMatchesCpuTrainer) {
       const TrainResult cpu = train(ds, nullptr, cfg);
       const TrainResult gpu = train_on_gpu(ds, cfg, Precision::fp32);
       const std::string tag = std::string(dtype_name(t)) + " " + optimizer_name(kind);
-      ASSERT_EQ(gpu.epochs.size(), cpu.epochs.size()) << tag;
-      EXPECT_EQ(gpu.steps, cpu.steps) << tag;
-      EXPECT_EQ(gpu.train_examples, cpu.train_examples) << tag;
-      for (std::size_t e = 0; e < cpu.epochs.size(); ++e) {
-        const EpochRecord &a = gpu.epochs[e], &b = cpu.epochs[e];
-        EXPECT_NEAR(a.train_loss, b.train_loss, 1e-4 * b.train_loss) << tag << " epoch " << e;
-        EXPECT_NEAR(a.train_accuracy, b.train_accuracy, 1.5 / 240) << tag << " epoch " << e;
-        EXPECT_NEAR(a.val_loss, b.val_loss, 1e-4 * b.val_loss) << tag << " epoch " << e;
-        EXPECT_NEAR(a.val_accuracy, b.val_accuracy, 1.5 / 60) << tag << " epoch " << e;
-        EXPECT_DOUBLE_EQ(a.lr, b.lr) << tag;
-        EXPECT_EQ(a.examples, b.examples) << tag;
-        ASSERT_EQ(a.weight_norms.size(), b.weight_norms.size());
-        for (std::size_t l = 0; l < a.weight_norms.size(); ++l) {
-          EXPECT_NEAR(a.weight_norms[l], b.weight_norms[l], 1e-4 * b.weight_norms[l]) << tag;
-          EXPECT_NEAR(a.grad_norms[l], b.grad_norms[l], 1e-3 * b.grad_norms[l]) << tag;
-        }
-      }
-      EXPECT_EQ(gpu.best_epoch, cpu.best_epoch) << tag;
-      const Network<float>&gn = gpu.model.net32, &cn = cpu.model.net32;
-      EXPECT_LE(rel_diff(gn.params(), cn.params(), cn.buffer_size()), 1e-3) << tag;
+      expect_same_run(gpu, cpu, tag);
       // The same held-out rows, recorded for the report, and the history in the model file.
       EXPECT_EQ(gpu.val_indices, cpu.val_indices) << tag;
       EXPECT_FALSE(gpu.val_indices.empty()) << tag;
@@ -420,6 +435,106 @@ TEST(CudaGpu, TrainingMatchesCpuTrainer) {
       // The model learnt something: the last epoch beats the first.
       EXPECT_LT(gpu.epochs.back().train_loss, gpu.epochs.front().train_loss) << tag;
     }
+}
+
+namespace {
+
+// The runs of the weight and rank tests: two hidden layers, Adam, a validation split; batches of 2
+// (many steps) train one epoch at a lower rate.
+TrainConfig small_run(int64_t batch, uint64_t seed) {
+  TrainConfig cfg;
+  cfg.hidden = {16, 12};
+  cfg.batch = batch;
+  cfg.epochs = batch == 2 ? 1 : 3;
+  cfg.optimizer.kind = OptimizerKind::adam;
+  cfg.schedule.lr = batch == 2 ? 2e-3 : 1e-2;
+  cfg.reg = 1e-3;
+  cfg.val_split = 0.2;
+  cfg.seed = seed;
+  return cfg;
+}
+
+}  // namespace
+
+// Class and example weights: each row's loss counts w_i times and the batch's loss is
+// Σ w_i·L_i / Σ w_i, as on the CPU. Some examples weigh 0; with batches of 2 and a class of
+// weight 0 many batches weigh 0 in all, which take no optimizer step on either.
+TEST(CudaGpu, ClassAndExampleWeightsMatchCpuTrainer) {
+  FCNET_REQUIRE_GPU();
+  struct Case {
+    const char* tag;
+    int64_t batch;
+    std::vector<double> class_weights;
+    bool example_weights;
+  };
+  const std::vector<Case> cases = {{"class and example weights", 64, {1.0, 3.0, 0.5}, true},
+                                   {"class weights", 50, {0.2, 1.0, 2.0}, false},
+                                   {"batches of weight 0", 2, {0.0, 1.0, 0.0}, false}};
+  for (const Case& c : cases) {
+    Dataset ds = synthetic(DType::f32, 300, 20, 3, 26);
+    if (c.example_weights) {
+      Rng rng(27);
+      for (int64_t i = 0; i < ds.n; ++i)
+        ds.weights.push_back(i % 7 == 0 ? 0.0 : 0.25 + 2.0 * rng.uniform());
+    }
+    TrainConfig cfg = small_run(c.batch, 6);
+    cfg.class_weights = c.class_weights;
+    const TrainResult cpu = train(ds, nullptr, cfg);
+    const TrainResult gpu = train_on_gpu(ds, cfg, Precision::fp32);
+    expect_same_run(gpu, cpu, c.tag);
+    // The weights changed the run: the unweighted one ends elsewhere.
+    TrainConfig plain = cfg;
+    plain.class_weights.clear();
+    ds.weights.clear();
+    const TrainResult unweighted = train_on_gpu(ds, plain, Precision::fp32);
+    EXPECT_GT(std::fabs(unweighted.epochs.back().train_loss - gpu.epochs.back().train_loss), 1e-3)
+        << c.tag;
+  }
+}
+
+// Data-parallel ranks on the device, as threads of this process sharing device 0: two ranks on
+// one GPU sum through the host collective (NCCL refuses them), and train the model of one
+// process, rows, batch weights and steps in which a rank holds no rows included.
+TEST(CudaGpu, RanksSharingOneDeviceMatchOneProcess) {
+  FCNET_REQUIRE_GPU();
+  struct Case {
+    const char* tag;
+    int ranks;
+    int64_t batch;
+    bool weighted;
+  };
+  const std::vector<Case> cases = {{"2 ranks", 2, 64, false},
+                                   {"2 ranks, weighted", 2, 50, true},
+                                   {"3 ranks, batches of 2", 3, 2, false}};
+  for (const Case& c : cases) {
+    Dataset ds = synthetic(DType::u8, 301, 20, 3, 28);
+    TrainConfig cfg = small_run(c.batch, 8);
+    cfg.device = Device::cuda;
+    if (c.weighted) {
+      cfg.class_weights = {1.0, 2.5, 0.5};
+      Rng rng(29);
+      for (int64_t i = 0; i < ds.n; ++i) ds.weights.push_back(0.5 + rng.uniform());
+    }
+    const TrainResult one = train(ds, nullptr, cfg);
+    std::vector<TrainResult> res(static_cast<std::size_t>(c.ranks));
+    on_ranks(c.ranks, [&](Collective& comm) {
+      const int r = comm.rank(), k = comm.size();
+      const int64_t lo = ds.n * r / k, hi = ds.n * (r + 1) / k;
+      std::vector<int64_t> idx(static_cast<std::size_t>(hi - lo));
+      std::iota(idx.begin(), idx.end(), lo);
+      TrainCallbacks cb;
+      cb.parallel = {&comm, ds.n, lo};
+      res[static_cast<std::size_t>(r)] = train(ds.subset(idx), nullptr, cfg, cb);
+    });
+    for (const TrainResult& got : res) expect_same_run(got, one, c.tag);
+    // Every rank ends with the very same weights.
+    const Network<float>& first = res[0].model.net32;
+    for (const TrainResult& got : res)
+      EXPECT_EQ(std::memcmp(got.model.net32.params(), first.params(),
+                            static_cast<std::size_t>(first.buffer_size()) * sizeof(float)),
+                0)
+          << c.tag;
+  }
 }
 
 TEST(CudaGpu, ReducedPrecisionTrainsCloseToCpu) {

@@ -13,57 +13,13 @@
 
 #include "fcnet/trainer.hpp"
 #include "test_util.hpp"
+#include "thread_ranks.hpp"
 #include "train/data_parallel.hpp"
 
 using namespace fcnet;
 using namespace fcnet::test;
 
 namespace {
-
-// The ranks' meeting point: each publishes its buffer, then every rank reads all of them.
-struct Group {
-  explicit Group(int k) : size(k), bar(k), ptr(static_cast<std::size_t>(k)) {}
-  int size;
-  std::barrier<> bar;
-  std::vector<const void*> ptr;
-};
-
-class ThreadCollective final : public Collective {
- public:
-  ThreadCollective(Group& g, int r) : g_(g), r_(r) {}
-  int rank() const override { return r_; }
-  int size() const override { return g_.size; }
-  void sum(float* v, int64_t n) override { reduce(v, n, false); }
-  void sum(double* v, int64_t n) override { reduce(v, n, false); }
-  void max(double* v, int64_t n) override { reduce(v, n, true); }
-  int64_t calls = 0;
-  // Added to the first element of every float sum this rank receives: a collective whose sums
-  // differ between ranks, as a faulty MPI library's might.
-  float skew = 0.0f;
-
- private:
-  template <class T>
-  void reduce(T* v, int64_t n, bool take_max) {
-    ++calls;
-    g_.ptr[static_cast<std::size_t>(r_)] = v;
-    g_.bar.arrive_and_wait();
-    std::vector<T> out(static_cast<std::size_t>(n));
-    for (int64_t i = 0; i < n; ++i) {
-      T acc = static_cast<const T*>(g_.ptr[0])[i];
-      for (int q = 1; q < g_.size; ++q) {
-        const T x = static_cast<const T*>(g_.ptr[static_cast<std::size_t>(q)])[i];
-        acc = take_max ? std::max(acc, x) : acc + x;
-      }
-      out[static_cast<std::size_t>(i)] = acc;
-    }
-    g_.bar.arrive_and_wait();  // every rank has read every input before any is overwritten
-    if constexpr (std::is_same_v<T, float>)
-      if (n > 0) out[0] += skew;
-    std::copy(out.begin(), out.end(), v);
-  }
-  Group& g_;
-  int r_;
-};
 
 // N×D float features with class-dependent means, sorted by label so that the ranks' slices hold
 // different classes (the last rank alone holds the highest).
@@ -352,4 +308,93 @@ TEST(DataParallel, SplitOfASortedIndexListKeepsEachRanksPart) {
   EXPECT_EQ(out.total, 7);
   EXPECT_EQ(out.first, 2);  // position of 3 in the list
   EXPECT_EQ(out.count, 3);
+}
+
+TEST(DataParallel, BroadcastCopiesTheRootsBytesToEveryRank) {
+  std::vector<std::array<unsigned char, 5>> got(3);
+  on_ranks(3, [&](Collective& c) {
+    std::array<unsigned char, 5> b{};
+    for (std::size_t i = 0; i < b.size(); ++i)
+      b[i] = static_cast<unsigned char>(10 * c.rank() + static_cast<int>(i));
+    c.broadcast(b.data(), static_cast<int64_t>(b.size()), 1);
+    got[static_cast<std::size_t>(c.rank())] = b;
+  });
+  for (const auto& b : got) EXPECT_EQ(b, (std::array<unsigned char, 5>{10, 11, 12, 13, 14}));
+}
+
+// The validation scores of ranks holding 3, 0 and 2 rows: every rank gets all 5, in rank order.
+TEST(DataParallel, GatheredScoresAreEveryRanksRowsInRankOrder) {
+  const std::array<int64_t, 3> rows = {3, 0, 2};
+  std::vector<Matrix<double>> all(3);
+  std::vector<std::vector<int32_t>> labels(3);
+  on_ranks(3, [&](Collective& c) {
+    const auto r = static_cast<std::size_t>(c.rank());
+    int64_t first = 0;
+    for (std::size_t q = 0; q < r; ++q) first += rows[q];
+    Matrix<double> mine(rows[r], 2);
+    std::vector<int32_t> y;
+    for (int64_t i = 0; i < rows[r]; ++i) {
+      mine(i, 0) = 0.25 * static_cast<double>(first + i);
+      mine(i, 1) = -0.5 - static_cast<double>(first + i);
+      y.push_back(static_cast<int32_t>((first + i) % 2));
+    }
+    detail::gather_scores(c, mine, y, all[r], labels[r]);
+  });
+  for (std::size_t r = 0; r < 3; ++r) {
+    ASSERT_EQ(all[r].rows(), 5) << r;
+    ASSERT_EQ(all[r].cols(), 2) << r;
+    EXPECT_EQ(labels[r], (std::vector<int32_t>{0, 1, 0, 1, 0})) << r;
+    for (int64_t i = 0; i < 5; ++i) {
+      EXPECT_EQ(all[r](i, 0), 0.25 * static_cast<double>(i)) << r;
+      EXPECT_EQ(all[r](i, 1), -0.5 - static_cast<double>(i)) << r;
+    }
+  }
+}
+
+// --monitor val_roc_auc on ranks scores the whole validation set (every rank's share gathered),
+// so the kept epoch and the weights are those of one process.
+TEST(DataParallel, RocAucMonitorOnRanksFollowsTheSingleProcessRun) {
+  const Dataset all = make_data(203, 12, 3, 13);
+  TrainConfig cfg = small_config();
+  cfg.monitor = Monitor::val_roc_auc;
+  cfg.schedule.lr = 3e-2;  // large steps: the score goes up and down, so the kept epoch matters
+  cfg.epochs = 10;
+  const TrainResult ref = train_alone(all, cfg);
+  for (int k : {2, 3}) {
+    RankRun run = train_ranks(all, k, cfg);
+    for (int r = 0; r < k; ++r) {
+      const TrainResult& got = run.res[static_cast<std::size_t>(r)];
+      EXPECT_EQ(got.best_epoch, ref.best_epoch) << "K=" << k << " rank " << r;
+      EXPECT_EQ(got.epochs.size(), ref.epochs.size()) << "K=" << k;
+      EXPECT_LT(max_param_diff<float>(got.model, ref.model), 2e-5) << "K=" << k << " rank " << r;
+    }
+  }
+}
+
+TEST(DataParallel, RankDevicesAreRankModCountAndOwnedOnlyWhenAllDiffer) {
+  EXPECT_EQ(detail::device_for_rank(0, 1), 0);
+  EXPECT_EQ(detail::device_for_rank(3, 1), 0);
+  EXPECT_EQ(detail::device_for_rank(0, 4), 0);
+  EXPECT_EQ(detail::device_for_rank(5, 4), 1);
+  EXPECT_EQ(detail::device_for_rank(7, 8), 7);
+  EXPECT_THROW(detail::device_for_rank(0, 0), Error);
+  const detail::DeviceId a{1, 2, 3}, b{1, 2, 4}, c{};
+  EXPECT_TRUE(detail::all_distinct({}));
+  EXPECT_TRUE(detail::all_distinct({a}));
+  EXPECT_TRUE(detail::all_distinct({a, b, c}));
+  EXPECT_FALSE(detail::all_distinct({a, b, a}));
+  // Decided over the ranks from every rank's id: the same answer everywhere. Ids differing only
+  // in their last byte, or in a high bit, are different devices.
+  for (bool shared : {false, true}) {
+    std::array<bool, 3> own{};
+    on_ranks(3, [&](Collective& comm) {
+      detail::DeviceId id{};
+      id.fill(0xA5);
+      const int r = comm.rank();
+      if (r == 1) id[15] = 0x5A;
+      if (r == 2 && !shared) id[3] = 0xFF;
+      own[static_cast<std::size_t>(r)] = detail::every_rank_has_own_device(comm, id);
+    });
+    for (bool o : own) EXPECT_EQ(o, !shared);
+  }
 }

@@ -142,6 +142,25 @@ double max_diff(const Model& a, const Model& b) {
   return m;
 }
 
+// `<args> --json --out …` (args include --json) as one process (np 0) or on np ranks, for each
+// np: what each run printed and the model it wrote. Stops at the first run that fails.
+struct Trained {
+  json j;
+  Model m;
+};
+std::vector<Trained> train_on(const std::vector<int>& nps, const std::string& args,
+                              const fs::path& dir) {
+  std::vector<Trained> out;
+  for (int np : nps) {
+    const std::string path = (dir / ("np" + std::to_string(np) + ".safetensors")).string();
+    MpiRun run = run_np(np, args + " --out " + path, dir);
+    EXPECT_EQ(run.r.code, 0) << "np " << np << ": " << run.r.err;
+    if (run.r.code != 0) break;
+    out.push_back({json::parse(run.r.out), load_model(path)});
+  }
+  return out;
+}
+
 int count(const std::string& s, const std::string& what) {
   int n = 0;
   for (auto p = s.find(what); p != std::string::npos; p = s.find(what, p + 1)) ++n;
@@ -218,27 +237,44 @@ TEST(Mpi, ClassWeightsOnRanksMatchOneProcess) {
   const auto files = write_shards(dir);
   const std::string list = files[0] + "," + files[1] + "," + files[2];
   for (const std::string spec : {"balanced", "bee=3,dog=0.5"}) {
-    const std::string args =
-        "train --data " + list + kTrain + kNoDropout + " --class-weight " + spec;
-    MpiRun ref = run_np(0, args + " --out " + (dir / "ref.safetensors").string(), dir);
-    ASSERT_EQ(ref.r.code, 0) << ref.r.err;
-    const json rj = json::parse(ref.r.out);
-    const Model rm = load_model((dir / "ref.safetensors").string());
-    for (int k : {2, 3}) {
-      const std::string out = (dir / ("k" + std::to_string(k) + ".safetensors")).string();
-      MpiRun run = run_np(k, args + " --out " + out, dir);
-      ASSERT_EQ(run.r.code, 0) << run.r.err;
-      const json j = json::parse(run.r.out);
+    const std::vector<Trained> runs = train_on(
+        {0, 2, 3}, "train --data " + list + kTrain + kNoDropout + " --class-weight " + spec, dir);
+    ASSERT_EQ(runs.size(), 3u) << spec;
+    const json& rj = runs[0].j;
+    const Model& rm = runs[0].m;
+    for (std::size_t i = 1; i < runs.size(); ++i) {
+      const json& j = runs[i].j;
+      const int k = j["ranks"].get<int>();
       for (std::size_t e = 0; e < 3; ++e)
         EXPECT_NEAR(j["epochs"][e]["train_loss"].get<double>(),
                     rj["epochs"][e]["train_loss"].get<double>(), 1e-5)
             << spec << " K=" << k << " epoch " << e + 1;
-      const Model m = load_model(out);
-      EXPECT_EQ(json::parse(m.training_json)["class_weights"],
+      EXPECT_EQ(json::parse(runs[i].m.training_json)["class_weights"],
                 json::parse(rm.training_json)["class_weights"])
           << spec;
-      EXPECT_LT(max_diff(m, rm), 2e-5) << spec << " K=" << k;
+      EXPECT_LT(max_diff(runs[i].m, rm), 2e-5) << spec << " K=" << k;
     }
+  }
+}
+
+// --monitor val_roc_auc on ranks ranks the whole validation split (every rank's share of it
+// gathered), so K ranks keep the epoch and the weights of one process.
+TEST(Mpi, RocAucMonitorOnRanksMatchesOneProcess) {
+  auto dir = temp_dir("mpi-auc");
+  const auto files = write_shards(dir);
+  const std::string list = files[0] + "," + files[1] + "," + files[2];
+  const std::vector<Trained> runs = train_on(
+      {0, 2, 3},
+      "train --data " + list +
+          " --hidden 12 --batch 16 --epochs 6 --optimizer adam --lr 0.05 --seed 3 --threads 1 "
+          "--val-split 0.3 --test-data none --json --dropout 0 --monitor val_roc_auc",
+      dir);
+  ASSERT_EQ(runs.size(), 3u);
+  for (std::size_t i = 1; i < runs.size(); ++i) {
+    const int k = runs[i].j["ranks"].get<int>();
+    EXPECT_EQ(runs[i].j["best_epoch"], runs[0].j["best_epoch"]) << "K=" << k;
+    EXPECT_EQ(runs[i].j["val_accuracy"], runs[0].j["val_accuracy"]) << "K=" << k;
+    EXPECT_LT(max_diff(runs[i].m, runs[0].m), 2e-5) << "K=" << k;
   }
 }
 

@@ -17,6 +17,9 @@ class Collective {
   virtual void sum(float* v, int64_t n) = 0;
   virtual void sum(double* v, int64_t n) = 0;
   virtual void max(double* v, int64_t n) = 0;
+  // Copies `bytes` bytes from rank `root`'s buffer into every other rank's (an identifier one
+  // rank creates, such as the NCCL communicator's).
+  virtual void broadcast(void* data, int64_t bytes, int root) = 0;
 };
 
 }  // namespace fcnet

@@ -33,8 +33,10 @@ std::string cuda_devices_info();
 // early stopping, checkpoints and TrainResult as on the CPU. Differences: dropout masks come from a
 // counter-based hash on the device (same distribution, other draws); steps are queued, so on_step
 // reports the loss of the latest read-back and a diverging run is found at the end of the epoch
-// (the error names the first step whose loss was not finite); cfg.f64, class and example weights
-// and ranks are CPU-only.
+// (the error names the first step whose loss was not finite); cfg.f64 is CPU-only. Class and
+// example weights mean what they mean on the CPU; with data-parallel ranks (TrainCallbacks::
+// parallel) rank r trains on device r mod (devices) and the gradients are summed with NCCL when
+// every rank has a device of its own, else through the Collective (docs/cuda.md).
 
 // Options of the lower-level interface.
 struct CudaOptions {

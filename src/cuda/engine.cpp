@@ -89,6 +89,15 @@ void require_device(int device) {
          "includes this GPU");
 }
 
+int device_count() {
+  int count = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return 0;
+  }
+  return count;
+}
+
 // ---- DeviceMemory --------------------------------------------------------------------------
 
 DeviceMemory::DeviceMemory(std::size_t bytes, const std::string& what) : bytes_(bytes) {
@@ -274,12 +283,22 @@ void DeviceData::set_permutation(const Context& ctx, const std::vector<int64_t>&
   ctx.upload(perm.get(), p.data(), p.size() * sizeof(int32_t));
 }
 
+void DeviceData::set_weights(const Context& ctx, const std::vector<double>& w) {
+  if (static_cast<int64_t>(w.size()) != n)
+    fail("example weights", "has " + std::to_string(w.size()) + " entries",
+         std::to_string(n) + ", one per example");
+  if (!weights.get())
+    weights = DeviceMemory(static_cast<std::size_t>(n) * sizeof(double), "example weights");
+  ctx.upload(weights.get(), w.data(), w.size() * sizeof(double));
+  ctx.sync();
+}
+
 // ---- Engine: plans -------------------------------------------------------------------------
 
 // Activation buffers for batches of up to `cap` rows ([l] for hidden layers l = 1..L−1).
 struct Engine::Buffers {
   int64_t cap = 0;
-  DeviceMemory x, y, scores, dsc16, part_loss, part_correct;
+  DeviceMemory x, y, w, scores, dsc16, part_loss, part_correct;
   std::vector<DeviceMemory> out, z, drop, grad, aux;
   std::vector<int64_t> aux_ld;  // bits per column of the ReLU mask
 };
@@ -305,7 +324,7 @@ struct Engine::Plan {
   cudaGraphExec_t exec = nullptr;
   // The operands the graph was captured with (a fixed array: compared on every step, built on the
   // stack so a step allocates nothing).
-  using Operands = std::array<const void*, 12>;
+  using Operands = std::array<const void*, 17>;
   Operands bound{};
 
   Plan() = default;
@@ -361,6 +380,10 @@ Engine::Engine(const Network<float>& net, const EngineConfig& cfg)
   norm_ticket_ = DeviceMemory(sizeof(uint32_t), "norms");
   lr_capacity_ = 1;
   lr_table_ = DeviceMemory(sizeof(double), "learning rates");
+  grad_scale_table_ = DeviceMemory(sizeof(double), "step scales");
+  loss_scale_table_ = DeviceMemory(sizeof(double), "step scales");
+  skip_table_ = DeviceMemory(sizeof(int32_t), "step scales");
+  row_start_table_ = DeviceMemory(sizeof(int64_t), "step offsets");
   upload(net);
 
   FCNET_CUDA_CHECK(cudaEventCreateWithFlags(&snapshot_event_, cudaEventDisableTiming));
@@ -413,6 +436,7 @@ Engine::Buffers& Engine::buffers_for(Kind kind, int64_t n) {
   const auto rows = static_cast<std::size_t>(n);
   b->x = DeviceMemory(rows * static_cast<std::size_t>(sizes_[0]) * es, "input batch");
   b->y = DeviceMemory(rows * sizeof(int32_t), "batch labels");
+  if (train && cfg_.weighted) b->w = DeviceMemory(rows * sizeof(double), "batch weights");
   b->out.resize(static_cast<std::size_t>(L));
   b->z.resize(static_cast<std::size_t>(L));
   b->drop.resize(static_cast<std::size_t>(L));
@@ -476,7 +500,7 @@ std::unique_ptr<Engine::Plan> Engine::build_plan(Kind kind, int64_t n) {
   p->bufs = &B;
   const int L = static_cast<int>(sizes_.size()) - 1;
   const bool train = kind != Kind::eval;
-  const bool dropout = kind == Kind::train && cfg_.dropout > 0 && L > 1;
+  const bool dropout = (kind == Kind::train || kind == Kind::local) && cfg_.dropout > 0 && L > 1;
   p->dropout = dropout;
   const bool fused = cfg_.options.fused_epilogues;
   const bool relu = act_.kind == Activation::relu;
@@ -663,11 +687,15 @@ void Engine::enqueue(const Plan& p, const Source& src) {
     return d;
   };
   const DeviceData& data = *src.data;
+  // A step of the epoch (not a test's gradient or an evaluation) reads the epoch's tables.
+  const bool stepping = p.kind == Kind::train || p.kind == Kind::local;
+  const bool weighted = stepping && cfg_.weighted && data.weights.get() != nullptr;
+  double* w = weighted ? B.w.as<double>() : nullptr;
 
-  gather_rows(B.x.get(), st, B.y.as<int32_t>(), data.bytes.get(), data.dtype, data.d,
-              data.labels.as<int32_t>(), src.perm, src.step, src.stride, src.base, n,
-              data.mul_f.as<float>(), data.add_f.as<float>(), data.mul_d.as<double>(),
-              data.add_d.as<double>(), stream);
+  gather_rows(B.x.get(), st, B.y.as<int32_t>(), w, data.bytes.get(), data.dtype, data.d,
+              data.labels.as<int32_t>(), weighted ? data.weights.as<double>() : nullptr, src.perm,
+              src.step, src.row_start, src.stride, src.base, n, data.mul_f.as<float>(),
+              data.add_f.as<float>(), data.mul_d.as<double>(), data.add_d.as<double>(), stream);
 
   for (int l = 1; l <= L; ++l) {
     const Plan::Layer& ly = p.layers[static_cast<std::size_t>(l)];
@@ -687,9 +715,11 @@ void Engine::enqueue(const Plan& p, const Source& src) {
   }
 
   const int64_t C = sizes_.back();
+  StepScales scales;
+  if (stepping) scales = {tables_.grad_scale, tables_.loss_scale};
   softmax_xent(B.scores.as<float>(), train && bf16_ ? B.dsc16.as<uint16_t>() : nullptr,
-               B.y.as<int32_t>(), n, C, static_cast<float>(1.0 / static_cast<double>(n)), train,
-               (train ? train_acc_ : eval_acc_).as<Accum>(), B.part_loss.as<double>(),
+               B.y.as<int32_t>(), w, n, C, static_cast<float>(1.0 / static_cast<double>(n)), scales,
+               train, (train ? train_acc_ : eval_acc_).as<Accum>(), B.part_loss.as<double>(),
                B.part_correct.as<long long>(), src.step, stream);
   if (!train) return;
 
@@ -717,7 +747,7 @@ void Engine::enqueue(const Plan& p, const Source& src) {
     fcnet::cuda::optimizer_step(params_.as<float>(), grads_.as<float>(), m_.as<float>(),
                                 v_.as<float>(), bf16_ ? shadow_.as<uint16_t>() : nullptr,
                                 ranges_.as<OptRange>(), nranges_, max_range_, opt_params(cfg_.l2),
-                                lr_table_.as<double>(), ctr, stream);
+                                lr_table_.as<double>(), tables_.skip, ctr, stream);
 }
 
 void Engine::run(Plan& p, const Source& src) {
@@ -728,8 +758,13 @@ void Engine::run(Plan& p, const Source& src) {
   const DeviceData& d = *src.data;
   const Plan::Operands key = {d.bytes.get(),
                               d.labels.get(),
+                              d.weights.get(),
                               src.perm,
                               src.step,
+                              src.row_start,
+                              tables_.grad_scale,
+                              tables_.loss_scale,
+                              tables_.skip,
                               d.mul_f.get(),
                               d.add_f.get(),
                               d.mul_d.get(),
@@ -792,23 +827,55 @@ StepTotals Engine::read_accum(const Accum* acc) {
 }
 
 void Engine::begin_epoch(const std::vector<double>& lr_per_step, int64_t first_step) {
+  EpochTables t;
+  t.lr = lr_per_step;
+  begin_epoch(t, first_step);
+}
+
+namespace {
+
+// Uploads `v` into `table` (capacity entries) and returns its device address, or null when v is
+// empty (the table is not used).
+template <class T>
+const T* put_table(const Context& ctx, const DeviceMemory& table, const std::vector<T>& v,
+                   const std::vector<double>& lr) {
+  if (v.empty()) return nullptr;
+  if (v.size() != lr.size())
+    fail("epoch tables", "hold " + std::to_string(v.size()) + " entries",
+         std::to_string(lr.size()) + ", one per step");
+  ctx.upload(table.get(), v.data(), v.size() * sizeof(T));
+  return table.as<T>();
+}
+
+}  // namespace
+
+void Engine::begin_epoch(const EpochTables& t, int64_t first_step) {
   if (snapshot_pending_) {
     FCNET_CUDA_CHECK(cudaEventSynchronize(snapshot_event_));
     snapshot_pending_ = false;
   }
-  const auto steps = static_cast<int64_t>(lr_per_step.size());
+  const auto steps = static_cast<int64_t>(t.lr.size());
   if (steps > lr_capacity_) {
-    // The table's address is baked into captured graphs: they must be captured again.
+    // The tables' addresses are baked into captured graphs: they must be captured again.
     for (auto& kv : plans_) kv.second->drop_graph();
-    lr_table_ = DeviceMemory(static_cast<std::size_t>(steps) * sizeof(double), "learning rates");
+    const auto n = static_cast<std::size_t>(steps);
+    lr_table_ = DeviceMemory(n * sizeof(double), "learning rates");
+    grad_scale_table_ = DeviceMemory(n * sizeof(double), "step scales");
+    loss_scale_table_ = DeviceMemory(n * sizeof(double), "step scales");
+    skip_table_ = DeviceMemory(n * sizeof(int32_t), "step scales");
+    row_start_table_ = DeviceMemory(n * sizeof(int64_t), "step offsets");
     lr_capacity_ = steps;
   }
-  ctx_.upload(lr_table_.get(), lr_per_step.data(), lr_per_step.size() * sizeof(double));
+  ctx_.upload(lr_table_.get(), t.lr.data(), t.lr.size() * sizeof(double));
+  tables_.grad_scale = put_table(ctx_, grad_scale_table_, t.grad_scale, t.lr);
+  tables_.loss_scale = put_table(ctx_, loss_scale_table_, t.loss_scale, t.lr);
+  tables_.skip = put_table(ctx_, skip_table_, t.skip, t.lr);
+  tables_.row_start = put_table(ctx_, row_start_table_, t.row_start, t.lr);
   reset_accum(train_acc_.as<Accum>());
   ctx_.upload(&counters_.as<Counters>()->s, &first_step, sizeof(int64_t));
 }
 
-void Engine::train_step(const DeviceData& data, int64_t stride, int64_t n) {
+void Engine::train_step(const DeviceData& data, int64_t stride, int64_t n, bool counted) {
   Plan& p = plan(Kind::train, n);
   Source src;
   src.data = &data;
@@ -816,7 +883,37 @@ void Engine::train_step(const DeviceData& data, int64_t stride, int64_t n) {
   src.step = &counters_.as<Counters>()->s;
   src.stride = stride;
   run(p, src);
-  ++steps_;
+  if (counted) ++steps_;
+}
+
+void Engine::reserve(int64_t n) {
+  buffers_for(Kind::local, n);
+}
+
+void Engine::local_step(const DeviceData& data, int64_t n) {
+  if (!tables_.row_start)
+    fail("local_step", "without the epoch's row offsets", "begin_epoch with row_start");
+  Plan& p = plan(Kind::local, n);
+  Source src;
+  src.data = &data;
+  src.perm = data.perm.as<int32_t>();
+  src.step = &counters_.as<Counters>()->s;
+  src.row_start = tables_.row_start;
+  run(p, src);
+}
+
+void Engine::zero_grads() {
+  FCNET_CUDA_CHECK(cudaMemsetAsync(
+      grads_.get(), 0, static_cast<std::size_t>(total_) * sizeof(float), ctx_.stream()));
+}
+
+void Engine::apply_step(bool counted) {
+  fcnet::cuda::optimizer_step(params_.as<float>(), grads_.as<float>(), m_.as<float>(),
+                              v_.as<float>(), bf16_ ? shadow_.as<uint16_t>() : nullptr,
+                              ranges_.as<OptRange>(), nranges_, max_range_, opt_params(cfg_.l2),
+                              lr_table_.as<double>(), tables_.skip, counters_.as<Counters>(),
+                              ctx_.stream());
+  if (counted) ++steps_;
 }
 
 StepTotals Engine::epoch_totals() {
@@ -872,10 +969,10 @@ OptParams Engine::opt_params(double l2) const {
 void Engine::optimizer_step(double lr, double l2) {
   ctx_.upload(lr_table_.get(), &lr, sizeof(double));
   FCNET_CUDA_CHECK(cudaMemsetAsync(counters_.get(), 0, sizeof(int64_t), ctx_.stream()));
-  fcnet::cuda::optimizer_step(params_.as<float>(), grads_.as<float>(), m_.as<float>(),
-                              v_.as<float>(), bf16_ ? shadow_.as<uint16_t>() : nullptr,
-                              ranges_.as<OptRange>(), nranges_, max_range_, opt_params(l2),
-                              lr_table_.as<double>(), counters_.as<Counters>(), ctx_.stream());
+  fcnet::cuda::optimizer_step(
+      params_.as<float>(), grads_.as<float>(), m_.as<float>(), v_.as<float>(),
+      bf16_ ? shadow_.as<uint16_t>() : nullptr, ranges_.as<OptRange>(), nranges_, max_range_,
+      opt_params(l2), lr_table_.as<double>(), nullptr, counters_.as<Counters>(), ctx_.stream());
   ++steps_;
 }
 

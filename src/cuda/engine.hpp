@@ -35,6 +35,9 @@ inline void check_cuda(cudaError_t e, const char* call, const char* file, int li
 // build's code (compute capability 9.0 or newer).
 void require_device(int device);
 
+// The number of visible CUDA devices (0 when the runtime finds none).
+int device_count();
+
 // Device memory owned by one object.
 class DeviceMemory {
  public:
@@ -67,6 +70,7 @@ class Context {
   Context(const Context&) = delete;
   Context& operator=(const Context&) = delete;
 
+  int device() const { return device_; }
   cudaStream_t stream() const { return stream_; }
   cublasLtHandle_t lt() const { return lt_; }
   void* workspace() const { return workspace_.get(); }
@@ -95,10 +99,12 @@ class DeviceData {
 
   // Uploads a permutation of 0..n−1 (stream ordered).
   void set_permutation(const Context& ctx, const std::vector<int64_t>& order);
+  // Uploads one weight per example (a weighted run's w_i, gathered with the rows).
+  void set_weights(const Context& ctx, const std::vector<double>& w);
 
   int64_t n = 0, d = 0;
   int dtype = kF32;
-  DeviceMemory bytes, labels, perm, mul_f, add_f, mul_d, add_d;
+  DeviceMemory bytes, labels, weights, perm, mul_f, add_f, mul_d, add_d;
 
  private:
   void upload_transform(const Context& ctx, const InputTransform& tf);
@@ -110,6 +116,18 @@ struct EngineConfig {
   double l2 = 0.0;       // 2·reg, applied by the optimizer to weight gradients
   double dropout = 0.0;  // drop probability on hidden units (training steps only)
   uint64_t dropout_seed = 0;
+  bool weighted = false;  // training steps gather a weight per row (DeviceData::weights)
+};
+
+// The values of each step of an epoch, uploaded by begin_epoch. Every table but lr may be empty:
+// the step then uses its constant (the scale 1/rows, the loss factor 1, no skip, rows at
+// s·stride).
+struct EpochTables {
+  std::vector<double> lr;          // learning rate
+  std::vector<double> grad_scale;  // the dscores scale: 1/(batch over all ranks), or 1/Σ w
+  std::vector<double> loss_scale;  // the factor of the step's loss total in the epoch's sum
+  std::vector<int32_t> skip;       // 1: no optimizer update (a weighted batch of total weight 0)
+  std::vector<int64_t> row_start;  // where the step's rows start in the permutation (ranks)
 };
 
 // Results read back from the device accumulators.
@@ -138,8 +156,20 @@ class Engine {
   // `first_step` (a resumed epoch starts inside) and uploads the learning rate of each step of the
   // epoch. train_step enqueues one step (gather of rows
   // perm[s·stride … s·stride + n − 1], forward, backward, optimizer) without waiting.
+  // With tables, each step's values come from them (see EpochTables). `counted`: the step takes an
+  // optimizer step (false where its skip entry is set), for steps().
   void begin_epoch(const std::vector<double>& lr_per_step, int64_t first_step = 0);
-  void train_step(const DeviceData& data, int64_t stride, int64_t n);
+  void begin_epoch(const EpochTables& tables, int64_t first_step = 0);
+  void train_step(const DeviceData& data, int64_t stride, int64_t n, bool counted = true);
+  // A training step in parts, for ranks whose gradients are summed between them: local_step
+  // enqueues the gather of the n rows at row_start[s] of the permutation, forward and backward
+  // (n ≥ 1; zero_grads instead for a rank with no rows in the step), apply_step the optimizer
+  // (which advances the step counters). reserve sizes the buffers for steps of up to n rows once.
+  void reserve(int64_t n);
+  void local_step(const DeviceData& data, int64_t n);
+  void zero_grads();
+  void apply_step(bool counted);
+  float* gradients() const { return grads_.as<float>(); }
   StepTotals epoch_totals();  // waits
   // Non-blocking progress: request a copy of the accumulators; poll returns true once it landed.
   void request_snapshot();
@@ -173,15 +203,25 @@ class Engine {
   std::string plan_summary(int64_t n);
 
  private:
-  enum class Kind { train, grad, eval };
+  // train: a whole step (graph replayed); local: a rank's step without the optimizer; grad: tests'
+  // forward and backward; eval: forward only.
+  enum class Kind { train, local, grad, eval };
   struct Buffers;
   struct Plan;
   struct Source {
     const DeviceData* data = nullptr;
     const int32_t* perm = nullptr;
     const int64_t* step = nullptr;
+    const int64_t* row_start = nullptr;
     int64_t stride = 0;
     int64_t base = 0;
+  };
+  // The epoch's tables as the kernels see them (null: not used this epoch).
+  struct Tables {
+    const double* grad_scale = nullptr;
+    const double* loss_scale = nullptr;
+    const int32_t* skip = nullptr;
+    const int64_t* row_start = nullptr;
   };
 
   Plan& plan(Kind kind, int64_t n);
@@ -211,7 +251,9 @@ class Engine {
   int nranges_ = 0;
   int64_t max_range_ = 0;
   DeviceMemory counters_, train_acc_, eval_acc_, lr_table_, norms_, norm_partials_, norm_ticket_;
+  DeviceMemory grad_scale_table_, loss_scale_table_, skip_table_, row_start_table_;
   int64_t lr_capacity_ = 0;
+  Tables tables_;
   std::unique_ptr<Buffers> train_buffers_, eval_buffers_;
   std::map<std::pair<int, int64_t>, std::unique_ptr<Plan>> plans_;
   int64_t steps_ = 0;

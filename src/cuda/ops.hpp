@@ -66,14 +66,17 @@ struct DropoutDraw {
 };
 
 // gather.cu: rows i in [0, count) of out (count×d, element type st) are example r_i of the data
-// set converted and transformed, x' = x·mul[j] + add[j], and y_out[i] = labels[r_i] (y_out and
-// labels may be null), where r_i = perm[(*step)·stride + base + i] with a permutation, else
-// base + i (step null: 0). dtype is kU8/kF32/kF64; u8 and f32 data use the float mul_f/add_f,
-// f64 data the double mul_d/add_d, as the CPU gather does.
-void gather_rows(void* out, Store st, int32_t* y_out, const void* data, int dtype, int64_t d,
-                 const int32_t* labels, const int32_t* perm, const int64_t* step, int64_t stride,
-                 int64_t base, int64_t count, const float* mul_f, const float* add_f,
-                 const double* mul_d, const double* add_d, cudaStream_t stream);
+// set converted and transformed, x' = x·mul[j] + add[j], y_out[i] = labels[r_i] (y_out and
+// labels may be null) and w_out[i] = weights[r_i] (both may be null), where
+// r_i = perm[first + base + i] with a permutation, else first + base + i; first is
+// row_start[*step] with a table of step offsets, else (*step)·stride (step null: 0). dtype is
+// kU8/kF32/kF64; u8 and f32 data use the float mul_f/add_f, f64 data the double mul_d/add_d, as
+// the CPU gather does.
+void gather_rows(void* out, Store st, int32_t* y_out, double* w_out, const void* data, int dtype,
+                 int64_t d, const int32_t* labels, const double* weights, const int32_t* perm,
+                 const int64_t* step, const int64_t* row_start, int64_t stride, int64_t base,
+                 int64_t count, const float* mul_f, const float* add_f, const double* mul_d,
+                 const double* add_d, cudaStream_t stream);
 
 // activation.cu: over rows×cols, v = in + bias[j] (bias may be null); z_out = v when z_out is not
 // null; a = f(v) when apply, else v (a may be null). `in` may alias a or z_out.
@@ -93,21 +96,32 @@ void dropout_forward(void* out, const void* a, Store st, int64_t count, const Dr
 void bias_grad(float* db, const void* dz, Store st, int64_t rows, int64_t cols,
                cudaStream_t stream);
 
-// softmax_xent.cu: fused softmax–cross-entropy on scores (rows×cols fp32) with labels y. Adds
-// Σ_i −log softmax(S)[i, y_i] and the correct rows to *acc (in a fixed order: the result does not
-// depend on scheduling), and records the first non-finite step (Counters::s read from `step`).
-// backward: overwrites scores with dscores = (softmax(S) − onehot(y))·scale, and writes a bf16
-// copy into dscores_bf16 when it is not null. part_loss/part_correct: softmax_xent_blocks(rows)
-// entries of scratch.
-void softmax_xent(float* scores, uint16_t* dscores_bf16, const int32_t* y, int64_t rows,
-                  int64_t cols, float scale, bool backward, Accum* acc, double* part_loss,
-                  long long* part_correct, const int64_t* step, cudaStream_t stream);
+// Per-step tables (device, indexed by Counters::s) that replace a step's constants: each may be
+// null.
+struct StepScales {
+  const double* grad = nullptr;  // the dscores scale (1/batch over all ranks, or 1/Σ w)
+  const double* loss = nullptr;  // the factor of the step's loss total in the epoch's sum
+};
+
+// softmax_xent.cu: fused softmax–cross-entropy on scores (rows×cols fp32) with labels y and row
+// weights w (null: all 1). Adds the step's total Σ_i w_i·(−log softmax(S)[i, y_i]) (times
+// per_step.loss[*step] when given) and the correct rows to *acc (in a fixed order: the result
+// does not depend on scheduling), and records the first non-finite step (Counters::s read from
+// `step`). backward: overwrites scores with dscores = (softmax(S) − onehot(y))·scale·w_i, where
+// scale is per_step.grad[*step] when given, and writes a bf16 copy into dscores_bf16 when it is
+// not null. part_loss/part_correct: softmax_xent_blocks(rows) entries of scratch.
+void softmax_xent(float* scores, uint16_t* dscores_bf16, const int32_t* y, const double* w,
+                  int64_t rows, int64_t cols, float scale, const StepScales& per_step,
+                  bool backward, Accum* acc, double* part_loss, long long* part_correct,
+                  const int64_t* step, cudaStream_t stream);
 int64_t softmax_xent_blocks(int64_t rows);
 
 // optimizer.cu: one update of every range of the contiguous parameter buffer, with the rules of
 // src/nn/optim.cpp (l2 added to weight gradients only, adamw's decay on weights only). The
 // learning rate is lr_table[ctr->s]; t = ctr->t + 1. The last block advances ctr->s and ctr->t.
-// When shadow is not null it receives the bf16 copy of every updated parameter.
+// When shadow is not null it receives the bf16 copy of every updated parameter. A step whose
+// skip[ctr->s] is not 0 (skip may be null) changes nothing but advances ctr->s (a weighted batch
+// of total weight 0, as the CPU trainer leaves it).
 struct OptRange {
   int64_t begin;
   int64_t end;
@@ -127,7 +141,8 @@ struct OptParams {
 };
 void optimizer_step(float* p, const float* g, float* m, float* v, uint16_t* shadow,
                     const OptRange* ranges, int nranges, int64_t max_len, const OptParams& o,
-                    const double* lr_table, Counters* ctr, cudaStream_t stream);
+                    const double* lr_table, const int32_t* skip, Counters* ctr,
+                    cudaStream_t stream);
 
 // convert.cu: dst = bf16(src), round to nearest even, n elements.
 void to_bf16(uint16_t* dst, const float* src, int64_t n, cudaStream_t stream);

@@ -106,16 +106,19 @@ __global__ void optimizer_kernel(float* __restrict__ p, const float* __restrict_
                                  float* __restrict__ m, float* __restrict__ v,
                                  __nv_bfloat16* __restrict__ shadow,
                                  const OptRange* __restrict__ ranges, OptParams o,
-                                 const double* __restrict__ lr_table, Counters* ctr) {
+                                 const double* __restrict__ lr_table,
+                                 const int32_t* __restrict__ skip, Counters* ctr) {
   __shared__ Scalars sc;
   __shared__ bool s_last;
+  // Read by every block before any counts itself done, so before the last one advances ctr->s.
+  const bool skipped = skip != nullptr && skip[ctr->s] != 0;
   const OptRange r = ranges[blockIdx.y];
   const int64_t head = min(static_cast<int64_t>((4 - (r.begin & 3)) & 3), r.end - r.begin);
   const int64_t body = r.begin + head;
   const int64_t quads = (r.end - body) / 4;
   const int64_t tail = body + 4 * quads;
   const int64_t first = blockIdx.x * static_cast<int64_t>(blockDim.x);
-  if (first < quads || (blockIdx.x == 0 && (head > 0 || tail < r.end))) {
+  if (!skipped && (first < quads || (blockIdx.x == 0 && (head > 0 || tail < r.end)))) {
     if (threadIdx.x == 0) {
       // The same scalars as Optimizer<float>::step, computed in double and rounded once.
       const double t = static_cast<double>(ctr->t + 1);
@@ -146,7 +149,7 @@ __global__ void optimizer_kernel(float* __restrict__ p, const float* __restrict_
   __syncthreads();
   if (s_last && threadIdx.x == 0) {
     ctr->s += 1;
-    ctr->t += 1;
+    if (!skipped) ctr->t += 1;
     ctr->ticket = 0;
   }
 }
@@ -155,7 +158,8 @@ __global__ void optimizer_kernel(float* __restrict__ p, const float* __restrict_
 
 void optimizer_step(float* p, const float* g, float* m, float* v, uint16_t* shadow,
                     const OptRange* ranges, int nranges, int64_t max_len, const OptParams& o,
-                    const double* lr_table, Counters* ctr, cudaStream_t stream) {
+                    const double* lr_table, const int32_t* skip, Counters* ctr,
+                    cudaStream_t stream) {
   if (nranges <= 0) return;
   // Enough blocks per range to cover the longest one with four elements per thread (one 16-byte
   // access per array), capped so that each thread of a long range loops a few times.
@@ -165,10 +169,10 @@ void optimizer_step(float* p, const float* g, float* m, float* v, uint16_t* shad
   const dim3 blocks(static_cast<unsigned>(bx), static_cast<unsigned>(nranges));
   auto* sh = reinterpret_cast<__nv_bfloat16*>(shadow);
   switch (o.kind) {
-#define FCNET_CASE(K)                                                                \
-  case K:                                                                            \
-    optimizer_kernel<K>                                                              \
-        <<<blocks, kThreads, 0, stream>>>(p, g, m, v, sh, ranges, o, lr_table, ctr); \
+#define FCNET_CASE(K)                                                                      \
+  case K:                                                                                  \
+    optimizer_kernel<K>                                                                    \
+        <<<blocks, kThreads, 0, stream>>>(p, g, m, v, sh, ranges, o, lr_table, skip, ctr); \
     break;
     FCNET_CASE(kSgd)
     FCNET_CASE(kMomentum)

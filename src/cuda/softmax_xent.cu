@@ -1,8 +1,8 @@
 // Fused softmax–cross-entropy: one warp per row computes the row's max (and arg max), its
 // log-sum-exp and −log softmax(S)[i, y_i]; in the backward mode it overwrites the scores with
-// dscores = (softmax(S) − onehot(y))·scale. The loss and the correct count are summed into device
-// accumulators by the last block to finish, in a fixed order (deterministic), so the host reads
-// them once per epoch instead of once per step.
+// dscores = (softmax(S) − onehot(y))·scale (row i's also by its weight w_i in a weighted run). The
+// loss and the correct count are summed into device accumulators by the last block to finish, in a
+// fixed order (deterministic), so the host reads them once per epoch instead of once per step.
 #include <math.h>
 
 #include "device.cuh"
@@ -15,9 +15,9 @@ constexpr int kWarps = 8;  // rows per block
 constexpr int kThreads = kWarps * 32;
 
 __global__ void softmax_xent_kernel(float* __restrict__ scores, __nv_bfloat16* __restrict__ dsc16,
-                                    const int32_t* __restrict__ y, int64_t rows, int64_t cols,
-                                    float scale, bool backward, Accum* acc,
-                                    double* __restrict__ part_loss,
+                                    const int32_t* __restrict__ y, const double* __restrict__ w,
+                                    int64_t rows, int64_t cols, float scale, StepScales per_step,
+                                    bool backward, Accum* acc, double* __restrict__ part_loss,
                                     long long* __restrict__ part_correct,
                                     const int64_t* __restrict__ step) {
   __shared__ double s_loss[kWarps];
@@ -28,6 +28,8 @@ __global__ void softmax_xent_kernel(float* __restrict__ scores, __nv_bfloat16* _
   const int warp = static_cast<int>(threadIdx.x) / 32;
   const int lane = static_cast<int>(threadIdx.x) % 32;
   const int64_t row = static_cast<int64_t>(blockIdx.x) * kWarps + warp;
+  // The step's scale from its table entry when there is one (ranks, weights), else the argument.
+  const float sc = per_step.grad && step ? static_cast<float>(per_step.grad[*step]) : scale;
   double loss = 0.0;
   long long hit = 0;
   if (row < rows) {
@@ -58,14 +60,19 @@ __global__ void softmax_xent_kernel(float* __restrict__ scores, __nv_bfloat16* _
     const int32_t label = y[row];
     const float sy = s[label];
     __syncwarp();  // every lane has read s[label] before any lane overwrites the row
+    // A weighted row counts w_i times in the loss and scales its dscores by scale·w_i (rounded
+    // once, as the CPU's softmax_xent_backward).
+    const double wi = w ? w[row] : 1.0;
+    const float row_scale = w ? static_cast<float>(static_cast<double>(sc) * wi) : sc;
     if (lane == 0) {
-      loss = static_cast<double>(lse) - static_cast<double>(sy);
+      const double l = static_cast<double>(lse) - static_cast<double>(sy);
+      loss = w ? wi * l : l;
       hit = arg == label ? 1 : 0;
     }
     if (backward)
       for (int64_t j = lane; j < cols; j += 32) {
         const float p = expf(s[j] - lse);
-        const float d = (p - (j == label ? 1.0f : 0.0f)) * scale;
+        const float d = (p - (j == label ? 1.0f : 0.0f)) * row_scale;
         s[j] = d;
         if (dsc16) dsc16[row * cols + j] = __float2bfloat16_rn(d);
       }
@@ -109,11 +116,11 @@ __global__ void softmax_xent_kernel(float* __restrict__ scores, __nv_bfloat16* _
   }
   if (threadIdx.x == 0) {
     const double total = r_loss[0];
-    acc->loss_sum += total;
+    acc->loss_sum += per_step.loss && step ? total * per_step.loss[*step] : total;
     acc->correct += r_hit[0];
     if (!isfinite(total) && acc->bad_step == 0) {
       acc->bad_step = (step ? *step : 0) + 1;
-      acc->bad_loss = total * static_cast<double>(scale);
+      acc->bad_loss = total * static_cast<double>(sc);
     }
     acc->ticket = 0;
   }
@@ -125,14 +132,15 @@ int64_t softmax_xent_blocks(int64_t rows) {
   return (rows + kWarps - 1) / kWarps;
 }
 
-void softmax_xent(float* scores, uint16_t* dscores_bf16, const int32_t* y, int64_t rows,
-                  int64_t cols, float scale, bool backward, Accum* acc, double* part_loss,
-                  long long* part_correct, const int64_t* step, cudaStream_t stream) {
+void softmax_xent(float* scores, uint16_t* dscores_bf16, const int32_t* y, const double* w,
+                  int64_t rows, int64_t cols, float scale, const StepScales& per_step,
+                  bool backward, Accum* acc, double* part_loss, long long* part_correct,
+                  const int64_t* step, cudaStream_t stream) {
   if (rows <= 0) return;
   const unsigned blocks = static_cast<unsigned>(softmax_xent_blocks(rows));
   softmax_xent_kernel<<<blocks, kThreads, 0, stream>>>(
-      scores, reinterpret_cast<__nv_bfloat16*>(dscores_bf16), y, rows, cols, scale, backward, acc,
-      part_loss, part_correct, step);
+      scores, reinterpret_cast<__nv_bfloat16*>(dscores_bf16), y, w, rows, cols, scale, per_step,
+      backward, acc, part_loss, part_correct, step);
   check_launch("softmax_xent");
 }
 

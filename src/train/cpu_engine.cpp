@@ -90,9 +90,6 @@ void from_doubles(const std::vector<double>& v, T* p) {
   for (std::size_t i = 0; i < v.size(); ++i) p[i] = static_cast<T>(v[i]);
 }
 
-// The dropout generator of rank r: rank 0 draws from the run's stream, the others from their own.
-constexpr uint64_t kRankDropoutStride = 0x51ED27ULL;
-
 template <class T>
 class CpuEngine final : public StepEngine {
  public:
@@ -104,8 +101,7 @@ class CpuEngine final : public StepEngine {
         net_(std::move(s.model->net<T>())),
         P_(net_.buffer_size()),
         opt_(cfg_.optimizer, P_, param_ranges(net_)),
-        dropout_rng_(stream_seed(cfg_, 3) +
-                     (comm_ ? kRankDropoutStride * static_cast<uint64_t>(comm_->rank()) : 0)),
+        dropout_rng_(detail::rank_dropout_seed(stream_seed(cfg_, 3), comm_)),
         dropout_{cfg_.dropout, &dropout_rng_},
         ws_(!cfg_.f64, cfg_.precision),
         tf_(prepare_transform(transform_, train_.d)),
@@ -138,8 +134,7 @@ class CpuEngine final : public StepEngine {
     if (weighted_) {
       wsum = 0;
       for (int64_t i = 0; i < rows; ++i) {
-        wb_[i] = (train_.weights.empty() ? 1.0 : train_.weights[idx[i]]) *
-                 (cfg_.class_weights.empty() ? 1.0 : cfg_.class_weights[yb_[i]]);
+        wb_[i] = detail::example_weight(train_, cfg_, idx[i]);
         wsum += wb_[i];
       }
       // With ranks the batch's weight is that of every rank's rows: one more small exchange.
@@ -147,7 +142,7 @@ class CpuEngine final : public StepEngine {
     }
     if (rows > 0 && weighted_) {
       // A batch of zero weight only counts its hits: its gradient is zero (and it takes no step).
-      lp = forward_backward<T>(net_, x, yb_.data(), 0.0, ws_, drop, wsum > 0 ? 1.0 / wsum : 1.0,
+      lp = forward_backward<T>(net_, x, yb_.data(), 0.0, ws_, drop, detail::weighted_scale(wsum),
                                false, wb_.data());
     } else if (rows > 0) {
       lp = forward_backward<T>(net_, x, yb_.data(), 0.0, ws_, drop, 1.0 / static_cast<double>(b),
@@ -228,8 +223,7 @@ class CpuEngine final : public StepEngine {
     dropout_rng_.set_state(r.dropout_rng);
     // The saved generator is rank 0's; the other ranks draw their own masks from it.
     if (comm_ && comm_->rank() > 0)
-      dropout_rng_ =
-          Rng(dropout_rng_.next_u64() + kRankDropoutStride * static_cast<uint64_t>(comm_->rank()));
+      dropout_rng_ = Rng(detail::rank_dropout_seed(dropout_rng_.next_u64(), comm_));
   }
 
   void finish(Model& model) override {

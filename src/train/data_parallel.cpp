@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <set>
 #include <string>
 
 #include "fcnet/error.hpp"
@@ -125,6 +126,85 @@ bool end_epoch_agreement(Collective& comm, const void* params, std::size_t bytes
          "the parameters differ between ranks after epoch " + std::to_string(epoch),
          "an MPI library whose sums give the same result on every rank");
   return v[4] > 0;
+}
+
+std::vector<double> all_gather(Collective& comm, const std::vector<double>& mine,
+                               std::vector<int64_t>* lengths) {
+  // Two sums: every rank's length in a vector indexed by rank, then the values in a vector of
+  // zeros in which each rank fills its own part (adding zeros is exact).
+  const int k = comm.size();
+  std::vector<double> lens(static_cast<std::size_t>(k), 0.0);
+  lens[static_cast<std::size_t>(comm.rank())] = static_cast<double>(mine.size());
+  comm.sum(lens.data(), k);
+  std::size_t offset = 0, total = 0;
+  for (int r = 0; r < k; ++r) {
+    const auto len = static_cast<std::size_t>(lens[static_cast<std::size_t>(r)]);
+    if (r < comm.rank()) offset += len;
+    total += len;
+  }
+  if (lengths) {
+    lengths->clear();
+    for (double v : lens) lengths->push_back(static_cast<int64_t>(v));
+  }
+  std::vector<double> all(total, 0.0);
+  std::copy(mine.begin(), mine.end(), all.begin() + static_cast<std::ptrdiff_t>(offset));
+  comm.sum(all.data(), static_cast<int64_t>(all.size()));
+  return all;
+}
+
+void gather_scores(Collective& comm, const Matrix<double>& local,
+                   const std::vector<int32_t>& labels, Matrix<double>& all,
+                   std::vector<int32_t>& all_labels) {
+  // One vector per rank: its labels, then its probabilities row by row (int32 labels are exact
+  // as doubles).
+  const int64_t n = local.rows(), c = local.cols();
+  std::vector<double> mine(labels.begin(), labels.begin() + n);
+  mine.insert(mine.end(), local.data(), local.data() + n * c);
+  std::vector<int64_t> lens;
+  const std::vector<double> got = all_gather(comm, mine, &lens);
+  // Each rank's part is rows·(1 + C) long.
+  const auto total = static_cast<int64_t>(got.size()) / (1 + c);
+  all.resize(total, c, "validation probabilities of all ranks");
+  all_labels.assign(static_cast<std::size_t>(total), 0);
+  std::size_t at = 0;
+  int64_t row = 0;
+  for (int64_t len : lens) {
+    const int64_t rows = len / (1 + c);
+    for (int64_t i = 0; i < rows; ++i)
+      all_labels[static_cast<std::size_t>(row + i)] = static_cast<int32_t>(got[at++]);
+    for (int64_t i = 0; i < rows * c; ++i) all[row * c + i] = got[at++];
+    row += rows;
+  }
+}
+
+int device_for_rank(int rank, int device_count) {
+  if (device_count <= 0)
+    fail("data-parallel training", "rank " + std::to_string(rank) + " sees no device",
+         "at least one device per machine");
+  return rank % device_count;
+}
+
+bool all_distinct(const std::vector<DeviceId>& ids) {
+  return std::set<DeviceId>(ids.begin(), ids.end()).size() == ids.size();
+}
+
+bool every_rank_has_own_device(Collective& comm, const DeviceId& mine) {
+  // The id as four 32-bit words, each exact as a double.
+  std::vector<double> words;
+  for (std::size_t i = 0; i < mine.size(); i += 4) {
+    uint32_t w = 0;
+    for (std::size_t b = 0; b < 4; ++b) w |= static_cast<uint32_t>(mine[i + b]) << (8 * b);
+    words.push_back(static_cast<double>(w));
+  }
+  const std::vector<double> all = all_gather(comm, words);
+  std::vector<DeviceId> ids(all.size() / 4);
+  for (std::size_t r = 0; r < ids.size(); ++r)
+    for (std::size_t i = 0; i < 4; ++i) {
+      const auto w = static_cast<uint32_t>(all[r * 4 + i]);
+      for (std::size_t b = 0; b < 4; ++b)
+        ids[r][i * 4 + b] = static_cast<unsigned char>((w >> (8 * b)) & 0xFFu);
+    }
+  return all_distinct(ids);
 }
 
 }  // namespace fcnet::detail

@@ -2,6 +2,7 @@
 // other ranks (see DataParallel in fcnet/trainer.hpp). With no Collective they are not used.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <vector>
 
@@ -46,5 +47,31 @@ void combine_eval(Collective& comm, EvalResult& r);
 // (throws fcnet::Error otherwise, naming the epoch) and returns whether any rank asks to stop.
 bool end_epoch_agreement(Collective& comm, const void* params, std::size_t bytes, bool stop,
                          int64_t epoch);
+
+// Every rank's `mine` (its length may differ from rank to rank), concatenated in rank order, on
+// every rank; `lengths` (when given) receives each rank's length.
+std::vector<double> all_gather(Collective& comm, const std::vector<double>& mine,
+                               std::vector<int64_t>* lengths = nullptr);
+
+// The validation set's class probabilities (this rank's rows `local`, N_r×C) and labels of all
+// ranks, stacked in rank order: the whole set's, the same on every rank, for metrics that do not
+// add up over shares (ROC AUC).
+void gather_scores(Collective& comm, const Matrix<double>& local,
+                   const std::vector<int32_t>& labels, Matrix<double>& all,
+                   std::vector<int32_t>& all_labels);
+
+// A device's identity (a CUDA device's 16-byte UUID).
+using DeviceId = std::array<unsigned char, 16>;
+
+// The device rank `rank` trains on when the machine has `device_count` of them: rank mod count,
+// so the ranks of one machine spread over its devices and share them when there are more ranks.
+int device_for_rank(int rank, int device_count);
+
+// Whether no two of the ids are the same.
+bool all_distinct(const std::vector<DeviceId>& ids);
+
+// Whether every rank has a device of its own (`mine` is this rank's): the same answer on every
+// rank, from every rank's id.
+bool every_rank_has_own_device(Collective& comm, const DeviceId& mine);
 
 }  // namespace fcnet::detail

@@ -115,7 +115,7 @@ namespace {
 
 // The score of `monitor` for an epoch's validation result (higher is better).
 double monitored_score(Monitor monitor, const EvalResult& ev, const Matrix<double>* probs,
-                       const Dataset& val) {
+                       const int32_t* labels) {
   switch (monitor) {
     case Monitor::train_loss:  // scored by the loop
     case Monitor::val_loss:
@@ -127,7 +127,7 @@ double monitored_score(Monitor monitor, const EvalResult& ev, const Matrix<doubl
       return std::isfinite(b) ? b : 0.0;
     }
     case Monitor::val_roc_auc: {
-      const double auc = classification_metrics(probs->cview(), val.labels.data()).roc_auc;
+      const double auc = classification_metrics(probs->cview(), labels).roc_auc;
       if (!std::isfinite(auc))
         fail("--monitor", "val_roc_auc, but the validation split holds a single class",
              "a validation split with more than one class (a larger --val-split), or val_loss");
@@ -188,9 +188,6 @@ TrainResult run_loop(const EngineFactory& make, const Dataset& train, const Data
              std::to_string(classes) + " classes",
          "one weight per class");
   const bool validating = val_n > 0;
-  if (comm && validating && cfg.monitor == Monitor::val_roc_auc)
-    fail("--monitor", "val_roc_auc with data-parallel ranks",
-         "val_loss, val_accuracy or val_balanced_accuracy on ranks");
   if (cfg.plateau_patience < 1)
     fail("--plateau-patience", "is " + std::to_string(cfg.plateau_patience), "at least 1");
   std::vector<int64_t> sizes = {d};
@@ -431,8 +428,15 @@ TrainResult run_loop(const EngineFactory& make, const Dataset& train, const Data
       if (comm) detail::combine_eval(*comm, ev);
       rec.val_loss = ev.loss;
       rec.val_accuracy = ev.accuracy;
-      if (!on_train_loss)
-        score = monitored_score(cfg.monitor, ev, ranking ? &probs : nullptr, *val);
+      if (!on_train_loss && ranking && comm) {
+        // The ranking of the whole validation set: every rank's rows, in rank order, on every rank.
+        Matrix<double> all;
+        std::vector<int32_t> labels;
+        detail::gather_scores(*comm, probs, val->labels, all, labels);
+        score = monitored_score(cfg.monitor, ev, &all, labels.data());
+      } else if (!on_train_loss) {
+        score = monitored_score(cfg.monitor, ev, ranking ? &probs : nullptr, val->labels.data());
+      }
     }
     if (monitored || plateau) {
       const double before = best_val;

@@ -262,7 +262,9 @@ Command add_train(CLI::App& app) {
                 "AVX512_BF16, and CUDA), f64 (double, reference kernels, CPU), or tf32 (CUDA)")
       ->check(CLI::IsMember({"f32", "f64", "fp32", "tf32", "bf16"}))
       ->capture_default_str();
-  c->add_option("--device", o->device, "cpu, or cuda (GPU 0; needs a build with FCNET_CUDA)")
+  c->add_option("--device", o->device,
+                "cpu, or cuda (GPU 0, or rank r's GPU r mod count under mpirun; needs a build with "
+                "FCNET_CUDA)")
       ->check(CLI::IsMember({"cpu", "cuda"}))
       ->capture_default_str();
   c->add_option("--out", o->out, "Model file to write")->capture_default_str();
@@ -316,15 +318,7 @@ Command add_train(CLI::App& app) {
           throw CLI::ValidationError("--precision",
                                      "f64 runs on the CPU only; use fp32, tf32 or bf16 with "
                                      "--device cuda");
-        if (cuda && ranks.size() > 1)
-          throw CLI::ValidationError("--device",
-                                     "cuda trains in a single process, not on " +
-                                         std::to_string(ranks.size()) +
-                                         " ranks; run it without mpirun or with --device cpu");
         if (cuda) cfg.device = Device::cuda;
-        if (cuda && (!o->class_weight.empty() || !o->data.weight_col.empty()))
-          throw CLI::ValidationError(o->class_weight.empty() ? "--weight-col" : "--class-weight",
-                                     "is supported on the CPU only");
         if (cuda) (void)cuda_devices_info();  // no device: fail before loading any data
         int64_t epochs = 0;
         if (o->epochs != "auto") {

@@ -193,6 +193,15 @@ struct Ranks::Mpi final : Collective {
   void sum(float* v, int64_t n) override { reduce(v, n, MPI_FLOAT, MPI_SUM); }
   void sum(double* v, int64_t n) override { reduce(v, n, MPI_DOUBLE, MPI_SUM); }
   void max(double* v, int64_t n) override { reduce(v, n, MPI_DOUBLE, MPI_MAX); }
+  void broadcast(void* data, int64_t bytes, int root) override {
+    auto* p = static_cast<char*>(data);
+    while (bytes > 0) {  // MPI counts are int
+      const int c = static_cast<int>(std::min<int64_t>(bytes, INT_MAX));
+      MPI_Bcast(p, c, MPI_BYTE, root, MPI_COMM_WORLD);
+      p += c;
+      bytes -= c;
+    }
+  }
 
   template <class T>
   void reduce(T* v, int64_t n, MPI_Datatype type, MPI_Op op) {
