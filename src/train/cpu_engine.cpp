@@ -111,8 +111,6 @@ class CpuEngine final : public StepEngine {
     xb_ = Matrix<T>(cap, train_.d, "input batch");
     yb_.resize(static_cast<std::size_t>(cap));
     if (weighted_) wb_.resize(yb_.size());
-    best_.assign(net_.params(), net_.params() + P_);
-    epoch_start_ = best_;
   }
 
   void begin_epoch(const EpochPlan& plan) override {
@@ -190,12 +188,15 @@ class CpuEngine final : public StepEngine {
     return n;
   }
 
-  void keep(WeightCopy c) override {
-    std::copy(net_.params(), net_.params() + P_, copy(c).begin());
+  // A copy is allocated when first kept or set: a run that keeps no best weights holds none.
+  void keep(WeightCopy c) override { copy(c).assign(net_.params(), net_.params() + P_); }
+  void restore(WeightCopy c) override {
+    const std::vector<T>& v = kept(c);
+    std::copy(v.begin(), v.end(), net_.params());
   }
-  void restore(WeightCopy c) override { std::copy(copy(c).begin(), copy(c).end(), net_.params()); }
-  std::vector<double> copy_values(WeightCopy c) override { return to_doubles(copy(c).data(), P_); }
+  std::vector<double> copy_values(WeightCopy c) override { return to_doubles(kept(c).data(), P_); }
   void set_copy(WeightCopy c, const std::vector<double>& v) override {
+    copy(c).resize(static_cast<std::size_t>(P_));
     from_doubles(v, copy(c).data());
   }
 
@@ -238,6 +239,12 @@ class CpuEngine final : public StepEngine {
 
  private:
   std::vector<T>& copy(WeightCopy c) { return c == WeightCopy::best ? best_ : epoch_start_; }
+  const std::vector<T>& kept(WeightCopy c) {
+    const std::vector<T>& v = copy(c);
+    if (static_cast<int64_t>(v.size()) != P_)
+      fail("training loop", "read a weight copy it never kept", "keep() before restore()");
+    return v;
+  }
 
   const TrainConfig& cfg_;
   const Dataset& train_;

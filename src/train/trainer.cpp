@@ -259,6 +259,9 @@ TrainResult run_loop(const EngineFactory& make, const Dataset& train, const Data
   const bool on_train_loss = cfg.monitor == Monitor::train_loss;
   const bool monitored = validating || on_train_loss;
   const bool keeps_best = validating && !on_train_loss;
+  // The best copy starts as the initial weights (engines hold no copy they were not asked for).
+  if (keeps_best && !(resume && !resume->best.empty() && resume->config.monitor == cfg.monitor))
+    eng.keep(WeightCopy::best);
   auto patience_out = [&] { return cfg.patience > 0 && monitored && since_best >= cfg.patience; };
   auto steps_out = [&] { return cfg.max_steps > 0 && step >= cfg.max_steps; };
   // The state at epoch `epoch`, `done` steps into it with the sums `sums` (the shuffle generator
