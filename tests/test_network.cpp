@@ -331,3 +331,23 @@ TEST(Network, FloatFastPathWithTransposedForwardMatchesDoubleReference) {
   EXPECT_GT(scale, 1e-3);
   EXPECT_LT(worst, 1e-5 * scale);
 }
+
+TEST(Network, SnapshotKeepsTheWeightsWithoutGradients) {
+  Rng rng(8);
+  Network<float> net = random_network<float>({6, 5, 3}, {Activation::tanh, 0.0}, rng);
+  const Network<float> snap = net.snapshot();
+  EXPECT_EQ(snap.sizes(), net.sizes());
+  EXPECT_EQ(snap.activation().kind, Activation::tanh);
+  ASSERT_EQ(snap.buffer_size(), net.buffer_size());
+  for (int64_t i = 0; i < net.buffer_size(); ++i) ASSERT_EQ(snap.params()[i], net.params()[i]);
+  EXPECT_EQ(snap.grads(), nullptr);
+  // Its scores are the network's; a backward pass on it is refused, not a crash.
+  Matrix<float> x = random_matrix<float>(4, 6, rng);
+  Workspace<float> ws1, ws2;
+  ConstView<float> a = forward_scores(net, x.view(), ws1), b = forward_scores(snap, x.view(), ws2);
+  for (int64_t i = 0; i < 4; ++i)
+    for (int64_t j = 0; j < 3; ++j) EXPECT_EQ(a(i, j), b(i, j));
+  Network<float> copy = snap;
+  const int32_t y[4] = {0, 1, 2, 0};
+  EXPECT_THROW(forward_backward<float>(copy, x.view(), y, 0.0, ws2), Error);
+}

@@ -70,6 +70,11 @@ class Network {
   template <class U>
   Network<U> cast() const;
 
+  // The same sizes, activation and parameters without a gradient buffer: a copy of the weights
+  // to keep (a checkpoint's), at half the memory. grads() is null on it, and forward_backward
+  // refuses it.
+  Network snapshot() const;
+
  private:
   // Views into either buffer; constness is restored by the public accessors' return types.
   MatrixView<T> view(const T* base, int l, bool bias) const {

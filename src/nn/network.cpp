@@ -105,6 +105,16 @@ Network<U> Network<T>::cast() const {
 }
 
 template <class T>
+Network<T> Network<T>::snapshot() const {
+  Network<T> out;
+  out.sizes_ = sizes_;
+  out.act_ = act_;
+  out.offsets_ = offsets_;
+  out.params_ = params_;
+  return out;
+}
+
+template <class T>
 Workspace<T>::Workspace(bool fast, Precision precision) {
   if constexpr (std::is_same_v<T, float>) {
     if (!fast && precision != Precision::fp32)
@@ -281,6 +291,8 @@ LossParts forward_backward(Network<T>& net, std::type_identity_t<ConstView<T>> x
                            double reg, Workspace<T>& ws, const Dropout* dropout, double grad_scale,
                            bool reg_in_grads, const double* weights) {
   check_input(net, x, y);
+  if (net.grads() == nullptr)
+    fail("network", "is a snapshot without gradients", "a network made with its constructor");
   const bool use_dropout = dropout && dropout->p > 0 && net.num_layers() > 1;
   ws.prepare(net, x.rows, use_dropout);
   const int L = net.num_layers();

@@ -202,7 +202,7 @@ class CpuEngine final : public StepEngine {
 
   void save(TrainState& st) override {
     st.model.f64 = std::is_same_v<T, double>;
-    st.model.net<T>() = net_;
+    st.model.net<T>() = net_.snapshot();
     if (opt_.first_moment().size() > 0) st.opt_m = to_doubles(opt_.first_moment().data(), P_);
     if (opt_.second_moment().size() > 0) st.opt_v = to_doubles(opt_.second_moment().data(), P_);
     st.opt_steps = opt_.steps();
