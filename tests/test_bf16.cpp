@@ -286,3 +286,35 @@ TEST(Bf16, CApiPredictsAsTheLibraryAtBf16) {
   EXPECT_GT(apart, 1e-5);  // the bf16 products are another computation
   EXPECT_LT(apart, 0.05);
 }
+
+TEST(Bf16, CheckpointRecordsItAndAResumedRunEndsBitIdentical) {
+  REQUIRE_BF16_GEMM();
+  auto dir = fcnet::test::temp_dir("bf16_resume");
+  auto path = [&](const char* f) { return (dir / f).string(); };
+  const std::string common =
+      " --hidden 48 --batch 256 --threads 2 --seed 4 --quiet --val-split 0.1 --schedule constant "
+      "--precision bf16";
+  auto full =
+      fcnet::test::run_cli("train --epochs 2 --out " + path("full.safetensors") + common, dir);
+  ASSERT_EQ(full.code, 0) << full.err;
+  auto first = fcnet::test::run_cli("train --epochs 1 --checkpoint " + path("c.ckpt") + " --out " +
+                                        path("first.safetensors") + common,
+                                    dir);
+  ASSERT_EQ(first.code, 0) << first.err;
+  // Resumed without --precision: the checkpoint's bf16 carries on, to the same bytes.
+  auto resumed = fcnet::test::run_cli("train --quiet --threads 2 --epochs 2 --resume " +
+                                          path("c.ckpt") + " --out " + path("resumed.safetensors"),
+                                      dir);
+  ASSERT_EQ(resumed.code, 0) << resumed.err;
+  const Model a = load_model(path("full.safetensors")), b = load_model(path("resumed.safetensors"));
+  ASSERT_EQ(a.net32.buffer_size(), b.net32.buffer_size());
+  for (int64_t i = 0; i < a.net32.buffer_size(); ++i)
+    ASSERT_EQ(a.net32.params()[i], b.net32.params()[i]) << "parameter " << i;
+  EXPECT_NE(b.training_json.find("\"precision\":\"bf16\""), std::string::npos) << b.training_json;
+  // Asking for f32 on a bf16 checkpoint is refused, naming both.
+  auto other = fcnet::test::run_cli("train --quiet --epochs 3 --precision f32 --resume " +
+                                        path("c.ckpt") + " --out " + path("x.safetensors"),
+                                    dir);
+  EXPECT_EQ(other.code, 1);
+  EXPECT_NE(other.err.find("bf16"), std::string::npos) << other.err;
+}

@@ -58,8 +58,8 @@ double softmax_xent_backward(MatrixView<T> scores, const int32_t* y, T scale, T*
 template <class T>
 void transpose(MatrixView<T> out, ConstView<T> in);
 
-// bfloat16 is the upper half of a float32's bits. to_bf16 rounds to nearest, ties to even, as
-// AVX512_BF16's VCVTNEPS2BF16 does (a NaN stays a quiet NaN); from_bf16 is exact.
+// bfloat16 is the upper half of a float32's bits. to_bf16 rounds to nearest, ties to even
+// (subnormals included; a NaN stays a quiet NaN with its sign); from_bf16 is exact.
 uint16_t to_bf16(float v);
 float from_bf16(uint16_t v);
 

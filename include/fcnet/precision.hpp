@@ -2,8 +2,9 @@
 //   fp32: IEEE single precision throughout (the CPU's f32).
 //   tf32: GEMM inputs rounded to TensorFloat-32 (10-bit mantissa) on tensor cores, fp32
 //         accumulation; everything else fp32 (CUDA only).
-//   bf16: GEMM inputs rounded to bfloat16 (8-bit mantissa), fp32 accumulation, fp32 scores,
-//         gradients, master weights and optimizer state. On the CPU it needs AVX512_BF16.
+//   bf16: GEMM inputs rounded to bfloat16 (8 significant bits, 7 stored), fp32 accumulation,
+//         fp32 scores, gradients, master weights and optimizer state. On the CPU it needs
+//         AVX512_BF16; on a CUDA device the hidden activations are also kept in bf16.
 #pragma once
 
 #include <string>

@@ -76,6 +76,10 @@ class Model:
         self._core = _fcnet.Model.from_bytes(state["model"])
         self._classes = None
         self.gemm_precision = state.get("gemm_precision", "f32")
+        if self.gemm_precision == "bf16" and "avx512bf16" not in _fcnet.cpu_instruction_sets():
+            warnings.warn("this model predicted with bf16 GEMMs, which this CPU lacks (no "
+                          "AVX512_BF16); it predicts in float32 here", RuntimeWarning, stacklevel=2)
+            self.gemm_precision = "f32"
 
     # -- description ----------------------------------------------------------------------------
 

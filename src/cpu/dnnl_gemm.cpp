@@ -251,6 +251,7 @@ void DnnlContext::gemm(MatrixView<float> c, ConstView<float> a, ConstView<float>
   const int64_t k = op.trans_a ? a.rows : a.cols;
   if (n == 0 || m == 0) return;
   if (k == 0) {  // empty inner dimension: oneDNN rejects it; the product is zero
+    if (impl_->in_pass) impl_->written(c);
     ref::gemm(c, a, b, op);
     return;
   }

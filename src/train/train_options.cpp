@@ -155,7 +155,7 @@ const std::vector<TrainOption> kOptions = {
    [](TrainConfig& c, const Fields& f, const std::string& k) {
      read_named(c.precision, f, k, parse_precision); },
    [](TrainConfig& c) { c.precision = Precision::fp32; },
-   [](const TrainConfig& c) { return c.device == Device::cuda; }},
+   [](const TrainConfig& c) { return c.device == Device::cuda || c.precision != Precision::fp32; }},
 };
 // clang-format on
 

@@ -244,7 +244,6 @@ TrainResult run_loop(const EngineFactory& make, const Dataset& train, const Data
       best_val = std::numeric_limits<double>::quiet_NaN();
       since_best = 0;
       res.best_epoch = 0;
-      eng.keep(WeightCopy::best);
     }
     step = r.step;
     res.epochs = r.history;

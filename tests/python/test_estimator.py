@@ -355,3 +355,16 @@ def test_bf16_refusal_names_the_instruction_set():
     else:
         with pytest.raises(fcnet.Error, match="AVX512_BF16"):
             fcnet.MLPClassifier(precision="bf16", max_iter=2).fit(np.eye(4), [0, 1, 0, 1])
+
+
+@pytest.mark.skipif("avx512bf16" not in fcnet.cpu_instruction_sets(),
+                    reason="this CPU has no AVX512_BF16")
+def test_bf16_estimator_continues_after_pickling():
+    # The pickled state records bf16, so partial_fit continues the run in bf16.
+    X, y = load_digits(return_X_y=True)
+    est = fcnet.MLPClassifier(hidden_layer_sizes=(64,), max_iter=3, precision="bf16",
+                              random_state=1).fit(X, y)
+    again = pickle.loads(pickle.dumps(est))
+    again.partial_fit(X, y)
+    assert again.model_.training["precision"] == "bf16"
+    assert again.score(X, y) > 0.8

@@ -319,6 +319,11 @@ Command add_train(CLI::App& app) {
                                      "f64 runs on the CPU only; use fp32, tf32 or bf16 with "
                                      "--device cuda");
         if (cuda) cfg.device = Device::cuda;
+        if (!cuda && !cfg.f64)  // a CPU without the instructions: a usage error, before any data
+          option_value([&] {
+            check_cpu_precision(cfg.precision);
+            return 0;
+          });
         if (cuda) (void)cuda_devices_info();  // no device: fail before loading any data
         int64_t epochs = 0;
         if (o->epochs != "auto") {
@@ -449,7 +454,9 @@ Command add_train(CLI::App& app) {
         const bool report = !o->report.path.empty();
         if (has_test) {
           const auto t0 = std::chrono::steady_clock::now();
-          ev = evaluate(r.model, test_data, 1000, report ? &test_probs : nullptr);
+          // At the run's GEMM precision on the CPU (a device run's model is evaluated here in f32).
+          ev = evaluate(r.model, test_data, 1000, report ? &test_probs : nullptr,
+                        cfg.device == Device::cuda ? Precision::fp32 : cfg.precision);
           const double secs =
               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
           out["test_accuracy"] = ev.accuracy;
