@@ -40,7 +40,12 @@ enum GemmKind { kForward, kForwardPlain, kWeightGrad, kInputGrad, kReference };
 void BM_Gemm(benchmark::State& st) {
   const int64_t n = st.range(0), k = st.range(1), m = st.range(2);
   const auto kind = static_cast<GemmKind>(st.range(3));
-  DnnlContext ctx;
+  const auto precision = static_cast<Precision>(st.range(4));
+  if (precision == Precision::bf16 && !cpu_has_bf16_gemm()) {
+    st.SkipWithError("no AVX512_BF16 on this CPU");
+    return;
+  }
+  DnnlContext ctx(precision);  // at bf16 each product rounds its inputs (no pass)
   Matrix<float> x = random_matrix(n, k, 1), w = random_matrix(k, m, 2), dz = random_matrix(n, m, 3);
   Matrix<float> bias = random_matrix(1, m, 4), out(n, m), dw(k, m), dx(n, k);
   GemmOp<float> op;
@@ -74,16 +79,17 @@ void BM_Gemm(benchmark::State& st) {
 }
 
 void gemm_args(benchmark::internal::Benchmark* b) {
-  b->ArgNames({"N", "K", "M", "kind"});
+  b->ArgNames({"N", "K", "M", "kind", "precision"});
   for (auto s : std::vector<std::vector<int64_t>>{{64, 784, 256},
                                                   {256, 784, 256},
                                                   {256, 256, 10},
                                                   {128, 784, 1024},
                                                   {128, 1024, 1024},
                                                   {512, 4096, 4096}})
-    for (int kind : {kForward, kForwardPlain, kWeightGrad, kInputGrad})
-      b->Args({s[0], s[1], s[2], kind});
-  b->Args({64, 784, 256, kReference});
+    for (const auto p : {Precision::fp32, Precision::bf16})
+      for (int kind : {kForward, kForwardPlain, kWeightGrad, kInputGrad})
+        b->Args({s[0], s[1], s[2], kind, static_cast<int>(p)});
+  b->Args({64, 784, 256, kReference, 0});
   b->Unit(benchmark::kMicrosecond);
 }
 BENCHMARK(BM_Gemm)->Apply(gemm_args);

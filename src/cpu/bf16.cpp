@@ -12,7 +12,7 @@ namespace {
 
 // Round to nearest even by adding 0x7fff plus the lowest kept bit, then dropping the low half; a
 // NaN keeps its sign and top mantissa bits and is made quiet (an addition could carry it into
-// infinity). Branch-free, so the block loops below vectorise.
+// infinity). Branch-free and inline, so the loops that call it vectorise.
 inline uint16_t round_bf16(float v) {
   uint32_t u;
   std::memcpy(&u, &v, sizeof u);
@@ -29,11 +29,7 @@ constexpr int64_t kParallelElems = 1 << 15;  // smaller copies stay on one threa
 namespace ref {
 
 uint16_t to_bf16(float v) {
-  uint32_t u;
-  std::memcpy(&u, &v, sizeof u);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((u >> 16) | 0x40u);
-  const uint32_t lsb = (u >> 16) & 1u;
-  return static_cast<uint16_t>((u + 0x7fffu + lsb) >> 16);
+  return round_bf16(v);
 }
 
 float from_bf16(uint16_t v) {

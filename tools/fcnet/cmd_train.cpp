@@ -312,14 +312,13 @@ Command add_train(CLI::App& app) {
         cfg.f64 = o->precision == "f64";
         if (!cfg.f64) cfg.precision = parse_precision(o->precision);
         const bool cuda = o->device == "cuda";
-        if (!cuda && o->precision == "tf32")
-          throw CLI::ValidationError("--precision", "tf32 needs --device cuda (the CPU has bf16)");
         if (cuda && cfg.f64)
           throw CLI::ValidationError("--precision",
                                      "f64 runs on the CPU only; use fp32, tf32 or bf16 with "
                                      "--device cuda");
         if (cuda) cfg.device = Device::cuda;
-        if (!cuda && !cfg.f64)  // a CPU without the instructions: a usage error, before any data
+        // tf32, or bf16 on a CPU without the instructions: a usage error, before any data.
+        if (!cuda && !cfg.f64)
           option_value([&] {
             check_cpu_precision(cfg.precision);
             return 0;
