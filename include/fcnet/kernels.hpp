@@ -122,6 +122,7 @@ class DnnlContext {
   void begin_pass();
   void end_pass();
 
+  Precision precision() const;
   // Number of distinct primitives created so far (each shape/operation once).
   std::size_t primitives_created() const;
 

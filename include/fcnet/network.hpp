@@ -120,7 +120,6 @@ class Workspace {
   std::vector<int64_t> sizes_;
   bool dropout_ = false;
   bool need_z_ = false;
-  bool bf16_ = false;
 };
 
 // Loss split as the seed writes it: data loss = mean_i −log probs[i, y_i]; reg loss = reg·Σ‖W‖².

@@ -241,6 +241,10 @@ void DnnlContext::end_pass() {
   impl_->used = 0;
 }
 
+Precision DnnlContext::precision() const {
+  return impl_->bf16 ? Precision::bf16 : Precision::fp32;
+}
+
 std::size_t DnnlContext::primitives_created() const {
   return impl_->cache.size();
 }

@@ -122,7 +122,6 @@ Workspace<T>::Workspace(bool fast, Precision precision) {
            std::string("is ") + precision_name(precision) + " on the reference kernels",
            "fp32 (the reference kernels have no reduced precision)");
     if (fast) dnnl_ = std::make_unique<DnnlContext>(precision);
-    bf16_ = fast && precision == Precision::bf16;
   } else if (precision != Precision::fp32) {
     fail("--precision", std::string("is ") + precision_name(precision) + " in double precision",
          "f64 alone (reduced-precision GEMMs are for float32)");
@@ -154,7 +153,8 @@ void Workspace<T>::prepare(const Network<T>& net, int64_t n, bool dropout) {
   for (int l = 1; l <= L; ++l) {
     const int64_t h = net.sizes()[l];
     // The bf16 products round W into a copy of their own, in whichever layout it comes.
-    if (dnnl() && !bf16_ && forward_prefers_transposed(n, net.sizes()[l - 1], h))
+    if (dnnl() && dnnl()->precision() == Precision::fp32 &&
+        forward_prefers_transposed(n, net.sizes()[l - 1], h))
       wt[l].reshape_uninit(h, net.sizes()[l - 1],
                            "transposed weights of layer " + std::to_string(l));
     else
