@@ -39,7 +39,7 @@ set(FCNET_LAYER_io_USES nn data)
 # Training: the one loop, its engines (the CPU's here, the CUDA one in src/cuda, built by
 # cmake/cuda.cmake), the option table, checkpoints, shards over ranks, history, metrics.
 set(FCNET_LAYER_train_DIRS train cuda)
-set(FCNET_LAYER_train_HEADERS checkpoint cuda metrics step_engine trainer)
+set(FCNET_LAYER_train_HEADERS checkpoint cuda metrics step_engine train_options trainer)
 set(FCNET_LAYER_train_USES io)
 
 # The HTML training report and the worked example.

@@ -37,10 +37,4 @@ TrainState load_checkpoint(const std::string& path);
 std::string train_config_to_json(const TrainConfig& cfg);
 TrainConfig train_config_from_json(const std::string& json, const std::string& where);
 
-// A resumed run's options: those of `from` (the checkpoint's) for every option whose command-line
-// flag `given` says was not set ("--batch", ...; options without a flag always come from `from`).
-// The options are described once, in src/train/train_options.cpp.
-void merge_resumed_options(TrainConfig& into, const TrainConfig& from,
-                           const std::function<bool(const std::string& flag)>& given);
-
 }  // namespace fcnet

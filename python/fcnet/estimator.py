@@ -63,12 +63,13 @@ _SOLVERS = ("adam", "sgd", "momentum", "nesterov", "adamw", "rmsprop")
 _ACTIVATIONS = {"relu": "relu", "tanh": "tanh", "logistic": "sigmoid", "sigmoid": "sigmoid",
                 "identity": "identity", "leaky_relu": "leaky_relu", "gelu": "gelu"}
 _SCHEDULES = ("constant", "exponential", "step", "cosine")
-# The library's messages name the command line's options; the estimator's say its parameters.
-_PARAMETER_NAMES = {"--val-split": "validation_fraction", "--batch": "batch_size",
-                    "--class-weight": "class_weight", "--dropout": "dropout", "--epochs": "max_iter",
-                    "--hidden": "hidden_layer_sizes", "--lr": "learning_rate_init", "--reg": "alpha",
-                    "--weight-col": "sample_weight", "--precision": "precision",
-                    "--device": "device"}
+# The binding's messages name its keywords (the option table's); the estimator's say its
+# parameters.
+_PARAMETER_NAMES = {"val_split": "validation_fraction", "batch": "batch_size",
+                    "class_weights": "class_weight", "dropout": "dropout", "epochs": "max_iter",
+                    "hidden": "hidden_layer_sizes", "lr": "learning_rate_init", "reg": "alpha",
+                    "sample_weight": "sample_weight", "precision": "precision",
+                    "device": "device"}
 
 
 def _in_parameter_names(error):

@@ -27,6 +27,7 @@
 #include "fcnet/model_io.hpp"
 #include "fcnet/network.hpp"
 #include "fcnet/onnx.hpp"
+#include "fcnet/train_options.hpp"
 #include "fcnet/trainer.hpp"
 
 namespace py = pybind11;
@@ -489,54 +490,77 @@ py::dict epoch_dict(const EpochRecord& r) {
   return e;
 }
 
+// A Python value of an option of type `type` as its JSON value; none for a value of another type.
+std::optional<nlohmann::json> option_json(OptionType type, const py::handle& v) {
+  const bool is_bool = py::isinstance<py::bool_>(v) ||
+                       py::str(v.get_type().attr("__name__")).equal(py::str("bool_"));
+  const bool whole = !is_bool && py::hasattr(v, "__index__");
+  const bool real = !is_bool && (whole || py::hasattr(v, "__float__"));
+  auto list = [&](OptionType item) {
+    nlohmann::json a = nlohmann::json::array();
+    for (const py::handle& x : py::iter(v)) {
+      std::optional<nlohmann::json> e = option_json(item, x);
+      if (!e) return e;
+      a.push_back(std::move(*e));
+    }
+    return std::optional<nlohmann::json>(std::move(a));
+  };
+  switch (type) {
+    case OptionType::number:
+      if (real) return v.cast<double>();
+      break;
+    case OptionType::integer:
+      if (whole) return v.cast<int64_t>();
+      break;
+    case OptionType::seed:
+      if (whole && v.cast<py::object>() >= py::int_(0)) return v.cast<uint64_t>();
+      break;
+    case OptionType::name:
+      if (py::isinstance<py::str>(v)) return v.cast<std::string>();
+      break;
+    case OptionType::widths:
+    case OptionType::numbers:
+      if (py::isinstance<py::sequence>(v) && !py::isinstance<py::str>(v))
+        return list(type == OptionType::widths ? OptionType::integer : OptionType::number);
+      break;
+    case OptionType::boolean:
+      if (is_bool) return v.cast<bool>();
+      break;
+  }
+  return std::nullopt;
+}
+
+// The training options given as keywords, read through the option table (the keywords are its
+// `keyword` column); the others keep TrainConfig's defaults.
+TrainConfig config_of_keywords(const py::kwargs& options) {
+  TrainConfig cfg;
+  for (const auto& [key, value] : options) {
+    const std::string name = py::str(key);
+    const TrainOption* o = option_by_keyword(name);
+    if (!o) {
+      std::string known;
+      for (const TrainOption& t : train_options())
+        if (t.keyword[0]) known += (known.empty() ? "" : ", ") + std::string(t.keyword);
+      fail("train", "got the unknown keyword '" + name + "'", "one of " + known);
+    }
+    const std::optional<nlohmann::json> v = option_json(o->type, value);
+    if (!v)
+      fail(name, "is " + py::str(py::repr(value)).cast<std::string>(), option_type_text(o->type));
+    set_option(*o, cfg, *v, name);
+  }
+  return cfg;
+}
+
 py::tuple train_py(const py::array& x, const Array<int32_t>& y, const py::object& x_val,
                    const py::object& y_val, const std::vector<std::string>& class_names,
-                   const std::vector<int64_t>& hidden, const std::string& activation,
-                   double leaky_alpha, const std::string& init, double init_std,
-                   const std::string& optimizer, double momentum, double beta1, double beta2,
-                   double eps, double rmsprop_alpha, double weight_decay, double lr,
-                   const std::string& schedule, double lr_decay, int64_t step_epochs,
-                   double warmup_epochs, double reg, double dropout, int64_t batch, int64_t epochs,
-                   int64_t max_steps, double val_split, int64_t patience,
-                   const std::string& normalize, uint64_t seed, const std::string& precision,
-                   const std::string& device, double min_delta, int threads,
-                   const py::object& on_epoch, const std::vector<double>& class_weights,
-                   const py::object& sample_weight, const std::string& monitor,
-                   const py::object& resume) {
+                   int threads, const py::object& on_epoch, const py::object& sample_weight,
+                   const py::object& resume, const py::kwargs& options) {
   TrainConfig cfg;
-  cfg.monitor = parse_monitor(monitor);
-  cfg.class_weights = class_weights;
-  cfg.hidden = hidden;
-  cfg.activation = {parse_activation(activation, "activation"), leaky_alpha};
-  cfg.init = parse_init(init);
-  cfg.init_std = init_std;
-  cfg.optimizer.kind = parse_optimizer(optimizer);
-  cfg.optimizer.momentum = momentum;
-  cfg.optimizer.beta1 = beta1;
-  cfg.optimizer.beta2 = beta2;
-  cfg.optimizer.eps = eps;
-  cfg.optimizer.alpha = rmsprop_alpha;
-  cfg.optimizer.weight_decay = weight_decay;
-  cfg.schedule.kind = parse_schedule(schedule);
-  cfg.schedule.lr = lr;
-  cfg.schedule.decay = lr_decay;
-  cfg.schedule.step_epochs = step_epochs;
-  cfg.warmup_epochs = warmup_epochs;
-  cfg.reg = reg;
-  cfg.dropout = dropout;
-  cfg.batch = batch;
-  cfg.epochs = epochs;
-  cfg.max_steps = max_steps;
-  cfg.val_split = val_split;
-  cfg.patience = patience;
-  cfg.normalize = parse_normalize(normalize);
-  cfg.seed = seed;
-  cfg.f64 = precision == "f64";
-  if (!cfg.f64) cfg.precision = parse_precision(precision);
-  if (device != "cpu" && device != "cuda")
-    fail("device", "is '" + device + "'", "cpu or cuda (device 0)");
-  cfg.device = device == "cuda" ? Device::cuda : Device::cpu;
-  cfg.min_delta = min_delta;
+  try {
+    cfg = config_of_keywords(options);
+  } catch (const Error& e) {
+    throw Error(in_keywords(e.what()));
+  }
 
   Dataset train_ds = dataset_from(x, y, class_names, "X");
   if (!sample_weight.is_none()) {
@@ -597,7 +621,13 @@ py::tuple train_py(const py::array& x, const Array<int32_t>& y, const py::object
   {
     py::gil_scoped_release release;
     ThreadScope scope(threads);
-    res.emplace(train(train_ds, val_ds ? &*val_ds : nullptr, cfg, cb, state));
+    try {
+      res.emplace(train(train_ds, val_ds ? &*val_ds : nullptr, cfg, cb, state));
+    } catch (const TrainDiverged&) {
+      throw;
+    } catch (const Error& e) {  // the library names the flag; Python callers gave the keyword
+      throw Error(in_keywords(e.what()));
+    }
   }
   if (py_error) throw std::move(*py_error);
 
@@ -793,20 +823,19 @@ PYBIND11_MODULE(_fcnet, m) {
         "unseen).");
   m.def("train", &train_py, py::arg("X"), py::arg("y"), py::arg("X_val") = py::none(),
         py::arg("y_val") = py::none(), py::kw_only(),
-        py::arg("class_names") = std::vector<std::string>{},
-        py::arg("hidden") = std::vector<int64_t>{100}, py::arg("activation") = "relu",
-        py::arg("leaky_relu_alpha") = 0.01, py::arg("init") = "he", py::arg("init_std") = 1e-2,
-        py::arg("optimizer") = "adam", py::arg("momentum") = 0.9, py::arg("beta1") = 0.9,
-        py::arg("beta2") = 0.999, py::arg("eps") = 1e-8, py::arg("rmsprop_alpha") = 0.99,
-        py::arg("weight_decay") = 0.01, py::arg("lr") = 1e-3, py::arg("schedule") = "constant",
-        py::arg("lr_decay") = 0.95, py::arg("step_epochs") = 10, py::arg("warmup_epochs") = 0.0,
-        py::arg("reg") = 0.0, py::arg("dropout") = 0.0, py::arg("batch") = 200,
-        py::arg("epochs") = 200, py::arg("max_steps") = 0, py::arg("val_split") = 0.0,
-        py::arg("patience") = 0, py::arg("normalize") = "auto", py::arg("seed") = 0,
-        py::arg("precision") = "f32", py::arg("device") = "cpu", py::arg("min_delta") = 0.0,
-        py::arg("threads") = 0, py::arg("on_epoch") = py::none(),
-        py::arg("class_weights") = std::vector<double>{}, py::arg("sample_weight") = py::none(),
-        // scikit-learn's early stopping keeps the epoch of the best validation accuracy.
-        py::arg("monitor") = "val_accuracy", py::arg("resume") = py::none(),
-        "Trains a model with the library's trainer; returns (Model, info dict).");
+        py::arg("class_names") = std::vector<std::string>{}, py::arg("threads") = 0,
+        py::arg("on_epoch") = py::none(), py::arg("sample_weight") = py::none(),
+        py::arg("resume") = py::none(),
+        "Trains a model with the library's trainer; returns (Model, info dict). Every other "
+        "keyword is a training option of the table (fcnet/train_options.hpp; option_keywords() "
+        "lists them), with TrainConfig's default where it is not given.");
+  m.def(
+      "option_keywords",
+      [] {
+        py::dict d;
+        for (const TrainOption& o : train_options())
+          if (o.keyword[0]) d[o.keyword] = o.help[0] ? o.help : o.key;
+        return d;
+      },
+      "The training options train() takes as keywords, with their help.");
 }

@@ -5,9 +5,9 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 #include "fcnet/text.hpp"
+#include "fcnet/train_options.hpp"
 #include "train/history.hpp"
 #include "train/json_fields.hpp"
-#include "train/train_options.hpp"
 
 namespace fcnet {
 

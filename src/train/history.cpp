@@ -7,6 +7,7 @@
 
 #include "fcnet/error.hpp"
 #include "fcnet/text.hpp"
+#include "fcnet/train_options.hpp"
 
 namespace fcnet {
 
@@ -101,32 +102,15 @@ nlohmann::json training_metadata(const TrainConfig& cfg, const TrainResult& r, c
                                  int ranks) {
   nlohmann::json j;
   j["data"] = train.source;
-  j["hidden"] = cfg.hidden;
-  j["activation"] = activation_name(cfg.activation.kind);
-  j["init"] = init_name(cfg.init);
-  j["optimizer"] = optimizer_name(cfg.optimizer.kind);
-  j["lr"] = cfg.schedule.lr;
-  j["schedule"] = schedule_name(cfg.schedule.kind);
-  j["lr_decay"] = cfg.schedule.decay;
-  j["warmup_epochs"] = cfg.warmup_epochs;
-  j["reg"] = cfg.reg;
-  j["dropout"] = cfg.dropout;
-  if (!cfg.class_weights.empty()) j["class_weights"] = cfg.class_weights;
-  j["batch"] = cfg.batch;
-  j["epochs"] = cfg.epochs;
+  // The options under their keywords (the table's), as the checkpoint writes them, and the
+  // precision by its command-line name (f32, f64, tf32, bf16).
+  for (const TrainOption& o : train_options())
+    if (o.keyword[0] && (!o.written || o.written(cfg))) j[o.keyword] = o.write(cfg);
+  j["precision"] = cfg.f64                            ? "f64"
+                   : cfg.precision == Precision::fp32 ? "f32"
+                                                      : precision_name(cfg.precision);
   j["epochs_run"] = r.epochs.size();
   j["best_epoch"] = r.best_epoch;
-  j["val_split"] = cfg.val_split;
-  j["patience"] = cfg.patience;
-  j["monitor"] = monitor_name(cfg.monitor);
-  if (cfg.min_delta != 0) j["min_delta"] = cfg.min_delta;
-  if (cfg.schedule.kind == ScheduleKind::plateau) j["plateau_patience"] = cfg.plateau_patience;
-  j["seed"] = cfg.seed;
-  j["precision"] = cfg.f64 ? "f64"
-                   : cfg.device == Device::cuda || cfg.precision != Precision::fp32
-                       ? precision_name(cfg.precision)
-                       : "f32";
-  if (cfg.device == Device::cuda) j["device"] = "cuda";
   j["train_examples"] = r.train_examples;
   j["val_examples"] = r.val_examples;
   if (!r.epochs.empty()) {

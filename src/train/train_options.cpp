@@ -1,168 +1,285 @@
-#include "train/train_options.hpp"
+#include "fcnet/train_options.hpp"
 
 #include <cmath>
+#include <cstdio>
 
 #include "fcnet/activation.hpp"
+#include "train/json_fields.hpp"
 
-namespace fcnet::detail {
+namespace fcnet {
 
 using json = nlohmann::json;
 
 namespace {
 
-// A named enum read through its parser, the parser's error re-labelled with the field.
-template <class E>
-void read_named(E& out, const Fields& f, const std::string& leaf, E (*parse)(const std::string&)) {
-  out = f.parsed(leaf, parse);
-}
-
-Activation parse_activation_field(const std::string& s) {
-  return parse_activation(s, "activation");
-}
-
 Device parse_device(const std::string& name) {
-  if (name != "cuda" && name != "cpu") fail("device", "is '" + name + "'", "cpu or cuda");
+  if (name != "cuda" && name != "cpu") fail("--device", "is '" + name + "'", "cpu or cuda");
   return name == "cuda" ? Device::cuda : Device::cpu;
 }
 
-std::vector<int64_t> positive_widths(const Fields& f, const std::string& leaf) {
-  std::vector<int64_t> v;
-  for (const auto& h : f.arr(leaf)) {
-    if (!h.is_number_integer() || h.get<int64_t>() <= 0)
-      fail(f.name(leaf), "holds " + h.dump(), "positive widths");
-    v.push_back(h.get<int64_t>());
-  }
-  return v;
+// The checks: what a valid value is, or "" when c's is one.
+std::string unless(bool ok, const char* expected) {
+  return ok ? std::string() : std::string(expected);
+}
+bool finite_at_least(double v, double lo) {
+  return std::isfinite(v) && v >= lo;
+}
+bool finite_above(double v, double lo) {
+  return std::isfinite(v) && v > lo;
+}
+bool in_unit(double v) {  // [0, 1)
+  return v >= 0 && v < 1;
 }
 
 // clang-format off
 const std::vector<TrainOption> kOptions = {
-  {"hidden", "--hidden",
+  {"hidden", "--hidden", "hidden", OptionType::widths,
+   "Hidden layer widths, e.g. 512,256 ('none': softmax regression), or auto: 512,256 on 20,000 "
+   "training rows or more, else 100",
+   [](TrainConfig& c, const json& v) { c.hidden = v.get<std::vector<int64_t>>(); },
    [](const TrainConfig& c) -> json { return c.hidden; },
-   [](TrainConfig& c, const Fields& f, const std::string& k) { c.hidden = positive_widths(f, k); }},
-  {"activation", "--activation",
-   [](const TrainConfig& c) -> json { return activation_name(c.activation.kind); },
-   [](TrainConfig& c, const Fields& f, const std::string& k) {
-     read_named(c.activation.kind, f, k, parse_activation_field); }},
-  {"leaky_relu_alpha", "--leaky-alpha",
+   [](const TrainConfig& c) {
+     for (int64_t h : c.hidden)
+       if (h <= 0) return std::string("positive widths");
+     return std::string();
+   },
+   "auto"},
+  {"activation", "--activation", "activation", OptionType::name,
+   "relu, leaky_relu, tanh, sigmoid, gelu or identity",
+   [](TrainConfig& c, const json& v) {
+     c.activation.kind = parse_activation(v.get<std::string>(), "--activation"); },
+   [](const TrainConfig& c) -> json { return activation_name(c.activation.kind); }},
+  {"leaky_relu_alpha", "--leaky-alpha", "leaky_relu_alpha", OptionType::number,
+   "leaky_relu's negative slope",
+   [](TrainConfig& c, const json& v) { c.activation.alpha = v.get<double>(); },
    [](const TrainConfig& c) -> json { return c.activation.alpha; },
-   [](TrainConfig& c, const Fields& f, const std::string& k) { c.activation.alpha = f.num(k); }},
-  {"init", "--init",
-   [](const TrainConfig& c) -> json { return init_name(c.init); },
-   [](TrainConfig& c, const Fields& f, const std::string& k) { read_named(c.init, f, k, parse_init); }},
-  {"init_std", "--init-std",
-   [](const TrainConfig& c) -> json { return c.init_std; },
-   [](TrainConfig& c, const Fields& f, const std::string& k) { c.init_std = f.num(k); }},
-  {"optimizer.kind", "--optimizer",
-   [](const TrainConfig& c) -> json { return optimizer_name(c.optimizer.kind); },
-   [](TrainConfig& c, const Fields& f, const std::string& k) {
-     read_named(c.optimizer.kind, f, k, parse_optimizer); }},
-  {"optimizer.momentum", "--momentum",
-   [](const TrainConfig& c) -> json { return c.optimizer.momentum; },
-   [](TrainConfig& c, const Fields& f, const std::string& k) { c.optimizer.momentum = f.num(k); }},
-  {"optimizer.beta1", "",
-   [](const TrainConfig& c) -> json { return c.optimizer.beta1; },
-   [](TrainConfig& c, const Fields& f, const std::string& k) { c.optimizer.beta1 = f.num(k); }},
-  {"optimizer.beta2", "",
-   [](const TrainConfig& c) -> json { return c.optimizer.beta2; },
-   [](TrainConfig& c, const Fields& f, const std::string& k) { c.optimizer.beta2 = f.num(k); }},
-  {"optimizer.eps", "",
-   [](const TrainConfig& c) -> json { return c.optimizer.eps; },
-   [](TrainConfig& c, const Fields& f, const std::string& k) { c.optimizer.eps = f.num(k); }},
-  {"optimizer.alpha", "",
-   [](const TrainConfig& c) -> json { return c.optimizer.alpha; },
-   [](TrainConfig& c, const Fields& f, const std::string& k) { c.optimizer.alpha = f.num(k); }},
-  {"optimizer.weight_decay", "--weight-decay",
-   [](const TrainConfig& c) -> json { return c.optimizer.weight_decay; },
-   [](TrainConfig& c, const Fields& f, const std::string& k) { c.optimizer.weight_decay = f.num(k); }},
-  {"schedule.kind", "--schedule",
-   [](const TrainConfig& c) -> json { return schedule_name(c.schedule.kind); },
-   [](TrainConfig& c, const Fields& f, const std::string& k) {
-     read_named(c.schedule.kind, f, k, parse_schedule); }},
-  {"schedule.lr", "--lr",
+   [](const TrainConfig& c) { return unless(std::isfinite(c.activation.alpha), "a finite slope"); }},
+  {"optimizer.kind", "--optimizer", "optimizer", OptionType::name,
+   "sgd, momentum, nesterov, adam, adamw or rmsprop",
+   [](TrainConfig& c, const json& v) { c.optimizer.kind = parse_optimizer(v.get<std::string>()); },
+   [](const TrainConfig& c) -> json { return optimizer_name(c.optimizer.kind); }},
+  {"schedule.lr", "--lr", "lr", OptionType::number, "Learning rate",
+   [](TrainConfig& c, const json& v) { c.schedule.lr = v.get<double>(); },
    [](const TrainConfig& c) -> json { return c.schedule.lr; },
-   [](TrainConfig& c, const Fields& f, const std::string& k) { c.schedule.lr = f.num(k); }},
-  {"schedule.decay", "--lr-decay",
+   [](const TrainConfig& c) {
+     return unless(finite_above(c.schedule.lr, 0), "a positive learning rate"); }},
+  {"schedule.kind", "--schedule", "schedule", OptionType::name,
+   "constant, step, exponential, cosine, or plateau (x --lr-decay after --plateau-patience "
+   "epochs without a better --monitor value)",
+   [](TrainConfig& c, const json& v) { c.schedule.kind = parse_schedule(v.get<std::string>()); },
+   [](const TrainConfig& c) -> json { return schedule_name(c.schedule.kind); },
+   nullptr, "cosine"},
+  {"schedule.decay", "--lr-decay", "lr_decay", OptionType::number,
+   "Decay factor per epoch (exponential), per --step-epochs (step) or per plateau",
+   [](TrainConfig& c, const json& v) { c.schedule.decay = v.get<double>(); },
    [](const TrainConfig& c) -> json { return c.schedule.decay; },
-   [](TrainConfig& c, const Fields& f, const std::string& k) { c.schedule.decay = f.num(k); }},
-  {"schedule.step_epochs", "--step-epochs",
+   [](const TrainConfig& c) { return unless(finite_above(c.schedule.decay, 0), "a factor > 0"); }},
+  {"schedule.step_epochs", "--step-epochs", "step_epochs", OptionType::integer,
+   "Epochs between decays of the step schedule",
+   [](TrainConfig& c, const json& v) { c.schedule.step_epochs = v.get<int64_t>(); },
    [](const TrainConfig& c) -> json { return c.schedule.step_epochs; },
-   [](TrainConfig& c, const Fields& f, const std::string& k) { c.schedule.step_epochs = f.int64(k, 1); }},
-  {"schedule.min_lr", "",
+   [](const TrainConfig& c) { return unless(c.schedule.step_epochs >= 1, "at least 1"); }},
+  {"schedule.min_lr", "", "min_lr", OptionType::number, "",
+   [](TrainConfig& c, const json& v) { c.schedule.min_lr = v.get<double>(); },
    [](const TrainConfig& c) -> json { return c.schedule.min_lr; },
-   [](TrainConfig& c, const Fields& f, const std::string& k) { c.schedule.min_lr = f.num(k); }},
-  {"warmup_epochs", "--warmup",
+   [](const TrainConfig& c) {
+     return unless(finite_at_least(c.schedule.min_lr, 0), "a learning rate >= 0"); }},
+  {"warmup_epochs", "--warmup", "warmup_epochs", OptionType::number,
+   "Linear warmup, in epochs (may be fractional)",
+   [](TrainConfig& c, const json& v) { c.warmup_epochs = v.get<double>(); },
    [](const TrainConfig& c) -> json { return c.warmup_epochs; },
-   [](TrainConfig& c, const Fields& f, const std::string& k) { c.warmup_epochs = f.num(k); }},
-  {"reg", "--reg",
+   [](const TrainConfig& c) {
+     return unless(finite_at_least(c.warmup_epochs, 0), "a finite number of epochs >= 0"); }},
+  {"optimizer.momentum", "--momentum", "momentum", OptionType::number,
+   "Momentum of momentum/nesterov",
+   [](TrainConfig& c, const json& v) { c.optimizer.momentum = v.get<double>(); },
+   [](const TrainConfig& c) -> json { return c.optimizer.momentum; },
+   [](const TrainConfig& c) {
+     return unless(c.optimizer.momentum >= 0 && c.optimizer.momentum <= 1, "a momentum in [0, 1]"); }},
+  {"optimizer.beta1", "", "beta1", OptionType::number, "",
+   [](TrainConfig& c, const json& v) { c.optimizer.beta1 = v.get<double>(); },
+   [](const TrainConfig& c) -> json { return c.optimizer.beta1; },
+   [](const TrainConfig& c) { return unless(in_unit(c.optimizer.beta1), "a decay rate in [0, 1)"); }},
+  {"optimizer.beta2", "", "beta2", OptionType::number, "",
+   [](TrainConfig& c, const json& v) { c.optimizer.beta2 = v.get<double>(); },
+   [](const TrainConfig& c) -> json { return c.optimizer.beta2; },
+   [](const TrainConfig& c) { return unless(in_unit(c.optimizer.beta2), "a decay rate in [0, 1)"); }},
+  {"optimizer.eps", "", "eps", OptionType::number, "",
+   [](TrainConfig& c, const json& v) { c.optimizer.eps = v.get<double>(); },
+   [](const TrainConfig& c) -> json { return c.optimizer.eps; },
+   [](const TrainConfig& c) { return unless(finite_above(c.optimizer.eps, 0), "a finite number > 0"); }},
+  {"optimizer.alpha", "", "rmsprop_alpha", OptionType::number, "",
+   [](TrainConfig& c, const json& v) { c.optimizer.alpha = v.get<double>(); },
+   [](const TrainConfig& c) -> json { return c.optimizer.alpha; },
+   [](const TrainConfig& c) {
+     return unless(in_unit(c.optimizer.alpha), "a smoothing constant in [0, 1)"); }},
+  {"optimizer.weight_decay", "--weight-decay", "weight_decay", OptionType::number,
+   "adamw's decoupled weight decay",
+   [](TrainConfig& c, const json& v) { c.optimizer.weight_decay = v.get<double>(); },
+   [](const TrainConfig& c) -> json { return c.optimizer.weight_decay; },
+   [](const TrainConfig& c) {
+     return unless(finite_at_least(c.optimizer.weight_decay, 0), "a finite decay >= 0"); }},
+  {"reg", "--reg", "reg", OptionType::number, "L2 regularization reg·Σ‖W‖² (weights only)",
+   [](TrainConfig& c, const json& v) { c.reg = v.get<double>(); },
    [](const TrainConfig& c) -> json { return c.reg; },
-   [](TrainConfig& c, const Fields& f, const std::string& k) { c.reg = f.num(k); }},
-  {"dropout", "--dropout",
+   [](const TrainConfig& c) { return unless(finite_at_least(c.reg, 0), "a non-negative strength"); }},
+  {"dropout", "--dropout", "dropout", OptionType::number,
+   "Drop probability on hidden units (inverted dropout), or auto: 0 on 20,000 training rows or "
+   "more, else 0.2",
+   [](TrainConfig& c, const json& v) { c.dropout = v.get<double>(); },
    [](const TrainConfig& c) -> json { return c.dropout; },
-   [](TrainConfig& c, const Fields& f, const std::string& k) { c.dropout = f.num(k); }},
-  {"class_weights", "--class-weight",
+   [](const TrainConfig& c) { return unless(in_unit(c.dropout), "a drop probability in [0, 1)"); },
+   "auto"},
+  // The command line reads "balanced" or NAME=W,... against the data (cmd_train.cpp).
+  {"class_weights", "--class-weight", "class_weights", OptionType::numbers,
+   "Weights of the classes in the loss: balanced (n / (classes x count), as scikit-learn), or "
+   "NAME=W,... (others 1)",
+   [](TrainConfig& c, const json& v) { c.class_weights = v.get<std::vector<double>>(); },
    [](const TrainConfig& c) -> json { return c.class_weights; },
-   [](TrainConfig& c, const Fields& f, const std::string& k) { c.class_weights = f.doubles(k); },
-   [](TrainConfig& c) { c.class_weights.clear(); },
+   [](const TrainConfig& c) {
+     for (double w : c.class_weights)
+       if (!finite_at_least(w, 0)) return std::string("finite weights >= 0");
+     return std::string();
+   },
+   "", [](TrainConfig& c) { c.class_weights.clear(); },
    [](const TrainConfig& c) { return !c.class_weights.empty(); }},
-  {"batch", "--batch",
+  {"batch", "--batch", "batch", OptionType::integer, "Minibatch size",
+   [](TrainConfig& c, const json& v) { c.batch = v.get<int64_t>(); },
    [](const TrainConfig& c) -> json { return c.batch; },
-   [](TrainConfig& c, const Fields& f, const std::string& k) { c.batch = f.int64(k, 1); }},
-  {"epochs", "--epochs",
+   [](const TrainConfig& c) { return unless(c.batch > 0, "a positive batch size"); }},
+  {"epochs", "--epochs", "epochs", OptionType::integer,
+   "Passes over the data, or auto: 15 on 20,000 training rows or more, else enough for 2,000 "
+   "steps (at least 15)",
+   [](TrainConfig& c, const json& v) { c.epochs = v.get<int64_t>(); },
    [](const TrainConfig& c) -> json { return c.epochs; },
-   [](TrainConfig& c, const Fields& f, const std::string& k) { c.epochs = f.int64(k, 1); }},
-  {"max_steps", "--max-steps",
+   [](const TrainConfig& c) { return unless(c.epochs > 0, "a positive count"); },
+   "auto"},
+  {"max_steps", "--max-steps", "max_steps", OptionType::integer,
+   "Stop after this many optimizer steps (0: no limit)",
+   [](TrainConfig& c, const json& v) { c.max_steps = v.get<int64_t>(); },
    [](const TrainConfig& c) -> json { return c.max_steps; },
-   [](TrainConfig& c, const Fields& f, const std::string& k) { c.max_steps = f.int64(k, 0); }},
-  {"val_split", "--val-split",
+   [](const TrainConfig& c) { return unless(c.max_steps >= 0, "a count >= 0"); }},
+  {"val_split", "--val-split", "val_split", OptionType::number,
+   "Fraction of the training data held out for validation",
+   [](TrainConfig& c, const json& v) { c.val_split = v.get<double>(); },
    [](const TrainConfig& c) -> json { return c.val_split; },
-   [](TrainConfig& c, const Fields& f, const std::string& k) { c.val_split = f.num(k); }},
-  {"patience", "--patience",
+   [](const TrainConfig& c) { return unless(in_unit(c.val_split), "a fraction in [0, 1)"); }},
+  {"patience", "--patience", "patience", OptionType::integer,
+   "Stop after this many epochs without a better --monitor value (0: off); the best weights are "
+   "kept",
+   [](TrainConfig& c, const json& v) { c.patience = v.get<int64_t>(); },
    [](const TrainConfig& c) -> json { return c.patience; },
-   [](TrainConfig& c, const Fields& f, const std::string& k) { c.patience = f.int64(k, 0); }},
+   [](const TrainConfig& c) { return unless(c.patience >= 0, "a count >= 0"); }},
   // Checkpoints from before --monitor watched the validation accuracy.
-  {"monitor", "--monitor",
+  {"monitor", "--monitor", "monitor", OptionType::name,
+   "What early stopping, the kept weights and the plateau schedule watch on the validation split "
+   "(val_loss, val_accuracy, val_balanced_accuracy, val_roc_auc; without a split, the plateau "
+   "schedule watches the training loss), or train_loss (no validation needed; the last weights "
+   "are kept)",
+   [](TrainConfig& c, const json& v) { c.monitor = parse_monitor(v.get<std::string>()); },
    [](const TrainConfig& c) -> json { return monitor_name(c.monitor); },
-   [](TrainConfig& c, const Fields& f, const std::string& k) { read_named(c.monitor, f, k, parse_monitor); },
-   [](TrainConfig& c) { c.monitor = Monitor::val_accuracy; }},
-  {"min_delta", "--min-delta",
+   nullptr, nullptr, [](TrainConfig& c) { c.monitor = Monitor::val_accuracy; }},
+  {"min_delta", "--min-delta", "min_delta", OptionType::number,
+   "An epoch counts as an improvement for --patience and the plateau schedule only when it beats "
+   "the best --monitor value by more than this",
+   [](TrainConfig& c, const json& v) { c.min_delta = v.get<double>(); },
    [](const TrainConfig& c) -> json { return c.min_delta; },
-   [](TrainConfig& c, const Fields& f, const std::string& k) { c.min_delta = f.num(k); },
-   [](TrainConfig& c) { c.min_delta = 0; },
+   [](const TrainConfig& c) { return unless(finite_at_least(c.min_delta, 0), "a finite margin >= 0"); },
+   nullptr, [](TrainConfig& c) { c.min_delta = 0; },
    [](const TrainConfig& c) { return c.min_delta != 0; }},
-  {"plateau_patience", "--plateau-patience",
+  {"plateau_patience", "--plateau-patience", "plateau_patience", OptionType::integer,
+   "Epochs without improvement before the plateau schedule decays the rate",
+   [](TrainConfig& c, const json& v) { c.plateau_patience = v.get<int64_t>(); },
    [](const TrainConfig& c) -> json { return c.plateau_patience; },
-   [](TrainConfig& c, const Fields& f, const std::string& k) { c.plateau_patience = f.int64(k, 1); },
-   [](TrainConfig& c) { c.plateau_patience = 5; }},
-  {"normalize", "--normalize",
-   [](const TrainConfig& c) -> json { return normalize_name(c.normalize); },
-   [](TrainConfig& c, const Fields& f, const std::string& k) {
-     read_named(c.normalize, f, k, parse_normalize); }},
-  {"seed", "--seed",
-   [](const TrainConfig& c) -> json { return c.seed; },
-   [](TrainConfig& c, const Fields& f, const std::string& k) { c.seed = f.u64(k); }},
-  {"f64", "--precision",
-   [](const TrainConfig& c) -> json { return c.f64; },
-   [](TrainConfig& c, const Fields& f, const std::string& k) { c.f64 = f.boolean(k); }},
-  // A CPU run records no device.
-  {"device", "--device",
-   [](const TrainConfig& c) -> json { return c.device == Device::cuda ? "cuda" : "cpu"; },
-   [](TrainConfig& c, const Fields& f, const std::string& k) { read_named(c.device, f, k, parse_device); },
-   [](TrainConfig& c) { c.device = Device::cpu; },
-   [](const TrainConfig& c) { return c.device == Device::cuda; }},
-  {"precision", "--precision",
+   [](const TrainConfig& c) { return unless(c.plateau_patience >= 1, "at least 1"); },
+   nullptr, [](TrainConfig& c) { c.plateau_patience = 5; }},
+  {"normalize", "--normalize", "normalize", OptionType::name,
+   "auto (uint8: /255, else standardize), none, scale or standardize",
+   [](TrainConfig& c, const json& v) { c.normalize = parse_normalize(v.get<std::string>()); },
+   [](const TrainConfig& c) -> json { return normalize_name(c.normalize); }},
+  {"init", "--init", "init", OptionType::name, "Weight initialization: he, xavier or normal",
+   [](TrainConfig& c, const json& v) { c.init = parse_init(v.get<std::string>()); },
+   [](const TrainConfig& c) -> json { return init_name(c.init); }},
+  {"init_std", "--init-std", "init_std", OptionType::number, "Standard deviation for --init normal",
+   [](TrainConfig& c, const json& v) { c.init_std = v.get<double>(); },
+   [](const TrainConfig& c) -> json { return c.init_std; },
+   [](const TrainConfig& c) { return unless(finite_above(c.init_std, 0), "a finite number > 0"); }},
+  {"seed", "--seed", "seed", OptionType::seed, "Random seed (initialization, shuffling, dropout)",
+   [](TrainConfig& c, const json& v) { c.seed = v.get<uint64_t>(); },
+   [](const TrainConfig& c) -> json { return c.seed; }},
+  // --precision f64 sets it (the precision row reads the flag).
+  {"f64", "--precision", "", OptionType::boolean, "",
+   [](TrainConfig& c, const json& v) { c.f64 = v.get<bool>(); },
+   [](const TrainConfig& c) -> json { return c.f64; }},
+  {"precision", "--precision", "precision", OptionType::name,
+   "f32 (fast), bf16 (GEMM inputs in bfloat16 with f32 accumulation: CPUs with AVX512_BF16, and "
+   "CUDA), f64 (double, reference kernels, CPU), or tf32 (CUDA)",
+   [](TrainConfig& c, const json& v) {
+     const std::string p = v.get<std::string>();
+     if (p == "f64") c.f64 = true;  // a name of the command line and the binding, never written
+     else c.precision = parse_precision(p);
+   },
    [](const TrainConfig& c) -> json { return precision_name(c.precision); },
-   [](TrainConfig& c, const Fields& f, const std::string& k) {
-     read_named(c.precision, f, k, parse_precision); },
-   [](TrainConfig& c) { c.precision = Precision::fp32; },
+   nullptr, "f32", [](TrainConfig& c) { c.precision = Precision::fp32; },
    [](const TrainConfig& c) { return c.device == Device::cuda || c.precision != Precision::fp32; }},
+  // A CPU run records no device.
+  {"device", "--device", "device", OptionType::name,
+   "cpu, or cuda (GPU 0, or rank r's GPU r mod count under mpirun; needs a build with FCNET_CUDA)",
+   [](TrainConfig& c, const json& v) { c.device = parse_device(v.get<std::string>()); },
+   [](const TrainConfig& c) -> json { return c.device == Device::cuda ? "cuda" : "cpu"; },
+   nullptr, nullptr, [](TrainConfig& c) { c.device = Device::cpu; },
+   [](const TrainConfig& c) { return c.device == Device::cuda; }},
 };
 // clang-format on
 
-}  // namespace
+// Whether v is a value of type t.
+bool of_type(OptionType t, const json& v) {
+  auto all = [&](bool (json::*is)() const) {
+    if (!v.is_array()) return false;
+    for (const auto& x : v)
+      if (!(x.*is)()) return false;
+    return true;
+  };
+  switch (t) {
+    case OptionType::number:
+      return v.is_number();
+    case OptionType::integer:
+      return v.is_number_integer() && !(v.is_number_unsigned() && v.get<uint64_t>() > INT64_MAX);
+    case OptionType::seed:
+      return v.is_number_unsigned();
+    case OptionType::name:
+      return v.is_string();
+    case OptionType::widths:
+      return all(&json::is_number_integer);
+    case OptionType::numbers:
+      return all(&json::is_number);
+    case OptionType::boolean:
+      return v.is_boolean();
+  }
+  return false;
+}
 
-const std::vector<TrainOption>& train_options() {
-  return kOptions;
+std::string type_problem(OptionType t, const json& v) {
+  return of_type(t, v) ? "" : option_type_text(t);
+}
+
+// A value as a message shows it: numbers as people write them (-1, 0.001), the rest as JSON.
+std::string shown(const json& v) {
+  if (v.is_number_float()) {
+    char b[32];
+    double back = 0;
+    for (int digits = 1; digits <= 17; ++digits) {  // the shortest text that reads back the same
+      std::snprintf(b, sizeof b, "%.*g", digits, v.get<double>());
+      if (std::sscanf(b, "%lf", &back) == 1 && back == v.get<double>()) break;
+    }
+    return b;
+  }
+  const std::string s = v.dump();
+  return s.size() > 60 ? s.substr(0, 57) + "..." : s;
+}
+
+std::string name_of(const TrainOption& o) {
+  return o.flag[0] ? o.flag : o.keyword[0] ? o.keyword : o.key;
 }
 
 // The object holding a dotted key's last part (created when writing), and that part.
@@ -172,16 +289,169 @@ std::pair<std::string, std::string> split_key(const std::string& key) {
   return {key.substr(0, dot), key.substr(dot + 1)};
 }
 
-void read_option(const TrainOption& o, TrainConfig& c, const Fields& f) {
+// Reads option `o` from the "config" object `f` into c; errors name the file and the field.
+void read_option(const TrainOption& o, TrainConfig& c, const detail::Fields& f) {
   const auto [outer, leaf] = split_key(o.key);
-  const Fields inner = outer.empty() ? f : f.obj(outer);
-  if (o.absent && !inner.raw().contains(leaf))
+  const detail::Fields inner = outer.empty() ? f : f.obj(outer);
+  if (o.absent && !inner.raw().contains(leaf)) {
     o.absent(c);
-  else
-    o.read(c, inner, leaf);
+    return;
+  }
+  const std::string field = "checkpoint field '" + inner.name(leaf) + "'";
+  if (!inner.raw().contains(leaf))
+    fail(f.where(), "checkpoint lacks field '" + inner.name(leaf) + "'",
+         "a complete checkpoint written by fcnet train");
+  const json& value = inner.raw().at(leaf);
+  if (const std::string want = type_problem(o.type, value); !want.empty())
+    fail(f.where(), field + " is " + shown(value), want);
+  try {
+    o.set(c, value);
+  } catch (const Error& e) {
+    fail(f.where(), field + ": " + e.what());
+  }
+  if (o.check)
+    if (const std::string want = o.check(c); !want.empty())
+      fail(f.where(), field + " is " + shown(value), want);
 }
 
-json config_to_json(const TrainConfig& c) {
+}  // namespace
+
+const std::vector<TrainOption>& train_options() {
+  return kOptions;
+}
+
+const char* option_type_text(OptionType t) {
+  switch (t) {
+    case OptionType::number:
+      return "a number";
+    case OptionType::integer:
+      return "a whole number";
+    case OptionType::seed:
+      return "a whole number >= 0";
+    case OptionType::name:
+      return "a name";
+    case OptionType::widths:
+      return "a list of whole numbers";
+    case OptionType::numbers:
+      return "a list of numbers";
+    case OptionType::boolean:
+      return "true or false";
+  }
+  return "";
+}
+
+const TrainOption* option_by_flag(const std::string& flag) {
+  for (const TrainOption& o : kOptions)
+    if (flag == o.flag && o.help[0]) return &o;
+  return nullptr;
+}
+
+const TrainOption* option_by_keyword(const std::string& keyword) {
+  for (const TrainOption& o : kOptions)
+    if (o.keyword[0] && keyword == o.keyword) return &o;
+  return nullptr;
+}
+
+void set_option(const TrainOption& o, TrainConfig& c, const json& v, const std::string& name) {
+  if (const std::string want = type_problem(o.type, v); !want.empty())
+    fail(name, "is " + shown(v), want);
+  o.set(c, v);
+  if (o.check)
+    if (const std::string want = o.check(c); !want.empty()) fail(name, "is " + shown(v), want);
+}
+
+json option_value_of_text(const TrainOption& o, const std::string& text) {
+  auto number = [&](const std::string& s, bool whole) -> json {
+    std::size_t used = 0;
+    json v;
+    try {
+      if (!whole)
+        v = std::stod(s, &used);
+      else if (o.type == OptionType::seed && s.find('-') == std::string::npos)
+        v = static_cast<uint64_t>(std::stoull(s, &used));
+      else
+        v = static_cast<int64_t>(std::stoll(s, &used));
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (s.empty() || used != s.size())
+      fail(o.flag, "'" + s + "' is not " + (whole ? "a whole number" : "a number"),
+           option_type_text(o.type));
+    return v;
+  };
+  auto list = [&](bool whole) {
+    json a = json::array();
+    if (text == "none" || text.empty()) return a;
+    std::size_t from = 0;
+    for (;;) {
+      const std::size_t comma = text.find(',', from);
+      a.push_back(number(text.substr(from, comma - from), whole));
+      if (comma == std::string::npos) return a;
+      from = comma + 1;
+    }
+  };
+  switch (o.type) {
+    case OptionType::number:
+      return number(text, false);
+    case OptionType::integer:
+    case OptionType::seed:
+      return number(text, true);
+    case OptionType::name:
+      return text;
+    case OptionType::widths:
+      return list(true);
+    case OptionType::numbers:
+      return list(false);
+    case OptionType::boolean:
+      if (text != "true" && text != "false") fail(o.flag, "is '" + text + "'", "true or false");
+      return text == "true";
+  }
+  return text;
+}
+
+std::string option_default_text(const TrainOption& o) {
+  if (o.cli_default) return o.cli_default;
+  const json v = o.write(TrainConfig{});
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_array()) {
+    std::string s;
+    for (const auto& x : v) s += (s.empty() ? "" : ",") + x.dump();
+    return v.empty() && o.type == OptionType::widths ? "none" : s;
+  }
+  return shown(v);
+}
+
+void check_config(const TrainConfig& c) {
+  for (const TrainOption& o : kOptions)
+    if (o.check)
+      if (const std::string want = o.check(c); !want.empty())
+        fail(name_of(o), "is " + shown(o.write(c)), want);
+  if (c.device == Device::cpu && c.f64 && c.precision != Precision::fp32)
+    fail("--precision", std::string("is ") + precision_name(c.precision) + " and f64",
+         "one of them (f64 computes in double throughout)");
+  if (c.device == Device::cpu) check_cpu_precision(c.precision);
+  if (c.device == Device::cuda && c.f64)
+    fail("--precision", "is f64 on --device cuda",
+         "fp32, tf32 or bf16 on the device (f64: the CPU)");
+}
+
+std::string in_keywords(const std::string& message) {
+  const std::size_t colon = message.find(':');
+  if (colon == std::string::npos) return message;
+  const TrainOption* o = option_by_flag(message.substr(0, colon));
+  if (!o || !o->keyword[0]) return message;
+  return o->keyword + message.substr(colon);
+}
+
+void merge_resumed_options(TrainConfig& into, const TrainConfig& from,
+                           const std::function<bool(const std::string& flag)>& given) {
+  const json saved = detail::config_to_json(from);
+  const detail::Fields f(saved, "checkpoint", "config");
+  for (const TrainOption& o : kOptions)
+    if (o.flag[0] == '\0' || !given(o.flag)) read_option(o, into, f);
+}
+
+json detail::config_to_json(const TrainConfig& c) {
   json j = json::object();
   for (const TrainOption& o : kOptions) {
     if (o.written && !o.written(c)) continue;
@@ -191,22 +461,10 @@ json config_to_json(const TrainConfig& c) {
   return j;
 }
 
-TrainConfig config_from_json(const Fields& f) {
+TrainConfig detail::config_from_json(const Fields& f) {
   TrainConfig c;
   for (const TrainOption& o : kOptions) read_option(o, c, f);
   return c;
-}
-
-}  // namespace fcnet::detail
-
-namespace fcnet {
-
-void merge_resumed_options(TrainConfig& into, const TrainConfig& from,
-                           const std::function<bool(const std::string& flag)>& given) {
-  const nlohmann::json saved = detail::config_to_json(from);
-  const detail::Fields f(saved, "checkpoint", "config");
-  for (const detail::TrainOption& o : detail::train_options())
-    if (o.flag[0] == '\0' || !given(o.flag)) detail::read_option(o, into, f);
 }
 
 }  // namespace fcnet

@@ -15,6 +15,7 @@
 #include "fcnet/metrics.hpp"
 #include "fcnet/step_engine.hpp"
 #include "fcnet/text.hpp"
+#include "fcnet/train_options.hpp"
 #include "train/cpu_engine.hpp"
 #include "train/history.hpp"
 
@@ -54,33 +55,9 @@ double since(Clock::time_point t0) {
 }
 
 void validate(const TrainConfig& c, const Dataset& train) {
-  if (c.batch <= 0) fail("--batch", "is " + std::to_string(c.batch), "a positive batch size");
-  if (c.epochs <= 0) fail("--epochs", "is " + std::to_string(c.epochs), "a positive count");
-  if (!(c.schedule.lr > 0) || !std::isfinite(c.schedule.lr))
-    fail("--lr", "is " + std::to_string(c.schedule.lr), "a positive learning rate");
-  if (!(c.dropout >= 0 && c.dropout < 1))
-    fail("--dropout", "is " + std::to_string(c.dropout), "a drop probability in [0, 1)");
-  if (!(c.val_split >= 0 && c.val_split < 1))
-    fail("--val-split", "is " + std::to_string(c.val_split), "a fraction in [0, 1)");
-  if (!(c.reg >= 0)) fail("--reg", "is " + std::to_string(c.reg), "a non-negative strength");
-  if (!(c.min_delta >= 0) || !std::isfinite(c.min_delta))
-    fail("--min-delta", "is " + std::to_string(c.min_delta), "a finite margin >= 0");
-  for (auto h : c.hidden)
-    if (h <= 0) fail("--hidden", "has a width of " + std::to_string(h), "positive widths");
-  if (c.device == Device::cpu && c.f64 && c.precision != Precision::fp32)
-    fail("--precision", std::string("is ") + precision_name(c.precision) + " and f64",
-         "one of them (f64 computes in double throughout)");
-  if (c.device == Device::cpu) check_cpu_precision(c.precision);
-  if (c.device == Device::cuda && c.f64)
-    fail("--precision", "is f64 on --device cuda",
-         "fp32, tf32 or bf16 on the device (f64: the CPU)");
+  check_config(c);
   if (!train.has_labels()) fail(train.source, "has no labels", "labelled training data");
   if (train.n == 0) fail(train.source, "has no examples", "at least one example");
-  for (std::size_t k = 0; k < c.class_weights.size(); ++k)
-    if (!(c.class_weights[k] >= 0) || !std::isfinite(c.class_weights[k]))
-      fail("--class-weight",
-           "gives class " + std::to_string(k) + " the weight " + std::to_string(c.class_weights[k]),
-           "finite weights >= 0");
   if (!train.weights.empty()) {
     if (static_cast<int64_t>(train.weights.size()) != train.n)
       fail(train.source, "has " + std::to_string(train.weights.size()) + " example weights",
@@ -188,8 +165,6 @@ TrainResult run_loop(const EngineFactory& make, const Dataset& train, const Data
              std::to_string(classes) + " classes",
          "one weight per class");
   const bool validating = val_n > 0;
-  if (cfg.plateau_patience < 1)
-    fail("--plateau-patience", "is " + std::to_string(cfg.plateau_patience), "at least 1");
   std::vector<int64_t> sizes = {d};
   sizes.insert(sizes.end(), cfg.hidden.begin(), cfg.hidden.end());
   sizes.push_back(classes);

@@ -3,10 +3,14 @@
 
 #include <chrono>
 #include <cmath>
+#include <map>
 #include <memory>
+#include <set>
+#include <string_view>
 
 #include "cli.hpp"
 #include "fcnet/cuda.hpp"
+#include "fcnet/train_options.hpp"
 #include "fcnet/trainer.hpp"
 #include "ranks.hpp"
 #include "train_support.hpp"
@@ -23,35 +27,9 @@ struct Options {
   }();
   std::string test_data;
   std::string test_labels;
-  std::string hidden = "auto";
-  std::string activation = "relu";
-  double leaky_alpha = 0.01;
-  std::string optimizer = "adam";
-  double lr = 1e-3;
-  std::string schedule = "cosine";
-  double lr_decay = 0.95;
-  int64_t step_epochs = 10;
-  double warmup = 0.0;
-  double momentum = 0.9;
-  double weight_decay = 0.01;
-  double reg = 0.0;
-  std::string dropout = "auto";
-  std::string class_weight;
-  int64_t batch = 128;
-  std::string epochs = "auto";
-  int64_t max_steps = 0;
-  double val_split = 0.0;
-  int64_t patience = 0;
-  std::string monitor = "val_loss";
-  double min_delta = 0;
-  int64_t plateau_patience = 5;
-  std::string normalize = "auto";
-  std::string init = "he";
-  double init_std = 1e-2;
-  uint64_t seed = 0;
+  // The text of each option of the table (fcnet/train_options.hpp), by flag.
+  std::map<std::string, std::string> option;
   int threads = 0;
-  std::string precision = "f32";
-  std::string device = "cpu";
   std::string out = "fcnet-model.safetensors";
   std::string checkpoint;
   std::string resume;
@@ -116,6 +94,24 @@ std::vector<double> class_weights(const std::string& spec, const Dataset& d, Col
   return w;
 }
 
+// How --help shows the value an option takes.
+const char* type_name(OptionType t) {
+  switch (t) {
+    case OptionType::number:
+      return "FLOAT";
+    case OptionType::integer:
+    case OptionType::seed:
+      return "INT";
+    case OptionType::widths:
+      return "INT,...";
+    case OptionType::numbers:
+    case OptionType::name:
+    case OptionType::boolean:
+      break;
+  }
+  return "TEXT";
+}
+
 double auto_dropout(int64_t n) {
   return n >= kSmallDataRows ? 0.0 : 0.2;
 }
@@ -171,102 +167,15 @@ Command add_train(CLI::App& app) {
                 "Test data evaluated after training (default: Fashion-MNIST's test split when "
                 "training on it; 'none' to skip)");
   c->add_option("--test-labels", o->test_labels, "Label file for --test-data");
-  c->add_option("--hidden", o->hidden,
-                "Hidden layer widths, e.g. 512,256 ('none': softmax regression), or auto: 512,256 "
-                "on 20,000 training rows or more, else 100")
-      ->capture_default_str();
-  c->add_option("--activation", o->activation, "relu, leaky_relu, tanh, sigmoid, gelu or identity")
-      ->capture_default_str();
-  c->add_option("--leaky-alpha", o->leaky_alpha, "leaky_relu's negative slope")
-      ->check(kFinite)
-      ->capture_default_str();
-  c->add_option("--optimizer", o->optimizer, "sgd, momentum, nesterov, adam, adamw or rmsprop")
-      ->capture_default_str();
-  c->add_option("--lr", o->lr, "Learning rate")->check(kPositive)->capture_default_str();
-  c->add_option("--schedule", o->schedule,
-                "constant, step, exponential, cosine, or plateau (x --lr-decay after "
-                "--plateau-patience epochs without a better --monitor value)")
-      ->capture_default_str();
-  c->add_option("--lr-decay", o->lr_decay,
-                "Decay factor per epoch (exponential), per --step-epochs (step) or per plateau")
-      ->check(kPositive)
-      ->capture_default_str();
-  c->add_option("--step-epochs", o->step_epochs, "Epochs between decays of the step schedule")
-      ->check(kPositive)
-      ->capture_default_str();
-  c->add_option("--warmup", o->warmup, "Linear warmup, in epochs (may be fractional)")
-      ->check(kNonNegative)
-      ->capture_default_str();
-  c->add_option("--momentum", o->momentum, "Momentum of momentum/nesterov")
-      ->check(CLI::Range(0.0, 1.0))
-      ->capture_default_str();
-  c->add_option("--weight-decay", o->weight_decay, "adamw's decoupled weight decay")
-      ->check(kNonNegative)
-      ->capture_default_str();
-  c->add_option("--reg", o->reg, "L2 regularization reg·Σ‖W‖² (weights only)")
-      ->check(kNonNegative)
-      ->capture_default_str();
-  c->add_option("--dropout", o->dropout,
-                "Drop probability on hidden units (inverted dropout), or auto: 0 on 20,000 "
-                "training rows or more, else 0.2")
-      ->check(kDropout)
-      ->capture_default_str();
-  c->add_option("--class-weight", o->class_weight,
-                "Weights of the classes in the loss: balanced (n / (classes x count), as "
-                "scikit-learn), or NAME=W,... (others 1)");
-  c->add_option("--batch", o->batch, "Minibatch size")->check(kPositive)->capture_default_str();
-  c->add_option(
-       "--epochs", o->epochs,
-       "Passes over the data, or auto: 15 on 20,000 training rows or more, else enough for "
-       "2,000 steps (at least 15)")
-      ->capture_default_str();
-  c->add_option("--max-steps", o->max_steps, "Stop after this many optimizer steps")
-      ->check(kNonNegative);
-  c->add_option("--val-split", o->val_split,
-                "Fraction of the training data held out for validation")
-      ->check(CLI::Range(0.0, 0.99))
-      ->capture_default_str();
-  c->add_option("--patience", o->patience,
-                "Stop after this many epochs without a better --monitor value (0: off); the "
-                "best weights are kept")
-      ->check(kNonNegative)
-      ->capture_default_str();
-  c->add_option("--monitor", o->monitor,
-                "What early stopping, the kept weights and the plateau schedule watch on the "
-                "validation split (without one, the plateau schedule watches the training loss), "
-                "or train_loss (no validation needed; the last weights are kept)")
-      ->check(CLI::IsMember(
-          {"val_loss", "val_accuracy", "val_balanced_accuracy", "val_roc_auc", "train_loss"}))
-      ->capture_default_str();
-  c->add_option("--min-delta", o->min_delta,
-                "An epoch counts as an improvement for --patience and the plateau schedule only "
-                "when it beats the best --monitor value by more than this")
-      ->check(kNonNegative)
-      ->capture_default_str();
-  c->add_option("--plateau-patience", o->plateau_patience,
-                "Epochs without improvement before the plateau schedule decays the rate")
-      ->check(kPositive)
-      ->capture_default_str();
-  c->add_option("--normalize", o->normalize,
-                "auto (uint8: /255, else standardize), none, scale or standardize")
-      ->capture_default_str();
-  c->add_option("--init", o->init, "Weight initialization: he, xavier or normal")
-      ->capture_default_str();
-  c->add_option("--init-std", o->init_std, "Standard deviation for --init normal")
-      ->check(kPositive);
-  c->add_option("--seed", o->seed, "Random seed (initialization, shuffling, dropout)")
-      ->capture_default_str();
+  // The training options, as the table describes them; then --threads, which is the process's.
+  for (const TrainOption& t : train_options()) {
+    if (!t.flag[0] || !t.help[0]) continue;  // no flag, or one that another row declares
+    std::string& text = o->option[t.flag];
+    text = option_default_text(t);
+    CLI::Option* opt = c->add_option(t.flag, text, t.help)->type_name(type_name(t.type));
+    if (!text.empty()) opt->capture_default_str();
+  }
   c->add_option("--threads", o->threads, "Threads (default: one per core)")->check(kThreads);
-  c->add_option("--precision", o->precision,
-                "f32 (fast), bf16 (GEMM inputs in bfloat16 with f32 accumulation: CPUs with "
-                "AVX512_BF16, and CUDA), f64 (double, reference kernels, CPU), or tf32 (CUDA)")
-      ->check(CLI::IsMember({"f32", "f64", "fp32", "tf32", "bf16"}))
-      ->capture_default_str();
-  c->add_option("--device", o->device,
-                "cpu, or cuda (GPU 0, or rank r's GPU r mod count under mpirun; needs a build with "
-                "FCNET_CUDA)")
-      ->check(CLI::IsMember({"cpu", "cuda"}))
-      ->capture_default_str();
   c->add_option("--out", o->out, "Model file to write")->capture_default_str();
   c->add_option("--checkpoint", o->checkpoint,
                 "Save the full training state here after every epoch (and on Ctrl-C)");
@@ -281,62 +190,26 @@ Command add_train(CLI::App& app) {
   return {
       c, with_ranks([o, c](Ranks& ranks) {
         const bool lead = ranks.leader(), quiet = o->quiet || !lead;
+        // The table's options as given or by default, checked before any data loads. Those
+        // left at auto (hidden widths, dropout, epochs) are worked out from the data below, as
+        // is --class-weight.
         TrainConfig cfg;
-        const bool hidden_auto = o->hidden == "auto";
-        if (!hidden_auto) cfg.hidden = parse_sizes(o->hidden, "--hidden", true);
-        cfg.activation = {
-            option_value([&] { return parse_activation(o->activation, "--activation"); }),
-            o->leaky_alpha};
-        cfg.optimizer.kind = option_value([&] { return parse_optimizer(o->optimizer); });
-        cfg.optimizer.momentum = o->momentum;
-        cfg.optimizer.weight_decay = o->weight_decay;
-        cfg.schedule.kind = option_value([&] { return parse_schedule(o->schedule); });
-        cfg.schedule.lr = o->lr;
-        cfg.schedule.decay = o->lr_decay;
-        cfg.schedule.step_epochs = o->step_epochs;
-        cfg.warmup_epochs = o->warmup;
-        cfg.reg = o->reg;
-        const bool dropout_auto = o->dropout == "auto";
-        if (!dropout_auto) cfg.dropout = std::stod(o->dropout);
-        cfg.batch = o->batch;
-        cfg.max_steps = o->max_steps;
-        cfg.val_split = o->val_split;
-        cfg.patience = o->patience;
-        cfg.monitor = parse_monitor(o->monitor);
-        cfg.min_delta = o->min_delta;
-        cfg.plateau_patience = o->plateau_patience;
-        cfg.normalize = option_value([&] { return parse_normalize(o->normalize); });
-        cfg.init = option_value([&] { return parse_init(o->init); });
-        cfg.init_std = o->init_std;
-        cfg.seed = o->seed;
-        cfg.f64 = o->precision == "f64";
-        if (!cfg.f64) cfg.precision = parse_precision(o->precision);
-        const bool cuda = o->device == "cuda";
-        if (cuda && cfg.f64)
-          throw CLI::ValidationError("--precision",
-                                     "f64 runs on the CPU only; use fp32, tf32 or bf16 with "
-                                     "--device cuda");
-        if (cuda) cfg.device = Device::cuda;
-        // tf32, or bf16 on a CPU without the instructions: a usage error, before any data.
-        if (!cuda && !cfg.f64)
-          option_value([&] {
-            check_cpu_precision(cfg.precision);
-            return 0;
-          });
-        if (cuda) (void)cuda_devices_info();  // no device: fail before loading any data
-        int64_t epochs = 0;
-        if (o->epochs != "auto") {
-          std::size_t used = 0;
-          try {
-            epochs = std::stoll(o->epochs, &used);
-          } catch (const std::exception&) {
-            used = 0;
+        std::set<std::string> automatic;
+        option_value([&] {
+          for (const TrainOption& t : train_options()) {
+            if (!t.flag[0] || !t.help[0] || t.flag == std::string("--class-weight")) continue;
+            const std::string& text = o->option.at(t.flag);
+            if (t.cli_default && std::string_view(t.cli_default) == "auto" && text == "auto")
+              automatic.insert(t.key);
+            else
+              set_option(t, cfg, option_value_of_text(t, text), t.flag);
           }
-          if (used != o->epochs.size() || epochs <= 0)
-            throw CLI::ValidationError("--epochs",
-                                       "'" + o->epochs + "' is not a positive integer or auto");
-        }
-        if (o->patience > 0 && o->val_split <= 0 && cfg.monitor != Monitor::train_loss)
+          check_config(cfg);
+          return 0;
+        });
+        const bool cuda = cfg.device == Device::cuda;
+        if (cuda) (void)cuda_devices_info();  // no device: fail before loading any data
+        if (cfg.patience > 0 && cfg.val_split <= 0 && cfg.monitor != Monitor::train_loss)
           throw CLI::ValidationError("--patience",
                                      "needs a validation split (--val-split F) or --monitor "
                                      "train_loss");
@@ -388,11 +261,12 @@ Command add_train(CLI::App& app) {
         }
         const int64_t n_all = ranks.total_examples();
         const int64_t n_train = n_all - val_count(cfg, n_all);
-        cfg.epochs = epochs > 0 ? epochs : auto_epochs(n_train, std::min(cfg.batch, n_train));
-        if (hidden_auto) cfg.hidden = auto_hidden(n_train);
-        if (dropout_auto) cfg.dropout = auto_dropout(n_train);
-        if (!o->class_weight.empty())
-          cfg.class_weights = class_weights(o->class_weight, train_data, ranks.parallel().comm);
+        if (automatic.count("epochs"))
+          cfg.epochs = auto_epochs(n_train, std::min(cfg.batch, n_train));
+        if (automatic.count("hidden")) cfg.hidden = auto_hidden(n_train);
+        if (automatic.count("dropout")) cfg.dropout = auto_dropout(n_train);
+        if (const std::string& spec = o->option.at("--class-weight"); !spec.empty())
+          cfg.class_weights = class_weights(spec, train_data, ranks.parallel().comm);
         if (resume) resume_config(*c, *resume, cfg);
         // With ranks train() runs these checks on the whole data set (this rank holds a share).
         if (!ranks.mpi()) check_training(train_data, cfg, resume.get());

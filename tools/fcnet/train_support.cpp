@@ -7,6 +7,8 @@
 #include <cstring>
 #include <thread>
 
+#include "fcnet/train_options.hpp"
+
 namespace fcnet::cli {
 
 namespace {
