@@ -10,7 +10,7 @@ if(NOT SOURCE_DIR)
   message(FATAL_ERROR "usage: cmake -DSOURCE_DIR=<tree> -P ${CMAKE_CURRENT_LIST_FILE}")
 endif()
 
-set(layers ${FCNET_LAYERS} api)
+set(layers ${FCNET_LAYERS} mpi api)
 foreach(layer ${layers})
   foreach(dir ${FCNET_LAYER_${layer}_DIRS})
     set(dir_layer_${dir} ${layer})

@@ -47,6 +47,12 @@ set(FCNET_LAYER_report_DIRS report)
 set(FCNET_LAYER_report_HEADERS explain report training_report)
 set(FCNET_LAYER_report_USES train)
 
+# Data-parallel runs over MPI's ranks: a library of its own (fcnet_mpi, cmake/mpi.cmake), linked by
+# the command line and the Python module, so that the layers above and the C API link no MPI.
+set(FCNET_LAYER_mpi_DIRS mpi)
+set(FCNET_LAYER_mpi_HEADERS mpi)
+set(FCNET_LAYER_mpi_USES train)
+
 set(FCNET_LAYER_api_DIRS capi)
 set(FCNET_LAYER_api_HEADERS fcnet fcnet_version)
 set(FCNET_LAYER_api_USES report)

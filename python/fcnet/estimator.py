@@ -85,6 +85,50 @@ _PRECISIONS = {"float32": "f32", "f32": "f32", "float64": "f64", "f64": "f64", "
                "bf16": "bf16"}
 
 
+def _join_ranks():
+    """(rank, size) of this process in its MPI job, for data_parallel=True; the first call also
+    makes an uncaught exception end every rank."""
+    world = _fcnet.mpi_rank()
+    if world is None:
+        _fail("data_parallel", "is True in a process that no MPI launcher started",
+              "a script run by mpirun/mpiexec, one process per rank (or data_parallel=False)")
+    if not getattr(sys.excepthook, "_fcnet_aborts", False):
+        shown = sys.excepthook
+
+        def abort_every_rank(kind, value, tb):
+            shown(kind, value, tb)
+            _fcnet.mpi_abort(f"{kind.__name__}: {value}")
+
+        abort_every_rank._fcnet_aborts = True
+        sys.excepthook = abort_every_rank
+    return world
+
+
+def _gathered(values):
+    """Every rank's list of values (JSON-able), in rank order."""
+    return [json.loads(t) for t in _fcnet.mpi_all_gather(json.dumps(values))]
+
+
+def _summed(counts, ranks):
+    """The counts summed over the ranks (this process's alone without data_parallel)."""
+    if ranks is None:
+        return counts
+    return np.sum([np.asarray(c, dtype=np.int64) for c in _gathered(counts.tolist())], axis=0)
+
+
+def _union(labels, ranks):
+    """The sorted labels of every rank."""
+    if ranks is None:
+        return labels
+    parts = [np.asarray(p, dtype=labels.dtype) for p in _gathered(labels.tolist())]
+    return np.unique(np.concatenate(parts))
+
+
+def _first(value, ranks):
+    """Rank 0's value on every rank."""
+    return value if ranks is None else _gathered(value)[0]
+
+
 class MLPClassifier(ClassifierMixin, BaseEstimator):
     """Multi-layer perceptron classifier (softmax + cross-entropy) trained by fcnet's C++ trainer.
 
@@ -129,6 +173,13 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         4 million multiply-adds per batch, where hand-offs between threads cost more than they
         save), else fcnet's setting (fcnet.set_num_threads, default one per core); a positive
         count; -1 every core.
+    data_parallel : False, or True in a script that mpirun/mpiexec started K times (fcnet
+        extension; docs/mpi.md): each process calls fit with its own rows (a NumPy array; every
+        rank's rows together are the training set) and the K processes train one model, the
+        gradients of each batch summed over them; every rank ends with the same model. classes_,
+        the input transform, 'balanced' class weights, batch_size='auto', the validation split
+        and random_state=None's seed are those of all ranks' rows. An exception that no code
+        catches on any rank ends every rank (so that none waits for it).
 
     Attributes after fit: classes_, n_features_in_, model_ (fcnet.Model), loss_curve_, loss_,
     best_loss_, validation_scores_, best_validation_score_, n_iter_, t_, coefs_, intercepts_,
@@ -141,7 +192,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
                  n_iter_no_change=10, momentum=0.9, weight_decay=0.01, lr_decay=0.95,
                  dropout=0.0, precision="float32", normalize="auto", n_jobs=None,
-                 class_weight=None, nesterovs_momentum=True, warm_start=False, device="cpu"):
+                 class_weight=None, nesterovs_momentum=True, warm_start=False, device="cpu",
+                 data_parallel=False):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -171,6 +223,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         self.class_weight = class_weight
         self.nesterovs_momentum = nesterovs_momentum
         self.warm_start = warm_start
+        self.data_parallel = data_parallel
 
     # -- fitting --------------------------------------------------------------------------------
 
@@ -265,13 +318,13 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             return "sgd"
         return "nesterov" if self.nesterovs_momentum else "momentum"
 
-    def _class_weights(self, classes, yi):
+    def _class_weights(self, classes, yi, ranks):
         cw = self.class_weight
         if cw is None:
             return []
         if isinstance(cw, str) and cw == "balanced":
-            counts = np.bincount(yi, minlength=len(classes))
-            return [len(yi) / (len(classes) * c) if c else 1.0 for c in counts.tolist()]
+            counts = _summed(np.bincount(yi, minlength=len(classes)), ranks)
+            return [counts.sum() / (len(classes) * c) if c else 1.0 for c in counts.tolist()]
         if isinstance(cw, dict):
             w = [1.0] * len(classes)
             index = {c: i for i, c in enumerate(classes.tolist())}
@@ -314,6 +367,10 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             _fail("y", "is None (this estimator requires y to be passed, but the target y is None)",
                   "one label per row of X")
         schema_json = self.model_._core.schema_json if continuing else ""
+        ranks = _join_ranks() if self.data_parallel else None
+        if ranks is not None and is_frame(X):
+            _fail("X", "is a DataFrame with data_parallel=True",
+                  "a NumPy array (each rank would encode its own table's columns and categories)")
         self._check_names(X, reset=not continuing)
         if is_frame(X):
             # A DataFrame is a table: text, category and bool columns one-hot encoded, gaps filled,
@@ -350,7 +407,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             elif classes is not None:
                 classes = np.unique(np.asarray(classes))
             else:
-                classes = np.unique(Y)
+                classes = _union(np.unique(Y), ranks)
             yi = np.searchsorted(classes, Y)
             yi = np.clip(yi, 0, len(classes) - 1)
         except TypeError as e:
@@ -364,7 +421,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         if continuing and X.shape[1] != self.model_.sizes[0]:
             _fail("X", f"has {X.shape[1]} features", f"{self.model_.sizes[0]} as in the previous fit")
         # scikit-learn's compute_class_weight counts every row of y, zero-weight ones included.
-        class_weights = self._class_weights(classes, yi)
+        class_weights = self._class_weights(classes, yi, ranks)
         if sample_weight is not None:
             sw = np.asarray(sample_weight, dtype=np.float64)
             if sw.ndim != 1 or sw.shape[0] != X.shape[0]:
@@ -379,7 +436,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
                 if not np.any(keep):
                     _fail("sample_weight", "is zero for every row", "a positive weight somewhere")
                 X, yi, sample_weight = X[keep], yi[keep], sample_weight[keep]
-        batch, hidden, cfg = self._config(X.shape[0])
+        batch, hidden, cfg = self._config(int(_summed(np.array([X.shape[0]]), ranks)[0]))
         state = self._state if continuing else None
         if incremental:
             # scikit-learn's partial_fit never stops early: its rule watches the training loss.
@@ -395,7 +452,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         on_epoch = self._print_epoch if self.verbose else None
         try:
             core, info = _fcnet.train(X, np.ascontiguousarray(yi, dtype=np.int32), class_names=names,
-                                      seed=self._seed(), threads=threads, on_epoch=on_epoch,
+                                      seed=_first(self._seed(), ranks), threads=threads,
+                                      on_epoch=on_epoch, data_parallel=ranks is not None,
                                       class_weights=class_weights,
                                       sample_weight=sample_weight, resume=state, **cfg)
         except _fcnet.Error as e:

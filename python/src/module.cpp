@@ -25,6 +25,7 @@
 #include "fcnet/checkpoint.hpp"
 #include "fcnet/cpu.hpp"
 #include "fcnet/model_io.hpp"
+#include "fcnet/mpi.hpp"
 #include "fcnet/network.hpp"
 #include "fcnet/onnx.hpp"
 #include "fcnet/train_options.hpp"
@@ -554,7 +555,7 @@ TrainConfig config_of_keywords(const py::kwargs& options) {
 py::tuple train_py(const py::array& x, const Array<int32_t>& y, const py::object& x_val,
                    const py::object& y_val, const std::vector<std::string>& class_names,
                    int threads, const py::object& on_epoch, const py::object& sample_weight,
-                   const py::object& resume, const py::kwargs& options) {
+                   const py::object& resume, bool data_parallel, const py::kwargs& options) {
   TrainConfig cfg;
   try {
     cfg = config_of_keywords(options);
@@ -586,6 +587,15 @@ py::tuple train_py(const py::array& x, const Array<int32_t>& y, const py::object
 
   TrainCallbacks cb;
   cb.stop = &halt;
+  if (data_parallel) {
+    // This process trains on its rows of X, the other ranks on theirs (fcnet/mpi.hpp).
+    Collective* world = mpi_world();
+    if (!world)
+      fail("data_parallel", "is True in a process that no MPI launcher started",
+           "a run under mpirun/mpiexec (one process per rank), or data_parallel=False");
+    if (val_ds) fail("X_val", "is given with data_parallel", "a val_split of the ranks' rows");
+    cb.parallel = rank_share(*world, train_ds.n);
+  }
   // Ctrl-C reaches Python only when the interpreter checks for signals: do so a few times a second.
   cb.on_step = [&](const TrainProgress&) {
     const auto now = std::chrono::steady_clock::now();
@@ -825,10 +835,29 @@ PYBIND11_MODULE(_fcnet, m) {
         py::arg("y_val") = py::none(), py::kw_only(),
         py::arg("class_names") = std::vector<std::string>{}, py::arg("threads") = 0,
         py::arg("on_epoch") = py::none(), py::arg("sample_weight") = py::none(),
-        py::arg("resume") = py::none(),
-        "Trains a model with the library's trainer; returns (Model, info dict). Every other "
+        py::arg("resume") = py::none(), py::arg("data_parallel") = false,
+        "Trains a model with the library's trainer; returns (Model, info dict). With "
+        "data_parallel, this process is one rank of an MPI job and X its rows of the data. Every "
+        "other "
         "keyword is a training option of the table (fcnet/train_options.hpp; option_keywords() "
         "lists them), with TrainConfig's default where it is not given.");
+  m.def(
+      "mpi_rank",
+      []() -> py::object {
+        Collective* w = mpi_world();
+        if (!w) return py::none();
+        return py::make_tuple(w->rank(), w->size());
+      },
+      "(rank, size) of this process in the MPI job that started it (joining MPI), or None.");
+  m.def("mpi_all_gather", &mpi_all_gather, py::arg("text"),
+        "Every rank's text, in rank order (the world's Allgather).");
+  m.def(
+      "mpi_abort",
+      [](const std::string& message) {
+        py::gil_scoped_release release;
+        mpi_abort_all(message);
+      },
+      py::arg("message"), "Prints the message and ends every rank of the job (MPI_Abort).");
   m.def(
       "option_keywords",
       [] {

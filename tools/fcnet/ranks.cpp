@@ -19,15 +19,6 @@ namespace fcnet::cli {
 
 namespace {
 
-// Set by mpirun/mpiexec (Open MPI, PMIx), MPICH's hydra and srun's PMI plugins.
-int launcher_size() {
-  for (const char* v : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"}) {
-    const char* s = std::getenv(v);
-    if (s && *s) return std::max(1, std::atoi(s));
-  }
-  return std::getenv("PMIX_RANK") || std::getenv("PMI_RANK") ? 1 : 0;
-}
-
 std::string replace_all(std::string s, const std::string& from, const std::string& to) {
   for (std::size_t p = s.find(from); p != std::string::npos; p = s.find(from, p + to.size()))
     s.replace(p, from.size(), to);
@@ -183,57 +174,6 @@ Dataset concat_datasets(std::vector<Dataset> parts, const std::string& source) {
 
 #if FCNET_HAVE_MPI
 
-// MPI_COMM_WORLD as a Collective, timing the time spent in it.
-struct Ranks::Mpi final : Collective {
-  int r = 0, k = 1;
-  double seconds = 0;
-
-  int rank() const override { return r; }
-  int size() const override { return k; }
-  void sum(float* v, int64_t n) override { reduce(v, n, MPI_FLOAT, MPI_SUM); }
-  void sum(double* v, int64_t n) override { reduce(v, n, MPI_DOUBLE, MPI_SUM); }
-  void max(double* v, int64_t n) override { reduce(v, n, MPI_DOUBLE, MPI_MAX); }
-  void broadcast(void* data, int64_t bytes, int root) override {
-    auto* p = static_cast<char*>(data);
-    while (bytes > 0) {  // MPI counts are int
-      const int c = static_cast<int>(std::min<int64_t>(bytes, INT_MAX));
-      MPI_Bcast(p, c, MPI_BYTE, root, MPI_COMM_WORLD);
-      p += c;
-      bytes -= c;
-    }
-  }
-
-  template <class T>
-  void reduce(T* v, int64_t n, MPI_Datatype type, MPI_Op op) {
-    const auto t0 = std::chrono::steady_clock::now();
-    while (n > 0) {  // MPI counts are int
-      const int c = static_cast<int>(std::min<int64_t>(n, INT_MAX));
-      MPI_Allreduce(MPI_IN_PLACE, v, c, type, op, MPI_COMM_WORLD);
-      v += c;
-      n -= c;
-    }
-    seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  }
-};
-
-Ranks::Ranks() {
-  if (launcher_size() == 0) return;
-  int provided = 0;
-  // OpenMP threads compute; only the main thread calls MPI.
-  MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided);
-  mpi_ = true;
-  mpi_impl_ = std::make_unique<Mpi>();
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
-  MPI_Comm_size(MPI_COMM_WORLD, &size_);
-  mpi_impl_->r = rank_;
-  mpi_impl_->k = size_;
-}
-
-Ranks::~Ranks() {
-  int done = 0;
-  if (mpi_ && MPI_Finalized(&done) == MPI_SUCCESS && !done) MPI_Finalize();
-}
-
 namespace {
 
 std::string rank_name(int rank, int size) {
@@ -243,14 +183,12 @@ std::string rank_name(int rank, int size) {
 // An error raised by every rank alike (a diverged loss, computed from summed values) is best
 // reported once: rank 0 reports at once and its MPI_Abort ends the others. Another rank waits a
 // moment first, so that its message appears when the error is its own.
-[[noreturn]] void abort_all(int rank, int size, const std::string& what) {
+[[noreturn]] void abort_all(int rank, const std::string& what) {
   if (rank != 0) std::this_thread::sleep_for(std::chrono::seconds(1));
-  std::fprintf(stderr, "fcnet: error: %s: %s\n", rank_name(rank, size).c_str(), what.c_str());
-  std::fflush(stderr);
-  MPI_Abort(MPI_COMM_WORLD, 1);
-  std::_Exit(1);
+  mpi_abort_all(what);
 }
 
+// Every rank's list of names, in rank order, and the ranks' names.
 std::vector<std::string> gather_names(const std::vector<std::string>& mine, int size,
                                       std::vector<std::vector<std::string>>& all) {
   std::string packed;
@@ -259,21 +197,15 @@ std::vector<std::string> gather_names(const std::vector<std::string>& mine, int 
     packed.append(reinterpret_cast<const char*>(&len), 4);
     packed += s;
   }
-  int len = static_cast<int>(packed.size());
-  std::vector<int> lens(static_cast<std::size_t>(size)), offs(static_cast<std::size_t>(size));
-  MPI_Allgather(&len, 1, MPI_INT, lens.data(), 1, MPI_INT, MPI_COMM_WORLD);
-  std::exclusive_scan(lens.begin(), lens.end(), offs.begin(), 0);
-  std::string buf(static_cast<std::size_t>(offs.back() + lens.back()), '\0');
-  MPI_Allgatherv(packed.data(), len, MPI_CHAR, buf.data(), lens.data(), offs.data(), MPI_CHAR,
-                 MPI_COMM_WORLD);
+  const std::vector<std::string> texts = mpi_all_gather(packed);
   all.assign(static_cast<std::size_t>(size), {});
   std::vector<std::string> who;
   for (int r = 0; r < size; ++r) {
-    std::size_t p = static_cast<std::size_t>(offs[r]), end = p + lens[r];
-    while (p < end) {
+    const std::string& t = texts[static_cast<std::size_t>(r)];
+    for (std::size_t p = 0; p + 4 <= t.size();) {
       uint32_t l = 0;
-      std::memcpy(&l, buf.data() + p, 4);
-      all[r].push_back(buf.substr(p + 4, l));
+      std::memcpy(&l, t.data() + p, 4);
+      all[static_cast<std::size_t>(r)].push_back(t.substr(p + 4, l));
       p += 4 + l;
     }
     who.push_back(rank_name(r, size));
@@ -283,34 +215,29 @@ std::vector<std::string> gather_names(const std::vector<std::string>& mine, int 
 
 }  // namespace
 
-DataParallel Ranks::parallel() {
-  if (!mpi_) return {};
-  return {mpi_impl_.get(), total_, first_};
-}
-double Ranks::sum_seconds() const {
-  return mpi_impl_ ? mpi_impl_->seconds : 0.0;
-}
-
-#else
-
-struct Ranks::Mpi {};
+#endif
 
 Ranks::Ranks() {
-  const int k = launcher_size();
-  if (k > 1)
-    throw Error("fcnet was built without MPI (FCNET_MPI=OFF) but started as one of " +
-                std::to_string(k) +
-                " ranks, expected a build with MPI for data-parallel training, or one process");
-}
-Ranks::~Ranks() = default;
-DataParallel Ranks::parallel() {
-  return {};
-}
-double Ranks::sum_seconds() const {
-  return 0.0;
+  if (mpi_launcher_size() == 0) return;
+  Collective* world = mpi_world();  // throws for several ranks of a build without MPI
+  if (!world) return;
+  mpi_ = true;
+  rank_ = world->rank();
+  size_ = world->size();
 }
 
-#endif
+Ranks::~Ranks() {
+  if (mpi_) mpi_finalize();
+}
+
+DataParallel Ranks::parallel() {
+  if (!mpi_) return {};
+  return {mpi_world(), total_, first_};
+}
+
+double Ranks::sum_seconds() const {
+  return mpi_seconds();
+}
 
 Dataset Ranks::load_share(const DataOptions& o, const std::string& split) {
   const ShareSpec spec = share_spec(o, rank_, size_);
@@ -432,7 +359,7 @@ Runner with_ranks(std::function<int(Ranks&)> body) {
       return report_once(ranks, e.what(), 1);
     } catch (const std::exception& e) {
 #if FCNET_HAVE_MPI
-      abort_all(ranks.rank(), ranks.size(), e.what());
+      abort_all(ranks.rank(), e.what());
 #else
       throw;
 #endif

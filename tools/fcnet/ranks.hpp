@@ -10,6 +10,7 @@
 
 #include "cli.hpp"
 #include "fcnet/error.hpp"
+#include "fcnet/mpi.hpp"
 #include "fcnet/trainer.hpp"
 
 namespace fcnet::cli {
@@ -50,8 +51,6 @@ class Ranks {
   double sum_seconds() const;                        // time spent combining values so far
 
  private:
-  struct Mpi;
-  std::unique_ptr<Mpi> mpi_impl_;
   bool mpi_ = false;
   int rank_ = 0;
   int size_ = 1;
