@@ -35,7 +35,8 @@ struct TrainOption {
   const char* flag;     // "" when no flag sets it (a resumed run then always takes the saved one)
   const char* keyword;  // "" when the binding has no keyword for it
   OptionType type;
-  // The command line's help; "" for a row whose flag another row declares (f64: --precision).
+  // The help (the command line's, and the binding's option_keywords()); "" for a row whose flag
+  // another row declares (f64: --precision).
   const char* help;
   // Sets the value `v` (already of `type`); throws fcnet::Error (naming the flag) for a value
   // outside the option's names.

@@ -68,8 +68,9 @@ _SCHEDULES = ("constant", "exponential", "step", "cosine")
 _PARAMETER_NAMES = {"val_split": "validation_fraction", "batch": "batch_size",
                     "class_weights": "class_weight", "dropout": "dropout", "epochs": "max_iter",
                     "hidden": "hidden_layer_sizes", "lr": "learning_rate_init", "reg": "alpha",
-                    "sample_weight": "sample_weight", "precision": "precision",
-                    "device": "device"}
+                    "precision": "precision", "device": "device", "optimizer": "solver",
+                    "schedule": "learning_rate", "beta1": "beta_1", "beta2": "beta_2",
+                    "eps": "epsilon", "min_delta": "tol"}
 
 
 def _in_parameter_names(error):
@@ -273,6 +274,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             val_fraction = check_real(self.validation_fraction, "validation_fraction", lo=0, hi=1,
                                       lo_open=True, hi_open=True)
         n_train = n_samples - _fcnet.val_count(val_fraction, n_samples)
+        if n_train < 1:
+            _fail("validation_fraction", f"is {val_fraction} of {n_samples} rows, which leaves no "
+                  "training rows", "a fraction that leaves at least one")
         if self.batch_size == "auto":
             batch = min(200, n_train)
         else:

@@ -491,42 +491,47 @@ py::dict epoch_dict(const EpochRecord& r) {
   return e;
 }
 
-// A Python value of an option of type `type` as its JSON value; none for a value of another type.
+// A Python value of an option of type `type` as its JSON value; none for a value of another type
+// or one outside the type's range.
 std::optional<nlohmann::json> option_json(OptionType type, const py::handle& v) {
-  const bool is_bool = py::isinstance<py::bool_>(v) ||
-                       py::str(v.get_type().attr("__name__")).equal(py::str("bool_"));
+  static const py::object numpy_bool = py::module_::import("numpy").attr("bool_");
+  const bool is_bool = py::isinstance<py::bool_>(v) || py::isinstance(v, numpy_bool);
   const bool whole = !is_bool && py::hasattr(v, "__index__");
   const bool real = !is_bool && (whole || py::hasattr(v, "__float__"));
-  auto list = [&](OptionType item) {
+  auto list = [&](OptionType item) -> std::optional<nlohmann::json> {
     nlohmann::json a = nlohmann::json::array();
     for (const py::handle& x : py::iter(v)) {
       std::optional<nlohmann::json> e = option_json(item, x);
       if (!e) return e;
       a.push_back(std::move(*e));
     }
-    return std::optional<nlohmann::json>(std::move(a));
+    return a;
   };
-  switch (type) {
-    case OptionType::number:
-      if (real) return v.cast<double>();
-      break;
-    case OptionType::integer:
-      if (whole) return v.cast<int64_t>();
-      break;
-    case OptionType::seed:
-      if (whole && v.cast<py::object>() >= py::int_(0)) return v.cast<uint64_t>();
-      break;
-    case OptionType::name:
-      if (py::isinstance<py::str>(v)) return v.cast<std::string>();
-      break;
-    case OptionType::widths:
-    case OptionType::numbers:
-      if (py::isinstance<py::sequence>(v) && !py::isinstance<py::str>(v))
-        return list(type == OptionType::widths ? OptionType::integer : OptionType::number);
-      break;
-    case OptionType::boolean:
-      if (is_bool) return v.cast<bool>();
-      break;
+  try {
+    switch (type) {
+      case OptionType::number:
+        if (real) return v.cast<double>();
+        break;
+      case OptionType::integer:
+        if (whole) return v.cast<int64_t>();
+        break;
+      case OptionType::seed:
+        if (whole && v.cast<py::object>() >= py::int_(0)) return v.cast<uint64_t>();
+        break;
+      case OptionType::name:
+        if (py::isinstance<py::str>(v)) return v.cast<std::string>();
+        break;
+      case OptionType::widths:
+      case OptionType::numbers:
+        if (py::isinstance<py::sequence>(v) && !py::isinstance<py::str>(v))
+          return list(type == OptionType::widths ? OptionType::integer : OptionType::number);
+        break;
+      case OptionType::boolean:
+        if (is_bool) return v.cast<bool>();
+        break;
+    }
+  } catch (const py::cast_error&) {  // too large for the type (2**63, 10**400), or not one number
+  } catch (const py::error_already_set&) {
   }
   return std::nullopt;
 }
@@ -545,8 +550,11 @@ TrainConfig config_of_keywords(const py::kwargs& options) {
       fail("train", "got the unknown keyword '" + name + "'", "one of " + known);
     }
     const std::optional<nlohmann::json> v = option_json(o->type, value);
-    if (!v)
-      fail(name, "is " + py::str(py::repr(value)).cast<std::string>(), option_type_text(o->type));
+    if (!v) {
+      std::string shown = py::str(py::repr(value));
+      if (shown.size() > 60) shown = shown.substr(0, 57) + "...";
+      fail(name, "is " + shown, option_type_text(o->type));
+    }
     set_option(*o, cfg, *v, name);
   }
   return cfg;

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <string_view>
 
 #include "fcnet/activation.hpp"
 #include "train/json_fields.hpp"
@@ -79,7 +80,7 @@ const std::vector<TrainOption> kOptions = {
    [](TrainConfig& c, const json& v) { c.schedule.step_epochs = v.get<int64_t>(); },
    [](const TrainConfig& c) -> json { return c.schedule.step_epochs; },
    [](const TrainConfig& c) { return unless(c.schedule.step_epochs >= 1, "at least 1"); }},
-  {"schedule.min_lr", "", "min_lr", OptionType::number, "",
+  {"schedule.min_lr", "", "min_lr", OptionType::number, "The cosine schedule's floor",
    [](TrainConfig& c, const json& v) { c.schedule.min_lr = v.get<double>(); },
    [](const TrainConfig& c) -> json { return c.schedule.min_lr; },
    [](const TrainConfig& c) {
@@ -89,26 +90,27 @@ const std::vector<TrainOption> kOptions = {
    [](TrainConfig& c, const json& v) { c.warmup_epochs = v.get<double>(); },
    [](const TrainConfig& c) -> json { return c.warmup_epochs; },
    [](const TrainConfig& c) {
-     return unless(finite_at_least(c.warmup_epochs, 0), "a finite number of epochs >= 0"); }},
+     return unless(finite_at_least(c.warmup_epochs, 0) && c.warmup_epochs <= 1e6,
+                   "a number of epochs from 0 to 1e6"); }},
   {"optimizer.momentum", "--momentum", "momentum", OptionType::number,
    "Momentum of momentum/nesterov",
    [](TrainConfig& c, const json& v) { c.optimizer.momentum = v.get<double>(); },
    [](const TrainConfig& c) -> json { return c.optimizer.momentum; },
    [](const TrainConfig& c) {
      return unless(c.optimizer.momentum >= 0 && c.optimizer.momentum <= 1, "a momentum in [0, 1]"); }},
-  {"optimizer.beta1", "", "beta1", OptionType::number, "",
+  {"optimizer.beta1", "", "beta1", OptionType::number, "Adam's first-moment decay",
    [](TrainConfig& c, const json& v) { c.optimizer.beta1 = v.get<double>(); },
    [](const TrainConfig& c) -> json { return c.optimizer.beta1; },
    [](const TrainConfig& c) { return unless(in_unit(c.optimizer.beta1), "a decay rate in [0, 1)"); }},
-  {"optimizer.beta2", "", "beta2", OptionType::number, "",
+  {"optimizer.beta2", "", "beta2", OptionType::number, "Adam's second-moment decay",
    [](TrainConfig& c, const json& v) { c.optimizer.beta2 = v.get<double>(); },
    [](const TrainConfig& c) -> json { return c.optimizer.beta2; },
    [](const TrainConfig& c) { return unless(in_unit(c.optimizer.beta2), "a decay rate in [0, 1)"); }},
-  {"optimizer.eps", "", "eps", OptionType::number, "",
+  {"optimizer.eps", "", "eps", OptionType::number, "Adam's and rmsprop's epsilon",
    [](TrainConfig& c, const json& v) { c.optimizer.eps = v.get<double>(); },
    [](const TrainConfig& c) -> json { return c.optimizer.eps; },
    [](const TrainConfig& c) { return unless(finite_above(c.optimizer.eps, 0), "a finite number > 0"); }},
-  {"optimizer.alpha", "", "rmsprop_alpha", OptionType::number, "",
+  {"optimizer.alpha", "", "rmsprop_alpha", OptionType::number, "rmsprop's smoothing constant",
    [](TrainConfig& c, const json& v) { c.optimizer.alpha = v.get<double>(); },
    [](const TrainConfig& c) -> json { return c.optimizer.alpha; },
    [](const TrainConfig& c) {
@@ -217,7 +219,8 @@ const std::vector<TrainOption> kOptions = {
    [](TrainConfig& c, const json& v) {
      const std::string p = v.get<std::string>();
      if (p == "f64") c.f64 = true;  // a name of the command line and the binding, never written
-     else c.precision = parse_precision(p);
+     else if (p == "f32" || p == "fp32" || p == "tf32" || p == "bf16") c.precision = parse_precision(p);
+     else fail("--precision", "is '" + p + "'", "one of f32, bf16, f64, tf32");
    },
    [](const TrainConfig& c) -> json { return precision_name(c.precision); },
    nullptr, "f32", [](TrainConfig& c) { c.precision = Precision::fp32; },
@@ -246,7 +249,7 @@ bool of_type(OptionType t, const json& v) {
     case OptionType::integer:
       return v.is_number_integer() && !(v.is_number_unsigned() && v.get<uint64_t>() > INT64_MAX);
     case OptionType::seed:
-      return v.is_number_unsigned();
+      return v.is_number_unsigned() || (v.is_number_integer() && v.get<int64_t>() >= 0);
     case OptionType::name:
       return v.is_string();
     case OptionType::widths:
@@ -274,7 +277,16 @@ std::string shown(const json& v) {
     }
     return b;
   }
-  const std::string s = v.dump();
+  std::string s;
+  if (v.is_array()) {
+    for (const auto& x : v) {
+      s += (s.empty() ? "[" : ", ") + shown(x);
+      if (s.size() > 60) return s.substr(0, 57) + "...]";
+    }
+    return s.empty() ? "[]" : s + "]";
+  }
+  if (v.is_number() && !std::isfinite(v.get<double>())) return "nan";
+  s = v.dump();
   return s.size() > 60 ? s.substr(0, 57) + "..." : s;
 }
 
@@ -361,6 +373,15 @@ void set_option(const TrainOption& o, TrainConfig& c, const json& v, const std::
 }
 
 json option_value_of_text(const TrainOption& o, const std::string& text) {
+  // A text that is not a value of the type: the whole text, and what was expected.
+  auto refuse = [&]() {
+    const bool auto_too = o.cli_default && std::string_view(o.cli_default) == "auto";
+    fail(o.flag, "is '" + text + "'",
+         std::string(option_type_text(o.type)) +
+             (o.type == OptionType::widths || o.type == OptionType::numbers ? ", comma-separated"
+                                                                            : "") +
+             (auto_too ? ", or auto" : ""));
+  };
   auto number = [&](const std::string& s, bool whole) -> json {
     std::size_t used = 0;
     json v;
@@ -374,9 +395,7 @@ json option_value_of_text(const TrainOption& o, const std::string& text) {
     } catch (const std::exception&) {
       used = 0;
     }
-    if (s.empty() || used != s.size())
-      fail(o.flag, "'" + s + "' is not " + (whole ? "a whole number" : "a number"),
-           option_type_text(o.type));
+    if (s.empty() || used != s.size()) refuse();
     return v;
   };
   auto list = [&](bool whole) {

@@ -52,14 +52,24 @@ def test_keywords_left_out_keep_the_libraries_defaults():
     (dict(lr=-1), r"^lr: is -1, expected a positive learning rate$"),
     (dict(lr=True), r"^lr: is True, expected a number$"),
     (dict(batch=6.5), r"^batch: is 6\.5, expected a whole number$"),
-    (dict(hidden=[4, 0]), r"^hidden: is \[4,0\], expected positive widths$"),
+    (dict(hidden=[4, 0]), r"^hidden: is \[4, 0\], expected positive widths$"),
     (dict(hidden="4"), r"^hidden: is '4', expected a list of whole numbers$"),
     (dict(beta2=1.0), r"^beta2: is 1, expected a decay rate in \[0, 1\)$"),
     (dict(schedule="linear"), r"^schedule: unknown schedule 'linear'"),
     (dict(val_split=1.5), r"^val_split: is 1\.5, expected a fraction in \[0, 1\)$"),
     (dict(lrr=0.1), r"^train: got the unknown keyword 'lrr', expected one of hidden, "),
+    (dict(batch=2**63), r"^batch: is 9223372036854775808, expected a whole number$"),
+    (dict(seed=2**64), r"^seed: is 18446744073709551616, expected a whole number >= 0$"),
+    (dict(lr=10**400), r"^lr: is 1000.*\.\.\., expected a number$"),
+    (dict(hidden=np.array([[4, 3]])), r"^hidden: is array\(\[\[4, 3\]\]\), expected a list of whole"),
+    (dict(lr=np.bool_(True)), r"^lr: is True, expected a number$"),
+    (dict(class_weights=[1, float("nan")]), r"^class_weights: is \[1, nan\], expected finite weights"),
+    (dict(precision="F64"), r"^precision: is 'F64', expected one of f32, bf16, f64, tf32$"),
 ])
 def test_a_bad_keyword_or_value_is_named(kw, match):
+    # numpy's scalars are numbers like Python's
+    X0, y0 = data()
+    _fcnet.train(X0, y0, epochs=1, lr=np.float32(0.01), batch=np.int64(16), hidden=np.array([4]))
     X, y = data()
     with pytest.raises(_fcnet.Error, match=match):
         _fcnet.train(X, y, epochs=1, **kw)

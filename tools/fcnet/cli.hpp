@@ -76,7 +76,6 @@ Precision inference_precision(const std::string& value, const Model& model);
 
 // Number checks for options, with messages in the project's form ("is -1, expected a number ≥ 0").
 extern const CLI::Validator kNonNegative;  // finite and ≥ 0
-extern const CLI::Validator kDropout;      // a probability in [0, 0.99], or auto
 extern const CLI::Validator kPositive;     // finite and > 0
 extern const CLI::Validator kFinite;       // finite
 extern const CLI::Validator kThreads;      // a thread count, 1…max_threads()

@@ -86,18 +86,6 @@ Precision inference_precision(const std::string& value, const Model& model) {
 
 const CLI::Validator kFinite = number_check(
     "FINITE", [](double v) { return std::isfinite(v); }, "a finite number");
-const CLI::Validator kDropout = [] {
-  const CLI::Validator p = number_check(
-      "P", [](double v) { return v >= 0 && v <= 0.99; }, "a drop probability from 0 to 0.99");
-  return CLI::Validator(
-      [p](std::string& text) -> std::string {
-        if (text == "auto") return {};
-        std::string e = p(text);
-        return e.empty() ? e : e + ", or auto";
-      },
-      "P|auto");
-}();
-
 std::vector<std::string> comma_list(const std::string& s) {
   std::vector<std::string> out;
   if (s.empty()) return out;
