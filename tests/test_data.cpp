@@ -1062,6 +1062,39 @@ TEST_F(DataFiles, EncodeTableMatchesTheCsvLoader) {
       fcnet::Error);
 }
 
+// A gap's fill, the training mean, does not depend on the order of the rows: a sum in floating
+// point would (1e20 + 1 − 1e20 is 0 in long double, 1e20 − 1e20 + 1 is 1), and so would the filled
+// features of a table given in another order.
+TEST(DataTable, GapFillIsTheSameInAnyRowOrder) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  auto fill = [](const std::vector<double>& cells) {
+    std::vector<fcnet::TableColumn> cols(1);
+    cols[0].name = "x";
+    cols[0].numbers = cells;
+    return fcnet::encode_table(cols, LoadOptions{}, "frame").schema.columns[0].fill;
+  };
+  const double a = fill({1e20, 1, -1e20, nan}), b = fill({-1e20, 1e20, 1, nan});
+  EXPECT_EQ(a, b);
+  EXPECT_DOUBLE_EQ(a, 1.0 / 3);
+  // Values of many magnitudes and signs, in many orders: one fill, the mean to a double's rounding.
+  std::mt19937 gen(5);
+  std::vector<double> cells;
+  long double exact = 0;  // small enough magnitudes here for long double to be near exact
+  for (int i = 0; i < 5000; ++i) {
+    const double v =
+        std::ldexp(static_cast<double>(gen()) - 2147483648.0, static_cast<int>(gen() % 40));
+    cells.push_back(v);
+    exact += v;
+  }
+  cells.push_back(nan);
+  const double first = fill(cells);
+  EXPECT_NEAR(first, static_cast<double>(exact / 5000), std::abs(first) * 1e-13);
+  for (int k = 0; k < 20; ++k) {
+    std::shuffle(cells.begin(), cells.end(), gen);
+    ASSERT_EQ(fill(cells), first) << "order " << k;
+  }
+}
+
 TEST_F(DataFiles, CsvLabelSetsAndRefusals) {
   Dataset a = fcnet::load_dataset(write("a.csv", "label,x\n1,0\n2,1\n2,2\n"));
   EXPECT_EQ(a.class_names, (std::vector<std::string>{"1", "2"}));
