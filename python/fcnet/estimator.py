@@ -294,7 +294,11 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
 
         With warm_start=True a fitted estimator continues its run (weights and optimizer state)
         for max_iter more epochs on the new data, with the classes, columns and input transform
-        it was fitted with."""
+        it was fitted with.
+
+        The rows train in a canonical order that depends only on which rows (with their labels
+        and weights) there are, so the same rows in any order give the same model. Rows of
+        weight zero are left out."""
         return self._fit(X, y, sample_weight, incremental=False)
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):
@@ -364,6 +368,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             _fail("X", f"has {X.shape[1]} features", f"{self.model_.sizes[0]} as in the previous fit")
         # scikit-learn's compute_class_weight counts every row of y, zero-weight ones included.
         class_weights = self._class_weights(classes, yi)
+        rows = None  # the rows of X to train on, None for all of them
         if sample_weight is not None:
             sw = np.asarray(sample_weight, dtype=np.float64)
             if sw.ndim != 1 or sw.shape[0] != X.shape[0]:
@@ -377,8 +382,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             if not np.all(keep):
                 if not np.any(keep):
                     _fail("sample_weight", "is zero for every row", "a positive weight somewhere")
-                X, yi, sample_weight = X[keep], yi[keep], sample_weight[keep]
-        batch, hidden, cfg = self._config(X.shape[0])
+                rows = np.flatnonzero(keep)
+        n_rows = X.shape[0] if rows is None else rows.shape[0]
+        batch, hidden, cfg = self._config(n_rows)
         state = self._state if continuing else None
         if incremental:
             # scikit-learn's partial_fit never stops early: its rule watches the training loss.
@@ -393,10 +399,13 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         names = [str(c) for c in classes.tolist()]
         on_epoch = self._print_epoch if self.verbose else None
         try:
+            # The rows go in the library's canonical order, which depends only on the multiset of
+            # rows (with their labels and weights): the same rows in any order give the same model.
             core, info = _fcnet.train(X, np.ascontiguousarray(yi, dtype=np.int32), class_names=names,
                                       seed=self._seed(), threads=threads, on_epoch=on_epoch,
                                       class_weights=class_weights,
-                                      sample_weight=sample_weight, resume=state, **cfg)
+                                      sample_weight=sample_weight, resume=state, rows=rows,
+                                      canonical_order=True, **cfg)
         except _fcnet.Error as e:
             raise _in_parameter_names(e) from None
         self._state = info["state"]
