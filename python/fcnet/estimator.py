@@ -84,6 +84,26 @@ _PRECISIONS = {"float32": "f32", "f32": "f32", "float64": "f64", "f64": "f64", "
                "bf16": "bf16"}
 
 
+def _effective_weights(sample_weight, class_weights, yi, rows):
+    """(sample_weight, class_weights) for the trainer. The loss weighs row i by
+    wᵢ = sample_weight[i] · class_weights[yᵢ] in the mean Σ wᵢ·Lᵢ / Σ wᵢ, so a common factor of
+    every trained row's weight cancels: where all the wᵢ are one positive number the fit is the
+    unweighted one, and takes the unweighted path (whose sums are the unweighted fit's to the
+    last bit); where only the sample weights are all equal, the class weights alone remain."""
+    if sample_weight is None and not class_weights:
+        return None, class_weights
+    sw = None if sample_weight is None else (
+        sample_weight if rows is None else sample_weight[rows])
+    w = np.ones(1) if sw is None else sw
+    if class_weights:
+        w = w * np.asarray(class_weights, dtype=np.float64)[yi if rows is None else yi[rows]]
+    if w[0] > 0 and np.all(w == w[0]):
+        return None, []
+    if sw is not None and np.all(sw == sw[0]):
+        return None, class_weights
+    return sample_weight, class_weights
+
+
 class MLPClassifier(ClassifierMixin, BaseEstimator):
     """Multi-layer perceptron classifier (softmax + cross-entropy) trained by fcnet's C++ trainer.
 
@@ -298,7 +318,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
 
         The rows train in a canonical order that depends only on which rows (with their labels
         and weights) there are, so the same rows in any order give the same model. Rows of
-        weight zero are left out."""
+        weight zero are left out; weights that are all equal train as no weights."""
         return self._fit(X, y, sample_weight, incremental=False)
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):
@@ -383,6 +403,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
                 if not np.any(keep):
                     _fail("sample_weight", "is zero for every row", "a positive weight somewhere")
                 rows = np.flatnonzero(keep)
+        sample_weight, train_class_weights = _effective_weights(sample_weight, class_weights, yi, rows)
         n_rows = X.shape[0] if rows is None else rows.shape[0]
         batch, hidden, cfg = self._config(n_rows)
         state = self._state if continuing else None
@@ -403,7 +424,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             # rows (with their labels and weights): the same rows in any order give the same model.
             core, info = _fcnet.train(X, np.ascontiguousarray(yi, dtype=np.int32), class_names=names,
                                       seed=self._seed(), threads=threads, on_epoch=on_epoch,
-                                      class_weights=class_weights,
+                                      class_weights=train_class_weights,
                                       sample_weight=sample_weight, resume=state, rows=rows,
                                       canonical_order=True, **cfg)
         except _fcnet.Error as e:
@@ -411,6 +432,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         self._state = info["state"]
         training = json.loads(core.training_json) if core.training_json else {}
         training.update(estimator="fcnet.MLPClassifier", alpha=float(self.alpha))
+        if class_weights and not train_class_weights:  # applied as one common factor: a no-op
+            training["class_weights"] = class_weights
         if indices:
             core.class_names = []
         else:
