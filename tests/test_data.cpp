@@ -812,6 +812,75 @@ TEST(DataSet, SubsetTypesAndClasses) {
   expect_error([&] { ds.subset({4}); }, {"toy", "subset index 4"});
 }
 
+// The canonical order is a function of the multiset of rows: the same rows, labels and weights in
+// another order (a subset of them given by index, duplicates, the same bytes with another label or
+// weight among them) sort to the same sequence. Rows of 13 values exercise the hash's tail.
+TEST(DataSet, CanonicalOrderDependsOnlyOnTheRows) {
+  constexpr std::size_t width = 13;
+  std::mt19937 gen(11);
+  std::vector<uint8_t> distinct(40 * width);
+  for (auto& b : distinct) b = static_cast<uint8_t>(gen() % 3);  // few values: near-equal rows
+  std::vector<uint8_t> rows;
+  std::vector<int32_t> labels;
+  std::vector<double> weights;
+  for (int k = 0; k < 120; ++k) {  // each distinct row three times, labels and weights varied
+    const std::size_t r = static_cast<std::size_t>(k % 40);
+    rows.insert(rows.end(), distinct.begin() + static_cast<std::ptrdiff_t>(r * width),
+                distinct.begin() + static_cast<std::ptrdiff_t>((r + 1) * width));
+    labels.push_back(k % 2);
+    weights.push_back(k % 3 == 0 ? 0.5 : 2.0);
+  }
+  rows.push_back(0);  // one row more, left out of idx: never read as part of the others
+  auto sequence = [&](const std::vector<int64_t>& idx, const std::vector<uint8_t>& r,
+                      const std::vector<int32_t>& l, const std::vector<double>& w) {
+    std::vector<int64_t> sorted = idx;
+    fcnet::sort_rows_canonically(sorted, r.data(), DType::u8, width, l.data(), w.data());
+    std::vector<std::pair<std::vector<uint8_t>, std::pair<int32_t, double>>> out;
+    for (int64_t i : sorted) {
+      const auto* p = r.data() + static_cast<std::size_t>(i) * width;
+      out.push_back({std::vector<uint8_t>(p, p + width), {l[i], w[i]}});
+    }
+    return out;
+  };
+  std::vector<int64_t> all(120);
+  for (int64_t i = 0; i < 120; ++i) all[static_cast<std::size_t>(i)] = i;
+  const auto want = sequence(all, rows, labels, weights);
+  // The same rows permuted: row k of the copy is row perm[k] of the original.
+  std::vector<int64_t> perm = all;
+  std::shuffle(perm.begin(), perm.end(), gen);
+  std::vector<uint8_t> rows2(rows.size(), 0);
+  std::vector<int32_t> labels2(120);
+  std::vector<double> weights2(120);
+  for (std::size_t k = 0; k < 120; ++k) {
+    const auto i = static_cast<std::size_t>(perm[k]);
+    std::memcpy(rows2.data() + k * width, rows.data() + i * width, width);
+    labels2[k] = labels[i];
+    weights2[k] = weights[i];
+  }
+  EXPECT_TRUE(sequence(all, rows2, labels2, weights2) == want) << "the rows permuted";
+  // Listed by index in another order, the rows of one table sort alike too.
+  EXPECT_TRUE(sequence(perm, rows, labels, weights) == want) << "the indices permuted";
+  // Without labels and weights, by the bytes alone.
+  std::vector<int64_t> a = all, b = perm;
+  fcnet::sort_rows_canonically(a, rows.data(), DType::u8, width, nullptr, nullptr);
+  fcnet::sort_rows_canonically(b, rows.data(), DType::u8, width, nullptr, nullptr);
+  for (std::size_t k = 0; k < 120; ++k)
+    ASSERT_EQ(std::memcmp(rows.data() + static_cast<std::size_t>(a[k]) * width,
+                          rows.data() + static_cast<std::size_t>(b[k]) * width, width),
+              0);
+  // The same numbers stored as float32 or float64 sort as the uint8 rows do.
+  const std::vector<float> f(rows.begin(), rows.end());
+  const std::vector<double> g(rows.begin(), rows.end());
+  std::vector<int64_t> as_f32 = all, as_f64 = all, as_u8 = all;
+  fcnet::sort_rows_canonically(as_u8, rows.data(), DType::u8, width, labels.data(), weights.data());
+  fcnet::sort_rows_canonically(as_f32, reinterpret_cast<const uint8_t*>(f.data()), DType::f32,
+                               width, labels.data(), weights.data());
+  fcnet::sort_rows_canonically(as_f64, reinterpret_cast<const uint8_t*>(g.data()), DType::f64,
+                               width, labels.data(), weights.data());
+  EXPECT_EQ(as_f32, as_u8);
+  EXPECT_EQ(as_f64, as_u8);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Fashion-MNIST
 
@@ -1060,6 +1129,39 @@ TEST_F(DataFiles, EncodeTableMatchesTheCsvLoader) {
         throw;
       },
       fcnet::Error);
+}
+
+// A gap's fill, the training mean, does not depend on the order of the rows: a sum in floating
+// point would (1e20 + 1 − 1e20 is 0 in long double, 1e20 − 1e20 + 1 is 1), and so would the filled
+// features of a table given in another order.
+TEST(DataTable, GapFillIsTheSameInAnyRowOrder) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  auto fill = [](const std::vector<double>& cells) {
+    std::vector<fcnet::TableColumn> cols(1);
+    cols[0].name = "x";
+    cols[0].numbers = cells;
+    return fcnet::encode_table(cols, LoadOptions{}, "frame").schema.columns[0].fill;
+  };
+  const double a = fill({1e20, 1, -1e20, nan}), b = fill({-1e20, 1e20, 1, nan});
+  EXPECT_EQ(a, b);
+  EXPECT_DOUBLE_EQ(a, 1.0 / 3);
+  // Values of many magnitudes and signs, in many orders: one fill, the mean to a double's rounding.
+  std::mt19937 gen(5);
+  std::vector<double> cells;
+  long double exact = 0;  // small enough magnitudes here for long double to be near exact
+  for (int i = 0; i < 5000; ++i) {
+    const double v =
+        std::ldexp(static_cast<double>(gen()) - 2147483648.0, static_cast<int>(gen() % 40));
+    cells.push_back(v);
+    exact += v;
+  }
+  cells.push_back(nan);
+  const double first = fill(cells);
+  EXPECT_NEAR(first, static_cast<double>(exact / 5000), std::abs(first) * 1e-13);
+  for (int k = 0; k < 20; ++k) {
+    std::shuffle(cells.begin(), cells.end(), gen);
+    ASSERT_EQ(fill(cells), first) << "order " << k;
+  }
 }
 
 TEST_F(DataFiles, CsvLabelSetsAndRefusals) {

@@ -89,6 +89,18 @@ struct Dataset {
   Dataset subset(const std::vector<int64_t>& idx) const;
 };
 
+// Sorts `idx`, indices of rows of a table (row i: d values of type dtype at rows + i·d·size,
+// label labels[i], weight weights[i]; labels and weights may be null), into an order that depends
+// only on the multiset of the rows it lists: by a 64-bit hash of each row's values, then by label,
+// weight and the values themselves, each value taken as a double (so that the same numbers stored
+// as uint8, float32 or float64 sort alike). Rows that compare equal are identical, so which of them
+// comes first does not matter: any permutation of the same rows sorts to the same sequence of
+// rows. Training on rows in this order makes a fit independent of the order they were given in
+// (the shuffle, batches, validation split and input transform see the same sequence), as
+// fcnet.MLPClassifier's is.
+void sort_rows_canonically(std::vector<int64_t>& idx, const uint8_t* rows, DType dtype, int64_t d,
+                           const int32_t* labels, const double* weights);
+
 struct LoadOptions {
   std::string labels_path;  // --labels: separate label file (IDX, NPY or one-column CSV)
   std::string label_col;  // --label-col NAME|INDEX for CSV; empty = column "label", else the first
@@ -177,7 +189,7 @@ PreparedTransform prepare_transform(const InputTransform& tf, int64_t d);
 // How the training data's transform is chosen (--normalize).
 enum class Normalize { automatic, none, scale, standardize };
 Normalize parse_normalize(const std::string& s);  // "auto" | "none" | "scale" | "standardize"
-const char* normalize_name(Normalize n);       // the name parse_normalize reads
+const char* normalize_name(Normalize n);          // the name parse_normalize reads
 
 // Fits the transform on `train`: auto → uint8 scaled by 1/255, other types standardized; scale →
 // 1/255 for uint8 and 1 otherwise; standardize → column mean/std of x*scale with scale as in

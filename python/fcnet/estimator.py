@@ -130,6 +130,26 @@ def _first(value, ranks):
     return value if ranks is None else _gathered(value)[0]
 
 
+def _effective_weights(sample_weight, class_weights, yi, rows):
+    """(sample_weight, class_weights) for the trainer. The loss weighs row i by
+    wᵢ = sample_weight[i] · class_weights[yᵢ] in the mean Σ wᵢ·Lᵢ / Σ wᵢ, so a common factor of
+    every trained row's weight cancels: where all the wᵢ are one positive number the fit is the
+    unweighted one, and takes the unweighted path (whose sums are the unweighted fit's to the
+    last bit); where only the sample weights are all equal, the class weights alone remain."""
+    if sample_weight is None and not class_weights:
+        return None, class_weights
+    sw = None if sample_weight is None else (
+        sample_weight if rows is None else sample_weight[rows])
+    w = np.ones(1) if sw is None else sw
+    if class_weights:
+        w = w * np.asarray(class_weights, dtype=np.float64)[yi if rows is None else yi[rows]]
+    if w[0] > 0 and np.all(w == w[0]):
+        return None, []
+    if sw is not None and np.all(sw == sw[0]):
+        return None, class_weights
+    return sample_weight, class_weights
+
+
 class MLPClassifier(ClassifierMixin, BaseEstimator):
     """Multi-layer perceptron classifier (softmax + cross-entropy) trained by fcnet's C++ trainer.
 
@@ -352,7 +372,11 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
 
         With warm_start=True a fitted estimator continues its run (weights and optimizer state)
         for max_iter more epochs on the new data, with the classes, columns and input transform
-        it was fitted with."""
+        it was fitted with.
+
+        The rows train in a canonical order that depends only on which rows (with their labels
+        and weights) there are, so the same rows in any order give the same model. Rows of
+        weight zero are left out; weights that are all equal train as no weights."""
         return self._fit(X, y, sample_weight, incremental=False)
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):
@@ -426,6 +450,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             _fail("X", f"has {X.shape[1]} features", f"{self.model_.sizes[0]} as in the previous fit")
         # scikit-learn's compute_class_weight counts every row of y, zero-weight ones included.
         class_weights = self._class_weights(classes, yi, ranks)
+        rows = None  # the rows of X to train on, None for all of them
         if sample_weight is not None:
             sw = np.asarray(sample_weight, dtype=np.float64)
             if sw.ndim != 1 or sw.shape[0] != X.shape[0]:
@@ -439,8 +464,14 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             if not np.all(keep):
                 if not np.any(keep):
                     _fail("sample_weight", "is zero for every row", "a positive weight somewhere")
-                X, yi, sample_weight = X[keep], yi[keep], sample_weight[keep]
-        batch, hidden, cfg = self._config(int(_summed(np.array([X.shape[0]]), ranks)[0]))
+                rows = np.flatnonzero(keep)
+        # With ranks, whether the weights are all one number is not this rank's to decide.
+        train_class_weights = class_weights
+        if ranks is None:
+            sample_weight, train_class_weights = _effective_weights(sample_weight, class_weights,
+                                                                    yi, rows)
+        n_rows = X.shape[0] if rows is None else rows.shape[0]
+        batch, hidden, cfg = self._config(int(_summed(np.array([n_rows]), ranks)[0]))
         state = self._state if continuing else None
         if incremental:
             # scikit-learn's partial_fit never stops early: its rule watches the training loss.
@@ -455,16 +486,23 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         names = [str(c) for c in classes.tolist()]
         on_epoch = self._print_epoch if self.verbose else None
         try:
+            # The rows go in the library's canonical order, which depends only on the multiset of
+            # rows (with their labels and weights): the same rows in any order give the same model.
+            # With ranks they go in the order given, each rank's rows in turn, as one process
+            # holding every rank's rows in rank order would take them.
             core, info = _fcnet.train(X, np.ascontiguousarray(yi, dtype=np.int32), class_names=names,
                                       seed=_first(self._seed(), ranks), threads=threads,
-                                      on_epoch=on_epoch, data_parallel=ranks is not None,
-                                      class_weights=class_weights,
-                                      sample_weight=sample_weight, resume=state, **cfg)
+                                      on_epoch=on_epoch, class_weights=train_class_weights,
+                                      sample_weight=sample_weight, resume=state, rows=rows,
+                                      canonical_order=ranks is None,
+                                      data_parallel=ranks is not None, **cfg)
         except _fcnet.Error as e:
             raise _in_parameter_names(e) from None
         self._state = info["state"]
         training = json.loads(core.training_json) if core.training_json else {}
         training.update(estimator="fcnet.MLPClassifier", alpha=float(self.alpha))
+        if class_weights and not train_class_weights:  # applied as one common factor: a no-op
+            training["class_weights"] = class_weights
         if indices:
             core.class_names = []
         else:

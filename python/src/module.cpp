@@ -17,6 +17,7 @@
 #include <cstring>
 #include <limits>
 #include <mutex>
+#include <numeric>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -241,8 +242,9 @@ void bind_net(py::module_& m, const char* name) {
 // ---------------------------------------------------------------------------------------------
 // Model: a trained network with its input transform, as in the model file.
 
-// X (N×D, C-ordered uint8/float32/float64, finite) as a data set the library reads, copied.
-Dataset features_of(const py::array& x, const std::string& name) {
+// X (N×D, C-ordered uint8/float32/float64, finite) as a data set the library reads, copied (or,
+// with copy_rows=false, checked and described, its rows left for the caller to gather).
+Dataset features_of(const py::array& x, const std::string& name, bool copy_rows = true) {
   Dataset ds;
   ds.dtype = dtype_of(x, name);
   if (x.ndim() != 2) fail(name, "has shape " + shape_text(x), "a 2-D array (examples × features)");
@@ -263,7 +265,7 @@ Dataset features_of(const py::array& x, const std::string& name) {
     case DType::u8:
       break;
   }
-  ds.bytes.assign(src, src + bytes);
+  if (copy_rows) ds.bytes.assign(src, src + bytes);
   return ds;
 }
 
@@ -417,6 +419,56 @@ Dataset dataset_from(const py::array& x, const Array<int32_t>& y,
   return ds;
 }
 
+// fit's training rows: the rows `rows` of X (every row when None) with their labels and weights,
+// in that order or, with `canonical`, in the library's canonical order, so that the fit does not
+// depend on the order of X's rows. Gathered in the one copy the trainer needs in any case.
+Dataset training_set(const py::array& x, const Array<int32_t>& y,
+                     const std::vector<std::string>& class_names, const py::object& sample_weight,
+                     const py::object& rows, bool canonical, int threads) {
+  Dataset ds = features_of(x, "X", false);
+  ds.class_names = class_names;
+  const int32_t* yp = label_ptr(y, ds.n, "y");
+  std::optional<Array<double>> w;
+  if (!sample_weight.is_none()) {
+    w = Array<double>::ensure(sample_weight);
+    if (!*w || w->ndim() != 1 || w->size() != ds.n)
+      fail("sample_weight", "is not one number per row of X",
+           "a 1-D array of " + std::to_string(ds.n) + " weights");
+  }
+  const double* wp = w ? w->data() : nullptr;
+  std::vector<int64_t> idx;
+  if (rows.is_none()) {
+    idx.resize(static_cast<std::size_t>(ds.n));
+    std::iota(idx.begin(), idx.end(), int64_t{0});
+  } else {
+    const auto r = Array<int64_t>::ensure(rows);
+    if (!r || r.ndim() != 1) fail("rows", "is not a 1-D array", "indices of rows of X");
+    idx.assign(r.data(), r.data() + r.size());
+    for (const int64_t i : idx)
+      if (i < 0 || i >= ds.n)
+        fail("rows", "holds the index " + std::to_string(i),
+             "indices of rows of X, 0.." + std::to_string(ds.n - 1));
+  }
+  const std::size_t row = static_cast<std::size_t>(ds.d) * dtype_size(ds.dtype);
+  const auto* src = static_cast<const uint8_t*>(x.data());
+  {
+    py::gil_scoped_release release;
+    ThreadScope scope(threads);
+    if (canonical) sort_rows_canonically(idx, src, ds.dtype, ds.d, yp, wp);
+    ds.n = static_cast<int64_t>(idx.size());
+    ds.bytes.reserve(row * idx.size());
+    ds.labels.reserve(idx.size());
+    if (wp != nullptr) ds.weights.reserve(idx.size());
+    for (const int64_t i : idx) {
+      const uint8_t* p = src + static_cast<std::size_t>(i) * row;
+      ds.bytes.insert(ds.bytes.end(), p, p + row);
+      ds.labels.push_back(yp[i]);
+      if (wp != nullptr) ds.weights.push_back(wp[i]);
+    }
+  }
+  return ds;
+}
+
 // A table given column by column (a data frame's), encoded by the library's table encoder: with
 // `schema_json` by that schema, else by a schema fitted here. Each column is a float64 array (NaN
 // missing) or a list of str/None. Returns (N×D float64 features, schema JSON, [(column, unseen)]).
@@ -563,7 +615,8 @@ TrainConfig config_of_keywords(const py::kwargs& options) {
 py::tuple train_py(const py::array& x, const Array<int32_t>& y, const py::object& x_val,
                    const py::object& y_val, const std::vector<std::string>& class_names,
                    int threads, const py::object& on_epoch, const py::object& sample_weight,
-                   const py::object& resume, bool data_parallel, const py::kwargs& options) {
+                   const py::object& resume, const py::object& rows, bool canonical_order,
+                   bool data_parallel, const py::kwargs& options) {
   TrainConfig cfg;
   try {
     cfg = config_of_keywords(options);
@@ -571,14 +624,7 @@ py::tuple train_py(const py::array& x, const Array<int32_t>& y, const py::object
     throw Error(in_keywords(e.what()));
   }
 
-  Dataset train_ds = dataset_from(x, y, class_names, "X");
-  if (!sample_weight.is_none()) {
-    auto w = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(sample_weight);
-    if (!w || w.ndim() != 1 || w.size() != train_ds.n)
-      fail("sample_weight", "is not one number per row of X",
-           "a 1-D array of " + std::to_string(train_ds.n) + " weights");
-    train_ds.weights.assign(w.data(), w.data() + w.size());
-  }
+  Dataset train_ds = training_set(x, y, class_names, sample_weight, rows, canonical_order, threads);
   std::optional<Dataset> val_ds;
   if (!x_val.is_none()) {
     if (y_val.is_none()) fail("y_val", "is missing", "labels for X_val");
@@ -843,7 +889,10 @@ PYBIND11_MODULE(_fcnet, m) {
         py::arg("y_val") = py::none(), py::kw_only(),
         py::arg("class_names") = std::vector<std::string>{}, py::arg("threads") = 0,
         py::arg("on_epoch") = py::none(), py::arg("sample_weight") = py::none(),
-        py::arg("resume") = py::none(), py::arg("data_parallel") = false,
+        py::arg("resume") = py::none(),
+        // Train on these rows of X only (indices), and in the canonical order of the rows.
+        py::arg("rows") = py::none(), py::arg("canonical_order") = false,
+        py::arg("data_parallel") = false,
         "Trains a model with the library's trainer; returns (Model, info dict). With "
         "data_parallel, this process is one rank of an MPI job and X its rows of the data. Every "
         "other "

@@ -1,6 +1,6 @@
-"""MLPClassifier(data_parallel=True) under mpiexec: K processes, each fitting its own rows, train
-the model that one process fits on all the rows (to float rounding), and an uncaught error on one
-rank ends the job instead of leaving the others waiting."""
+"""MLPClassifier(data_parallel=True) under mpiexec: two processes, each fitting its own rows,
+train the model that one process fits on all the rows in the same order (to float rounding), and
+an uncaught error on one rank ends the job instead of leaving the others waiting."""
 
 import os
 import shutil
@@ -30,14 +30,14 @@ SCRIPT = textwrap.dedent("""
     y = np.array(["ant", "bee", "cat"])[np.argmax(X[:, :3] + 0.3 * rng.normal(size=(240, 3)), 1)]
     order = np.argsort(y, kind="stable")  # sorted by label: the ranks' shares hold other classes
     X, y = X[order], y[order]
-    rank, size = (0, 1) if mode == "one" else _fcnet.mpi_rank()
+    rank, size = _fcnet.mpi_rank()
     if mode == "bad" and rank == 1:
         y = y.astype(object)
         y[-1] = None  # an unsortable label in its rows: this rank alone raises
     share = np.array_split(np.arange(len(y)), size)[rank]
     clf = fcnet.MLPClassifier(hidden_layer_sizes=(16,), max_iter=6, batch_size=32,
                               random_state=0, early_stopping=True, n_iter_no_change=100,
-                              class_weight="balanced", n_jobs=1, data_parallel=mode != "one")
+                              class_weight="balanced", n_jobs=1, data_parallel=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         clf.fit(X[share], y[share])
@@ -69,7 +69,9 @@ def mpi_build(tmp_path_factory):
 
 
 def test_two_ranks_fit_the_model_one_process_fits(mpi_build, tmp_path):
-    one = run(["one", str(tmp_path / "one.npz")], tmp_path)
+    # One rank holding every row: the rows in the order two ranks hold them, one share after
+    # the other (data_parallel keeps the order given).
+    one = run(["one", str(tmp_path / "one.npz")], tmp_path, np_=1)
     assert one.returncode == 0, one.stderr
     two = run(["ranks", str(tmp_path / "two.npz")], tmp_path, np_=2)
     assert two.returncode == 0, two.stderr

@@ -120,3 +120,27 @@ def test_numeric_frame_trains_as_its_array():
         f = fcnet.MLPClassifier(**kw).fit(pd.DataFrame(A, columns=list("abcd")), y)
     np.testing.assert_array_equal(a.coefs_[0], f.coefs_[0])
     assert not hasattr(a, "feature_names_in_")
+
+
+def test_frame_rows_in_another_order_give_the_same_model():
+    """A frame's rows in another order encode and train alike (docs/python.md): the gaps' fill
+    (the training mean) is summed independently of the order, and the encoded rows train in the
+    canonical order. The column `wide` mixes magnitudes whose floating-point sum rounds by the
+    order of its terms (1e20 + 1 − 1e20 is 0, 1e20 − 1e20 + 1 is 1)."""
+    X = mixed_table(160, 5)
+    y = X.pop("species").to_numpy()
+    X = X.drop(columns="id")
+    rng = np.random.default_rng(1)
+    big = rng.permutation(np.repeat([1e20, -1e20, 0.0], [40, 40, len(X) - 80]))
+    wide = rng.normal(size=len(X)) + big  # the large ones cancel: the mean is of order one
+    wide[(big == 0) & (rng.random(len(X)) < 0.15)] = np.nan
+    X["wide"] = wide
+    order = rng.permutation(len(X))
+    kw = dict(hidden_layer_sizes=(7,), batch_size=16, max_iter=6, random_state=0, n_jobs=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        a = fcnet.MLPClassifier(**kw).fit(X, y)
+        b = fcnet.MLPClassifier(**kw).fit(X.iloc[order], y[order])
+    assert [c["fill"] for c in b.model_.columns if "fill" in c] == \
+        [c["fill"] for c in a.model_.columns if "fill" in c]
+    np.testing.assert_array_equal(b.predict_proba(X), a.predict_proba(X))

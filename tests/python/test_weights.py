@@ -103,3 +103,60 @@ def test_weighted_gradient_matches_pytorch_cross_entropy_weight():
     per_w = torch.tensor([cw[int(k)] for k in y], dtype=torch.float64)
     assert float(loss(scores, torch.tensor(y))) == pytest.approx(
         float((per * per_w).sum() / per_w.sum()), rel=1e-12)
+
+
+def _two_blobs(n=90, seed=4):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 5))
+    y = np.where(X[:, 0] - X[:, 1] + 0.5 * rng.normal(size=n) > 0, "u", "v")
+    return X, y
+
+
+def test_zero_weights_are_the_same_fit_as_removing_the_rows():
+    """scikit-learn's check_sample_weights_invariance(kind="zeros"), exactly: the rows mixed with
+    rows of weight zero, in another order, give the model of the rows alone, to the last bit;
+    with unequal weights on the kept rows too."""
+    X1, y1 = _two_blobs()
+    rng = np.random.default_rng(0)
+    extra = X1 + 1
+    X2 = np.vstack([X1, extra])
+    y2 = np.concatenate([y1, rng.permutation(y1)])
+    w1 = rng.uniform(0.5, 2.0, size=len(y1))
+    kw = dict(hidden_layer_sizes=(8,), batch_size=16, max_iter=12, random_state=3, n_jobs=1)
+    order = rng.permutation(len(y2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for kept, alone_weights in ((np.ones(len(y1)), None), (w1, w1)):
+            alone = fcnet.MLPClassifier(**kw).fit(X1, y1, sample_weight=alone_weights)
+            sw2 = np.concatenate([kept, np.zeros(len(y1))])
+            mixed = fcnet.MLPClassifier(**kw).fit(X2[order], y2[order], sample_weight=sw2[order])
+            np.testing.assert_array_equal(mixed.predict_proba(X1), alone.predict_proba(X1))
+
+
+def test_equal_weights_are_the_unweighted_fit():
+    """The loss is Σ wᵢ·Lᵢ / Σ wᵢ: a factor common to every row's weight (sample weight × class
+    weight) cancels, so such weights give the unweighted model (and class weights alone remain
+    where only the sample weights are equal), bit for bit."""
+    X, y = _two_blobs()
+    n = len(y)
+    kw = dict(hidden_layer_sizes=(8,), batch_size=16, max_iter=12, random_state=3, n_jobs=1)
+    cw = {"u": 4.0, "v": 0.5}
+    per_row = np.where(y == "u", 4.0, 0.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        plain = fcnet.MLPClassifier(**kw).fit(X, y).predict_proba(X)
+        by_class = fcnet.MLPClassifier(class_weight=cw, **kw).fit(X, y).predict_proba(X)
+        fits = {  # (estimator, fit's sample_weight, the fit it must equal)
+            "sample_weight=3": (fcnet.MLPClassifier(**kw), np.full(n, 3.0), plain),
+            "products of 3": (fcnet.MLPClassifier(class_weight=cw, **kw), 3.0 / per_row, plain),
+            "equal class weights": (fcnet.MLPClassifier(class_weight={"u": 2.5, "v": 2.5}, **kw),
+                                    None, plain),
+            "class weights, sample_weight=3": (fcnet.MLPClassifier(class_weight=cw, **kw),
+                                               np.full(n, 3.0), by_class),
+        }
+        for name, (est, sw, want) in fits.items():
+            got = est.fit(X, y, sample_weight=sw).predict_proba(X)
+            np.testing.assert_array_equal(got, want, err_msg=name)
+    assert not np.array_equal(by_class, plain)
+    # Equal class weights are still the ones the model records having been trained with.
+    assert fits["equal class weights"][0].model_.training["class_weights"] == [2.5, 2.5]
