@@ -102,6 +102,9 @@ struct EngineSetup {
   const Dataset* train = nullptr;
   const Dataset* val = nullptr;  // null without validation
   Collective* comm = nullptr;
+  // The most rows a step takes (0: a batch, or all of `train` when it holds fewer, as the loop's
+  // steps do; a caller drawing rows with replacement may take more than `train` holds).
+  int64_t max_rows = 0;
 };
 
 using EngineFactory = std::function<std::unique_ptr<StepEngine>(const EngineSetup&)>;

@@ -131,10 +131,13 @@ class TwoLayerNet(_ParamNet):
         return self._run(X, y, reg, X.dtype)
 
     def train(self, X, y, X_val, y_val, learning_rate=1e-3, learning_rate_decay=0.95, reg=5e-6,
-              num_iters=100, batch_size=200, verbose=False):
+              num_iters=100, batch_size=200, verbose=False, device="cpu", precision="float32"):
         """Minibatch SGD as in the course: batches drawn with replacement by np.random.choice, the
         learning rate decayed once per epoch (iterations_per_epoch = max(num_train / batch_size, 1)).
-        Returns {'loss_history', 'train_acc_history', 'val_acc_history'}."""
+        The steps run in the library's training engine of `device`: 'cpu' (float64 X computes in
+        double), or 'cuda' (a build with the CUDA backend; precision 'float32', 'tf32' or 'bf16'),
+        the weights staying there between steps and coming back into params once per epoch and
+        at the end. Returns {'loss_history', 'train_acc_history', 'val_acc_history'}."""
         X = as_matrix(X, "X")
         X_val = as_matrix(X_val, "X_val", dtype=X.dtype)
         C = self._sizes()[-1]
@@ -145,23 +148,41 @@ class TwoLayerNet(_ParamNet):
         reg = check_real(reg, "reg", lo=0)
         num_iters = check_positive_int(num_iters, "num_iters", minimum=0)
         batch_size = check_positive_int(batch_size, "batch_size")
+        if device not in ("cpu", "cuda"):
+            _fail("device", f"is {device!r}", "'cpu' or 'cuda'")
+        names = [f"{kind}{l}" for l in range(1, self._layers() + 1) for kind in "Wb"]
+        precisions = {"float32": "f32", "tf32": "tf32", "bf16": "bf16"}
+        if precision not in precisions:
+            _fail("precision", f"is {precision!r}", f"one of {list(precisions)}")
+        f64 = X.dtype == np.float64
+        runner = _fcnet.StepRunner(self._param_list(np.float64 if f64 else np.float32),
+                                   self._activation, self._alpha, X,
+                                   np.ascontiguousarray(y, dtype=np.int32), reg, batch_size,
+                                   device, precisions[precision])
+
+        def pull():  # the engine's weights into params, in place
+            for name, value in zip(names, runner.params()):
+                p = self.params[name]
+                if isinstance(p, np.ndarray) and p.shape == value.shape and p.flags.writeable:
+                    p[...] = value
+                else:
+                    self.params[name] = value
 
         num_train = X.shape[0]
         iterations_per_epoch = max(num_train / batch_size, 1)
         loss_history, train_acc_history, val_acc_history = [], [], []
         for it in range(num_iters):
             idx = np.random.choice(num_train, batch_size)
-            X_batch, y_batch = X[idx], y[idx]
-            loss, grads = self._run(X_batch, y_batch, reg, X.dtype)
+            loss = runner.step(idx.astype(np.int64), learning_rate)
             loss_history.append(loss)
-            for name, g in grads.items():
-                self.params[name] -= learning_rate * g
             if verbose and it % 100 == 0:
                 print(f"iteration {it} / {num_iters}: loss {loss:f}")
             if it % iterations_per_epoch == 0:
-                train_acc_history.append((self.predict(X_batch) == y_batch).mean())
+                pull()
+                train_acc_history.append((self.predict(X[idx]) == y[idx]).mean())
                 val_acc_history.append((self.predict(X_val) == y_val).mean())
                 learning_rate *= learning_rate_decay
+        pull()
         return {
             "loss_history": loss_history,
             "train_acc_history": train_acc_history,

@@ -29,6 +29,7 @@
 #include "fcnet/mpi.hpp"
 #include "fcnet/network.hpp"
 #include "fcnet/onnx.hpp"
+#include "fcnet/step_engine.hpp"
 #include "fcnet/train_options.hpp"
 #include "fcnet/trainer.hpp"
 
@@ -716,6 +717,85 @@ py::tuple train_py(const py::array& x, const Array<int32_t>& y, const py::object
   return py::make_tuple(std::move(res->model), info);
 }
 
+// CS231n's training loop on a backend (TwoLayerNet.train): plain SGD steps on the rows the caller
+// draws, run by the StepEngine of the device (the CPU's, or a CUDA device's), with the weights
+// living in the engine between steps.
+class StepRunner {
+ public:
+  StepRunner(const std::vector<py::array>& params, const std::string& activation, double alpha,
+             const py::array& x, const Array<int32_t>& y, double reg, int64_t batch,
+             const std::string& device, const std::string& precision) {
+    const bool f64 = x.dtype().is(py::dtype::of<double>());
+    model_ =
+        model_from_params(params, activation, alpha, f64, 1.0, std::nullopt, std::nullopt, {}, "");
+    data_ = dataset_from(x, y, {}, "X");
+    if (data_.d != model_.input_dim())
+      fail("X", "has " + std::to_string(data_.d) + " features",
+           std::to_string(model_.input_dim()) + " (W1's fan_in)");
+    for (int32_t label : data_.labels)
+      if (label < 0 || label >= model_.num_classes())
+        fail("y", "holds the label " + std::to_string(label),
+             "class indices 0 … " + std::to_string(model_.num_classes() - 1));
+    const std::vector<int64_t> sizes = model_.sizes();
+    cfg_.hidden.assign(sizes.begin() + 1, sizes.end() - 1);
+    cfg_.activation = {parse_activation(activation, "activation"), alpha};
+    cfg_.optimizer.kind = OptimizerKind::sgd;
+    cfg_.reg = reg;
+    cfg_.normalize = Normalize::none;
+    cfg_.epochs = 1;
+    cfg_.batch = batch;  // the most rows a step takes
+    set_option(*option_by_keyword("device"), cfg_, device, "device");
+    set_option(*option_by_keyword("precision"), cfg_, f64 ? "f64" : precision, "precision");
+    check_config(cfg_);
+    EngineSetup setup;
+    setup.model = &model_;
+    setup.config = &cfg_;
+    setup.train = &data_;
+    setup.max_rows = batch;  // rows are drawn with replacement: a batch may exceed X's rows
+    engine_ = cfg_.device == Device::cuda ? make_cuda_engine(setup) : make_cpu_engine(setup);
+  }
+
+  // One step on `rows` of X at rate lr; returns the batch's loss before the step (the mean data
+  // loss plus reg·Σ‖W‖², as the course's loss()).
+  double step(const Array<int64_t>& rows, double lr) {
+    const int64_t n = rows.size();
+    if (rows.ndim() != 1 || n == 0 || n > cfg_.batch)
+      fail("rows", "has shape " + shape_text(rows),
+           "1 to " + std::to_string(cfg_.batch) + " row indices of X (the batch size)");
+    const int64_t* r = rows.data();
+    for (int64_t i = 0; i < n; ++i)
+      if (r[i] < 0 || r[i] >= data_.n)
+        fail("rows", "holds " + std::to_string(r[i]), "indices of X's rows");
+    plan_.rows.assign(r, r + n);
+    plan_.start = {0, n};
+    plan_.batch = {n};
+    plan_.lr = {lr};
+    py::gil_scoped_release release;
+    const double reg_loss = engine_->norms(cfg_.reg).reg_loss;  // of the weights before the step
+    engine_->begin_epoch(plan_);
+    const StepOutcome out = engine_->step(0, {});
+    const EpochSums sums = engine_->sums();
+    if (!out.ok || sums.bad_step != 0)
+      fail("training", "the loss or a gradient became non-finite", "a lower learning_rate");
+    return sums.loss_sum / static_cast<double>(sums.seen) + reg_loss;
+  }
+
+  // The current weights, W1, b1, …, WL, bL.
+  py::list params() {
+    TrainState st;
+    st.model = model_;
+    engine_->save(st);
+    return st.model.f64 ? params_of(st.model.net64) : params_of(st.model.net32);
+  }
+
+ private:
+  Model model_;
+  TrainConfig cfg_;
+  Dataset data_;
+  EpochPlan plan_;
+  std::unique_ptr<StepEngine> engine_;
+};
+
 }  // namespace
 
 }  // namespace fcnet::python
@@ -877,6 +957,18 @@ PYBIND11_MODULE(_fcnet, m) {
       .def("evaluate", &model_evaluate, py::arg("X"), py::arg("y"), py::arg("threads") = 0,
            py::arg("precision") = "f32",
            "dict of n, accuracy, loss, confusion, per_class_accuracy.");
+
+  py::class_<StepRunner>(m, "StepRunner")
+      .def(py::init<std::vector<py::array>, const std::string&, double, const py::array&,
+                    const Array<int32_t>&, double, int64_t, const std::string&,
+                    const std::string&>(),
+           py::arg("params"), py::arg("activation"), py::arg("alpha"), py::arg("X"), py::arg("y"),
+           py::arg("reg"), py::arg("batch"), py::arg("device") = "cpu",
+           py::arg("precision") = "f32",
+           "SGD steps on rows of X (float64 X: double on the CPU) by the device's engine.")
+      .def("step", &StepRunner::step, py::arg("rows"), py::arg("lr"),
+           "One SGD step on X[rows]; returns the loss before it (data loss + reg·Σ‖W‖²).")
+      .def("params", &StepRunner::params, "The current weights, W1, b1, …, WL, bL.");
 
   m.def("encode_table", &encode_table_py, py::arg("columns"), py::kw_only(),
         py::arg("schema_json") = "", py::arg("categorical") = std::vector<std::string>{},

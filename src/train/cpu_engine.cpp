@@ -107,7 +107,8 @@ class CpuEngine final : public StepEngine {
         tf_(prepare_transform(transform_, train_.d)),
         weighted_(!cfg_.class_weights.empty() || !train_.weights.empty()) {
     // The most rows of a step: a whole batch, or this rank's share of the data.
-    const int64_t cap = std::max<int64_t>(1, std::min(cfg_.batch, train_.n));
+    const int64_t cap =
+        s.max_rows > 0 ? s.max_rows : std::max<int64_t>(1, std::min(cfg_.batch, train_.n));
     xb_ = Matrix<T>(cap, train_.d, "input batch");
     yb_.resize(static_cast<std::size_t>(cap));
     if (weighted_) wb_.resize(yb_.size());

@@ -131,6 +131,69 @@ def test_train_decays_once_per_epoch_and_samples_like_the_course():
     assert len(stats["val_acc_history"]) == 3
 
 
+def _replay(X, y, start, lr, decay, reg, num_iters, batch_size, seed):
+    """The course's loop in float64 NumPy/PyTorch from `start`: losses and final parameters."""
+    np.random.seed(seed)
+    p = {k: v.astype(np.float64) for k, v in start.items()}
+    per_epoch = max(X.shape[0] / batch_size, 1)
+    losses = []
+    for it in range(num_iters):
+        idx = np.random.choice(X.shape[0], batch_size)
+        _, loss, grads = torch_reference(p, X[idx].astype(np.float64), y[idx], reg)
+        losses.append(loss)
+        p = {k: p[k] - lr * grads[k] for k in p}
+        if it % per_epoch == 0:
+            lr *= decay
+    return losses, p
+
+
+def test_train_in_float32_follows_the_course_loop():
+    """float32 X: the engine's float32 steps track the course's loop (float64) on the same batches
+    to float32 rounding."""
+    rng = np.random.RandomState(5)
+    X = rng.randn(40, 6).astype(np.float32)
+    y = rng.randint(0, 3, size=40)
+    np.random.seed(2)
+    net = fcnet.TwoLayerNet(6, 16, 3, std=0.1)
+    start = {k: v.copy() for k, v in net.params.items()}
+    np.random.seed(9)
+    stats = net.train(X, y, X, y, learning_rate=0.3, learning_rate_decay=0.9, reg=1e-3,
+                      num_iters=30, batch_size=64)  # batches larger than X: drawn with replacement
+    losses, p = _replay(X, y, start, 0.3, 0.9, 1e-3, 30, 64, seed=9)
+    np.testing.assert_allclose(stats["loss_history"], losses, rtol=2e-5)
+    for k in p:
+        np.testing.assert_allclose(net.params[k], p[k], rtol=1e-4, atol=1e-5)
+    assert losses[-1] < losses[0]
+
+
+def test_train_on_cuda_follows_the_cpu_or_says_why_it_cannot():
+    rng = np.random.RandomState(1)
+    X = rng.randn(60, 5).astype(np.float32)
+    y = rng.randint(0, 3, size=60)
+    runs = {}
+    for device in ("cpu", "cuda"):
+        np.random.seed(4)
+        net = fcnet.TwoLayerNet(5, 12, 3, std=0.1)
+        try:
+            runs[device] = net.train(X, y, X, y, learning_rate=0.2, num_iters=20, batch_size=16,
+                                     device=device)["loss_history"]
+        except fcnet.Error as e:
+            assert device == "cuda", str(e)
+            assert "CUDA is not available: built without FCNET_CUDA" in str(e) or \
+                "no CUDA device found" in str(e), str(e)
+            return
+    np.testing.assert_allclose(runs["cuda"], runs["cpu"], rtol=1e-4)
+
+
+def test_train_names_a_bad_device_or_precision():
+    net = fcnet.TwoLayerNet(3, 4, 2)
+    X, y = np.zeros((4, 3)), np.array([0, 1, 0, 1])
+    with pytest.raises(ValueError, match="device: is 'gpu'"):
+        net.train(X, y, X, y, device="gpu")
+    with pytest.raises(ValueError, match="precision: is 'f16'"):
+        net.train(X, y, X, y, precision="f16")
+
+
 # --- assignment 1: any sizes against PyTorch --------------------------------------------------
 
 def test_two_layer_net_float64_matches_torch():
