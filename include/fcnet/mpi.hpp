@@ -26,6 +26,9 @@ Collective* mpi_world();
 // do nothing.
 void mpi_finalize();
 
+// Whether this process has joined MPI (and not left it).
+bool mpi_joined();
+
 // Seconds the world's sums took so far.
 double mpi_seconds();
 

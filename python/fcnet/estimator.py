@@ -86,48 +86,83 @@ _PRECISIONS = {"float32": "f32", "f32": "f32", "float64": "f64", "f64": "f64", "
                "bf16": "bf16"}
 
 
+def _end_every_rank_on_uncaught_exceptions():
+    """In a process an MPI launcher started: an exception that no code catches ends every rank
+    when this one has joined MPI (its MPI_Finalize at exit would wait for ranks that wait for it);
+    before it has joined, the process exits as usual, with a non-zero code the launcher acts on."""
+    if getattr(sys.excepthook, "_fcnet_aborts", False):
+        return
+    shown = sys.excepthook
+
+    def abort_every_rank(kind, value, tb):
+        shown(kind, value, tb)
+        if _fcnet.mpi_joined():
+            _fcnet.mpi_abort(f"{kind.__name__}: {value}")
+
+    abort_every_rank._fcnet_aborts = True
+    sys.excepthook = abort_every_rank
+
+
+if _fcnet.mpi_launched():
+    _end_every_rank_on_uncaught_exceptions()
+
+
 def _join_ranks():
-    """(rank, size) of this process in its MPI job, for data_parallel=True; the first call also
-    makes an uncaught exception end every rank."""
+    """(rank, size) of this process in its MPI job, for data_parallel=True."""
     world = _fcnet.mpi_rank()
     if world is None:
         _fail("data_parallel", "is True in a process that no MPI launcher started",
               "a script run by mpirun/mpiexec, one process per rank (or data_parallel=False)")
-    if not getattr(sys.excepthook, "_fcnet_aborts", False):
-        shown = sys.excepthook
-
-        def abort_every_rank(kind, value, tb):
-            shown(kind, value, tb)
-            _fcnet.mpi_abort(f"{kind.__name__}: {value}")
-
-        abort_every_rank._fcnet_aborts = True
-        sys.excepthook = abort_every_rank
     return world
 
 
-def _gathered(values):
-    """Every rank's list of values (JSON-able), in rank order."""
-    return [json.loads(t) for t in _fcnet.mpi_all_gather(json.dumps(values))]
+def _gathered(step, values):
+    """Every rank's values (JSON-able), in rank order. `step` names the point of the fit this
+    rank is at: ranks at different points (one skipped a fit, or caught an error another did not
+    raise) are refused, on every rank, rather than paired."""
+    parts = [json.loads(t) for t in _fcnet.mpi_all_gather(json.dumps([step, values]))]
+    for r, (theirs, _) in enumerate(parts):
+        if theirs != step:
+            _fail("data_parallel", f"rank {r} is at '{theirs}' of a fit while this rank is at "
+                  f"'{step}'", "every rank calling fit (or partial_fit) alike, at the same time")
+    return [v for _, v in parts]
 
 
-def _summed(counts, ranks):
+def _summed(counts, ranks, step):
     """The counts summed over the ranks (this process's alone without data_parallel)."""
     if ranks is None:
         return counts
-    return np.sum([np.asarray(c, dtype=np.int64) for c in _gathered(counts.tolist())], axis=0)
+    return np.sum([np.asarray(c, dtype=np.int64) for c in _gathered(step, counts.tolist())],
+                  axis=0)
 
 
 def _union(labels, ranks):
-    """The sorted labels of every rank."""
+    """The sorted labels of every rank: the same array on every rank (its dtype is the gathered
+    labels', not this rank's, which may be narrower)."""
     if ranks is None:
         return labels
-    parts = [np.asarray(p, dtype=labels.dtype) for p in _gathered(labels.tolist())]
+    kind = object if labels.dtype == object else None
+    parts = [np.asarray(p, dtype=kind) for p in _gathered("labels", labels.tolist())]
     return np.unique(np.concatenate(parts))
 
 
 def _first(value, ranks):
     """Rank 0's value on every rank."""
-    return value if ranks is None else _gathered(value)[0]
+    return value if ranks is None else _gathered("seed", value)[0]
+
+
+def _agree(settings, ranks):
+    """Refuses, on every rank, settings that differ between the ranks (rank 0's are the
+    reference): the ranks must train one network the same way."""
+    if ranks is None:
+        return
+    everyone = _gathered("settings", settings)
+    for r, theirs in enumerate(everyone):
+        for key in sorted(set(theirs) | set(everyone[0])):
+            if theirs.get(key) != everyone[0].get(key):
+                _fail("data_parallel", f"rank {r} fits with {key}={theirs.get(key)!r} and rank 0 "
+                      f"with {key}={everyone[0].get(key)!r}",
+                      "the same parameters, classes and kind of data on every rank")
 
 
 def _effective_weights(sample_weight, class_weights, yi, rows):
@@ -347,7 +382,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         if cw is None:
             return []
         if isinstance(cw, str) and cw == "balanced":
-            counts = _summed(np.bincount(yi, minlength=len(classes)), ranks)
+            counts = _summed(np.bincount(yi, minlength=len(classes)), ranks, "class counts")
             return [counts.sum() / (len(classes) * c) if c else 1.0 for c in counts.tolist()]
         if isinstance(cw, dict):
             w = [1.0] * len(classes)
@@ -471,7 +506,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             sample_weight, train_class_weights = _effective_weights(sample_weight, class_weights,
                                                                     yi, rows)
         n_rows = X.shape[0] if rows is None else rows.shape[0]
-        batch, hidden, cfg = self._config(int(_summed(np.array([n_rows]), ranks)[0]))
+        batch, hidden, cfg = self._config(int(_summed(np.array([n_rows]), ranks, "rows")[0]))
         state = self._state if continuing else None
         if incremental:
             # scikit-learn's partial_fit never stops early: its rule watches the training loss.
@@ -482,6 +517,10 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         sizes = [X.shape[1], *hidden, len(classes)]
         threads = threads_for(batch, sum(a * b for a, b in zip(sizes[:-1], sizes[1:])), self.n_jobs)
 
+        _agree(dict(cfg, classes=[str(c) for c in classes.tolist()], features=int(X.shape[1]),
+                    dtype=str(X.dtype), sample_weight=sample_weight is not None,
+                    class_weights=train_class_weights, continuing=bool(continuing),
+                    incremental=bool(incremental), schema=schema_json), ranks)
         indices = classes.dtype.kind in "iu" and np.array_equal(classes, np.arange(len(classes)))
         names = [str(c) for c in classes.tolist()]
         on_epoch = self._print_epoch if self.verbose else None

@@ -649,6 +649,7 @@ py::tuple train_py(const py::array& x, const Array<int32_t>& y, const py::object
       fail("data_parallel", "is True in a process that no MPI launcher started",
            "a run under mpirun/mpiexec (one process per rank), or data_parallel=False");
     if (val_ds) fail("X_val", "is given with data_parallel", "a val_split of the ranks' rows");
+    py::gil_scoped_release release;
     cb.parallel = rank_share(*world, train_ds.n);
   }
   // Ctrl-C reaches Python only when the interpreter checks for signals: do so a few times a second.
@@ -998,8 +999,17 @@ PYBIND11_MODULE(_fcnet, m) {
         return py::make_tuple(w->rank(), w->size());
       },
       "(rank, size) of this process in the MPI job that started it (joining MPI), or None.");
-  m.def("mpi_all_gather", &mpi_all_gather, py::arg("text"),
-        "Every rank's text, in rank order (the world's Allgather).");
+  m.def(
+      "mpi_all_gather",
+      [](const std::string& text) {
+        py::gil_scoped_release release;  // other Python threads run while a rank is late
+        return mpi_all_gather(text);
+      },
+      py::arg("text"), "Every rank's text, in rank order (the world's Allgather).");
+  m.def(
+      "mpi_launched", [] { return mpi_launcher_size() > 0; },
+      "Whether an MPI launcher (mpirun, mpiexec, srun) started this process.");
+  m.def("mpi_joined", &mpi_joined, "Whether this process has joined MPI (and not left it).");
   m.def(
       "mpi_abort",
       [](const std::string& message) {

@@ -82,10 +82,12 @@ std::unique_ptr<World>& world() {
   static std::unique_ptr<World> w;
   return w;
 }
+bool g_finalized = false;
 
 }  // namespace
 
 Collective* mpi_world() {
+  if (g_finalized) return nullptr;  // MPI cannot be joined again
   if (world()) return world().get();
   if (mpi_launcher_size() == 0) return nullptr;
   int ready = 0;
@@ -107,6 +109,11 @@ void mpi_finalize() {
   int ready = 0, done = 0;
   if (!world() || MPI_Initialized(&ready) != MPI_SUCCESS || !ready) return;
   if (MPI_Finalized(&done) == MPI_SUCCESS && !done) MPI_Finalize();
+  g_finalized = true;
+}
+
+bool mpi_joined() {
+  return world() != nullptr && !g_finalized;
 }
 
 double mpi_seconds() {
@@ -117,12 +124,15 @@ std::vector<std::string> mpi_all_gather(const std::string& mine) {
   Collective* w = mpi_world();
   if (!w || w->size() == 1) return {mine};
   const int size = w->size();
+  if (mine.size() > static_cast<std::size_t>(INT_MAX) / static_cast<std::size_t>(size))
+    fail("mpi_all_gather", "got " + std::to_string(mine.size()) + " bytes",
+         "less than " + std::to_string(INT_MAX / size) + " per rank");
   int len = static_cast<int>(mine.size());
   std::vector<int> lens(static_cast<std::size_t>(size)), offs(static_cast<std::size_t>(size));
   MPI_Allgather(&len, 1, MPI_INT, lens.data(), 1, MPI_INT, MPI_COMM_WORLD);
   std::exclusive_scan(lens.begin(), lens.end(), offs.begin(), 0);
   std::string buf(static_cast<std::size_t>(offs.back() + lens.back()), '\0');
-  MPI_Allgatherv(mine.data(), len, MPI_CHAR, buf.data(), lens.data(), offs.data(), MPI_CHAR,
+  MPI_Allgatherv(mine.data(), len, MPI_BYTE, buf.data(), lens.data(), offs.data(), MPI_BYTE,
                  MPI_COMM_WORLD);
   std::vector<std::string> all;
   for (int r = 0; r < size; ++r)
@@ -154,6 +164,10 @@ Collective* mpi_world() {
 }
 
 void mpi_finalize() {}
+
+bool mpi_joined() {
+  return false;
+}
 
 double mpi_seconds() {
   return 0.0;

@@ -31,11 +31,14 @@ SCRIPT = textwrap.dedent("""
     order = np.argsort(y, kind="stable")  # sorted by label: the ranks' shares hold other classes
     X, y = X[order], y[order]
     rank, size = _fcnet.mpi_rank()
+    if mode == "before" and rank == 1:
+        raise RuntimeError("this rank fails before its fit")
+    hidden = (8,) if mode == "mismatch" and rank == 1 else (16,)
     if mode == "bad" and rank == 1:
         y = y.astype(object)
         y[-1] = None  # an unsortable label in its rows: this rank alone raises
     share = np.array_split(np.arange(len(y)), size)[rank]
-    clf = fcnet.MLPClassifier(hidden_layer_sizes=(16,), max_iter=6, batch_size=32,
+    clf = fcnet.MLPClassifier(hidden_layer_sizes=hidden, max_iter=6, batch_size=32,
                               random_state=0, early_stopping=True, n_iter_no_change=100,
                               class_weight="balanced", n_jobs=1, data_parallel=True)
     with warnings.catch_warnings():
@@ -90,6 +93,17 @@ def test_an_error_on_one_rank_ends_every_rank(mpi_build, tmp_path):
     assert bad.returncode != 0
     assert "rank 1 of 2: ValueError: y: labels cannot be sorted" in bad.stderr, bad.stderr
     assert not (tmp_path / "bad.npz").exists()
+
+
+@pytest.mark.parametrize("mode,message", [
+    ("mismatch", "data_parallel: rank 1 fits with hidden=[8] and rank 0 with hidden=[16]"),
+    ("before", "rank 1 of 2: RuntimeError: this rank fails before its fit"),
+])
+def test_ranks_that_disagree_or_fail_early_end_the_job(mpi_build, tmp_path, mode, message):
+    run_ = run([mode, str(tmp_path / "x.npz")], tmp_path, np_=2)
+    assert run_.returncode != 0
+    assert message in run_.stderr, run_.stderr
+    assert not (tmp_path / "x.npz").exists()
 
 
 def test_data_parallel_outside_mpi_is_refused():
