@@ -917,6 +917,28 @@ class EnvVar {
 };
 }  // namespace
 
+TEST(DataSet, CanonicalOrderTakesMinusZeroForZero) {
+  // The same numbers, one table writing a zero as -0: the same order of rows.
+  std::mt19937 gen(5);
+  std::vector<double> plus(200 * 3), minus;
+  for (auto& v : plus) v = static_cast<double>(gen() % 3);  // many zeros
+  minus = plus;
+  for (auto& v : minus)
+    if (v == 0) v = -0.0;
+  std::vector<int64_t> a(200), b(200);
+  for (int64_t i = 0; i < 200; ++i)
+    a[static_cast<std::size_t>(i)] = b[static_cast<std::size_t>(i)] = i;
+  fcnet::sort_rows_canonically(a, reinterpret_cast<const uint8_t*>(plus.data()), DType::f64, 3,
+                               nullptr, nullptr);
+  fcnet::sort_rows_canonically(b, reinterpret_cast<const uint8_t*>(minus.data()), DType::f64, 3,
+                               nullptr, nullptr);
+  for (std::size_t k = 0; k < 200; ++k)
+    for (std::size_t j = 0; j < 3; ++j)
+      ASSERT_EQ(plus[static_cast<std::size_t>(a[k]) * 3 + j],
+                minus[static_cast<std::size_t>(b[k]) * 3 + j])
+          << "row " << k;
+}
+
 TEST(DataFashionMnist, RealFilesLoadWithTheirLabels) {
   const std::string dir = "/usr/share/datasets/fashion-mnist";
   if (std::getenv("FCNET_FASHION_MNIST_DIR") != nullptr ||

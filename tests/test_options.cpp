@@ -189,6 +189,11 @@ TEST(Options, ChecksNameTheOptionAndWhatIsExpected) {
         }
       },
       Error);
+  c = TrainConfig{};
+  c.class_weights = {0, 0};  // no example would count
+  EXPECT_THROW(check_config(c), Error);
+  c.class_weights = {0, 1};
+  EXPECT_NO_THROW(check_config(c));
   // The command line's text: a value of the wrong type names the flag.
   const TrainOption* batch = option_by_flag("--batch");
   ASSERT_NE(batch, nullptr);

@@ -80,7 +80,8 @@ constexpr uint64_t kP1 = 0x9E3779B185EBCA87ULL, kP2 = 0xC2B2AE3D27D4EB4FULL,
 
 template <class T>
 uint64_t value_bits(T v) {
-  return std::bit_cast<uint64_t>(static_cast<double>(v));
+  const double x = static_cast<double>(v);
+  return std::bit_cast<uint64_t>(x == 0 ? 0.0 : x);  // -0 and 0 are the same number
 }
 
 uint64_t hash_round(uint64_t acc, uint64_t in) {

@@ -139,9 +139,12 @@ const std::vector<TrainOption> kOptions = {
    [](TrainConfig& c, const json& v) { c.class_weights = v.get<std::vector<double>>(); },
    [](const TrainConfig& c) -> json { return c.class_weights; },
    [](const TrainConfig& c) {
-     for (double w : c.class_weights)
+     bool any = c.class_weights.empty();
+     for (double w : c.class_weights) {
        if (!finite_at_least(w, 0)) return std::string("finite weights >= 0");
-     return std::string();
+       any = any || w > 0;
+     }
+     return unless(any, "finite weights >= 0, one of them positive");
    },
    "", [](TrainConfig& c) { c.class_weights.clear(); },
    [](const TrainConfig& c) { return !c.class_weights.empty(); }},

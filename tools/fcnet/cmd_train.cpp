@@ -265,8 +265,13 @@ Command add_train(CLI::App& app) {
           cfg.epochs = auto_epochs(n_train, std::min(cfg.batch, n_train));
         if (automatic.count("hidden")) cfg.hidden = auto_hidden(n_train);
         if (automatic.count("dropout")) cfg.dropout = auto_dropout(n_train);
-        if (const std::string& spec = o->option.at("--class-weight"); !spec.empty())
+        if (const std::string& spec = o->option.at("--class-weight"); !spec.empty()) {
           cfg.class_weights = class_weights(spec, train_data, ranks.parallel().comm);
+          option_value([&] {  // a usage error, as the other options' checks
+            check_config(cfg);
+            return 0;
+          });
+        }
         if (resume) resume_config(*c, *resume, cfg);
         // With ranks train() runs these checks on the whole data set (this rank holds a share).
         if (!ranks.mpi()) check_training(train_data, cfg, resume.get());
