@@ -446,6 +446,45 @@ TEST(Cli, ResumingWithAnotherMonitorTracksTheNewOne) {
   EXPECT_EQ(j["best_epoch"].get<int64_t>(), best);
 }
 
+TEST(Cli, PredictSkipsALabelColumnWhateverItHolds) {
+  // New data that carries a label column with a class the model never saw: predict needs no
+  // labels, so it predicts (the same as without the column); eval, which scores them, refuses.
+  auto dir = temp_dir("predict-labels");
+  const std::string train = (dir / "train.csv").string(), known = (dir / "known.csv").string(),
+                    unseen = (dir / "unseen.csv").string(), bare = (dir / "bare.csv").string();
+  {
+    std::ofstream f(train), k(known), u(unseen), b(bare);
+    f << "x,y,kind\n";
+    k << "x,y,kind\n";
+    u << "x,y,kind\n";
+    b << "x,y\n";
+    for (int i = 0; i < 40; ++i) {
+      const std::string row = std::to_string(i % 5) + "," + std::to_string(i % 3);
+      f << row << "," << (i % 2 ? "cat" : "dog") << "\n";
+      if (i < 10) {
+        k << row << "," << (i % 2 ? "cat" : "dog") << "\n";
+        u << row << "," << (i == 3 ? "emu" : "dog") << "\n";
+        b << row << "\n";
+      }
+    }
+  }
+  const std::string model = (dir / "m.safetensors").string();
+  auto t = run_cli("train --data " + train + " --label-col kind --test-data none --hidden 4 " +
+                       "--epochs 3 --threads 1 --quiet --out " + model,
+                   dir);
+  ASSERT_EQ(t.code, 0) << t.err;
+  auto from_bare = run_cli("predict --model " + model + " --data " + bare + " --output probs", dir);
+  auto from_unseen =
+      run_cli("predict --model " + model + " --data " + unseen + " --output probs", dir);
+  ASSERT_EQ(from_bare.code, 0) << from_bare.err;
+  ASSERT_EQ(from_unseen.code, 0) << from_unseen.err;
+  EXPECT_EQ(from_unseen.out, from_bare.out);
+  auto ev = run_cli("eval --model " + model + " --data " + unseen, dir);
+  EXPECT_EQ(ev.code, 1) << ev.err;
+  EXPECT_NE(ev.err.find("unseen.csv:5: unknown class 'emu'"), std::string::npos) << ev.err;
+  EXPECT_EQ(run_cli("eval --model " + model + " --data " + known, dir).code, 0);
+}
+
 TEST(Cli, MixedTypeCsvTrainsAndPredictsFromRawFilesInAnyOrder) {
   auto dir = temp_dir("mixed-csv");
   const std::string train = (dir / "train.csv").string(),

@@ -1198,6 +1198,13 @@ TEST_F(DataFiles, CsvLabelSetsAndRefusals) {
     cont += std::to_string(i * 0.37 + 0.01) + "," + std::to_string(i) + "\n";
   const auto c = write("c.csv", cont);
   expect_error([&] { fcnet::load_dataset(c, {}); }, {c, "looks continuous", "regression"});
+  // Few distinct values, repeated (a measurement such as iris' petal width): continuous too.
+  std::string few = "label,x\n";
+  for (int i = 0; i < 60; ++i)
+    few += std::to_string(1 + (i % 4)) + ".5," + std::to_string(i) + "\n";
+  const auto f = write("f.csv", few);
+  expect_error([&] { fcnet::load_dataset(f, {}); },
+               {f + ":2", "'1.5', one of 4 distinct numbers", "looks continuous"});
   std::string ids = "label,name\n";
   for (int i = 0; i < 50; ++i) ids += std::to_string(i % 2) + ",n" + std::to_string(i) + "\n";
   const auto d = write("d.csv", ids);

@@ -681,13 +681,21 @@ TEST_F(ResumeCli, ASignalDuringTheFinalEvaluationStopsTheRun) {
                        path("ck.safetensors") + " --out " + path("m.safetensors"),
                    dir_, with_fault("FCNET_FAULT_SIGINT_AT_LOG='test accuracy'"));
   EXPECT_EQ(r.code, 130) << r.err;
-  EXPECT_NE(r.err.find("interrupted by SIGINT"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("checkpoint saved to " + path("ck.safetensors")), std::string::npos)
+  // The message says training had finished, and how to write the model.
+  EXPECT_NE(r.err.find("interrupted by SIGINT after training finished"), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("write the model with: fcnet train --resume " + path("ck.safetensors")),
+            std::string::npos)
       << r.err;
   EXPECT_EQ(read_file(path("m.safetensors")), "an older model");
   const TrainState st = load_checkpoint(path("ck.safetensors"));
   EXPECT_EQ(static_cast<int64_t>(st.history.size()), 3);  // every epoch ran
   for (const auto& f : listing(work_)) EXPECT_EQ(f.find(".tmp"), std::string::npos) << f;
+  // As it says: the resumed run trains no further and writes the model.
+  auto w = run_cli("train --resume " + path("ck.safetensors") + " --json", dir_);
+  ASSERT_EQ(w.code, 0) << w.err;
+  EXPECT_EQ(json::parse(w.out)["epochs"].size(), 3u) << w.out;  // the three epochs, no more
+  EXPECT_EQ(load_model(path("m.safetensors")).sizes(), (std::vector<int64_t>{4, 6, 3}));
 }
 
 // A report that cannot be written at the end (the folder filled up after the start-up check) fails

@@ -105,6 +105,7 @@ struct LoadOptions {
   std::string labels_path;  // --labels: separate label file (IDX, NPY or one-column CSV)
   std::string label_col;  // --label-col NAME|INDEX for CSV; empty = column "label", else the first
   bool require_labels = true;  // false for predict: CSV then may have no label column
+  bool read_labels = true;     // false: a CSV's label column is skipped, whatever it holds
   // Which split the bare name "fashion-mnist" means: "train" or "test". "fashion-mnist:train" and
   // "fashion-mnist:test" name one explicitly.
   std::string default_split = "train";

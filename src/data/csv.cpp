@@ -412,7 +412,7 @@ Dataset load_csv_impl(InputFile& in, const LoadOptions& opt, bool labels_only) {
 
   // Labels: whatever the column holds is a set of class names; numbers in numeric order, text in
   // byte order. Labels that are exactly the indices 0…C−1 stay indices (no names stored).
-  if (label >= 0) {
+  if (label >= 0 && opt.read_labels) {
     ds.labels.resize(static_cast<std::size_t>(n));
     std::vector<double> values(static_cast<std::size_t>(n), 0.0);
     bool all_numeric = true, all_integers = true;
@@ -454,15 +454,21 @@ Dataset load_csv_impl(InputFile& in, const LoadOptions& opt, bool labels_only) {
       std::sort(classes.begin(), classes.end(), [](const std::string& a, const std::string& b) {
         return std::stod(a) < std::stod(b);
       });
-      const int64_t distinct = static_cast<int64_t>(classes.size());
-      if (!all_integers && n >= 10 && distinct > n / 2)
-        fail(path,
-             "label column " + quote(label >= 0 ? names[static_cast<std::size_t>(label)] : "") +
-                 " holds " + std::to_string(distinct) + " distinct numbers in " +
-                 std::to_string(n) +
-                 " rows, not all whole: it looks continuous (a regression "
+      // As scikit-learn's type_of_target: numbers that are not all whole are a continuous
+      // target, however few distinct values they take.
+      if (!all_integers) {
+        int64_t i = 0;
+        while (values[static_cast<std::size_t>(i)] ==
+               std::floor(values[static_cast<std::size_t>(i)]))
+          ++i;
+        fail(at(lines[static_cast<std::size_t>(i)]),
+             "label column " + quote(names[static_cast<std::size_t>(label)]) + " holds " +
+                 quote(label_cells[static_cast<std::size_t>(i)]) + ", one of " +
+                 std::to_string(classes.size()) +
+                 " distinct numbers that are not all whole: it looks continuous (a regression "
                  "target)",
-             "class labels (fcnet trains classifiers)");
+             "class labels (fcnet trains classifiers; --label-col names the label column)");
+      }
       bool indices = all_integers;
       for (std::size_t c = 0; c < classes.size() && indices; ++c)
         indices = classes[c] == std::to_string(c);

@@ -112,11 +112,12 @@ struct DataOptions {
 };
 void add_data_options(CLI::App* app, DataOptions& o, bool required, const std::string& data_help);
 Dataset load_data(const DataOptions& o, const std::string& default_split, bool require_labels,
-                  const std::vector<std::string>& known_classes = {});
+                  const std::vector<std::string>& known_classes = {}, bool read_labels = true);
 
 // Data read for a trained model: a table's columns found by name and encoded by the model's
-// schema, labels as its classes. Reports unseen categories on stderr.
-Dataset load_for_model(DataOptions o, const Model& m, bool require_labels);
+// schema, labels as its classes (read_labels=false: a label column is skipped). Reports unseen
+// categories on stderr.
+Dataset load_for_model(DataOptions o, const Model& m, bool require_labels, bool read_labels = true);
 void report_unseen(const Dataset& d);
 // One CSV field, quoted as RFC 4180 says when it holds a comma, a quote or a line break.
 std::string csv_field(const std::string& s);

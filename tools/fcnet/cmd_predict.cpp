@@ -76,7 +76,8 @@ Command add_predict(CLI::App& app) {
         if (!o->positive.empty() && classes != 2)
           throw CLI::ValidationError("--positive-class", "needs a model of two classes");
         const int64_t positive = positive_class(o->positive, m.class_names, classes);
-        Dataset d = load_for_model(o->data, m, false);
+        // The labels are not needed: a label column is skipped, whatever classes it holds.
+        Dataset d = load_for_model(o->data, m, false, false);
         check_compatible(m, d);
         const Matrix<double> p = predict(m, d, true, o->batch, precision);
         Matrix<double> z;

@@ -199,8 +199,9 @@ void add_data_options(CLI::App* app, DataOptions& o, bool required, const std::s
 }
 
 Dataset load_data(const DataOptions& o, const std::string& default_split, bool require_labels,
-                  const std::vector<std::string>& known_classes) {
+                  const std::vector<std::string>& known_classes, bool read_labels) {
   LoadOptions lo;
+  lo.read_labels = read_labels;
   lo.labels_path = o.labels;
   lo.label_col = o.label_col;
   lo.require_labels = require_labels;
@@ -228,11 +229,11 @@ Dataset load_data(const DataOptions& o, const std::string& default_split, bool r
   return load_dataset(o.data, lo);
 }
 
-Dataset load_for_model(DataOptions o, const Model& m, bool require_labels) {
+Dataset load_for_model(DataOptions o, const Model& m, bool require_labels, bool read_labels) {
   o.weight_col.clear();  // the weights are the training loss's; evaluation ignores the column
   o.schema = m.schema.empty() ? nullptr : &m.schema;
   o.index_labels = m.class_names.empty();
-  Dataset d = load_data(o, "test", require_labels, m.class_names);
+  Dataset d = load_data(o, "test", require_labels, m.class_names, read_labels);
   report_unseen(d);
   return d;
 }

@@ -168,15 +168,19 @@ int finish_interrupted(const TrainResult& r, const std::string& checkpoint, cons
   if (checkpoint.empty()) save_checkpoint(path, *r.state, app_json);
   const int sig = stop_signal();
   const TrainState& s = *r.state;
-  log("fcnet: interrupted%s%s at epoch %lld, step %lld; checkpoint saved to %s; continue with: "
-      "fcnet train --resume %s",
-      sig ? " by " : "",
-      sig ? (sig == SIGINT    ? "SIGINT"
-             : sig == SIGTERM ? "SIGTERM"
-                              : "a signal")
-          : "",
-      static_cast<long long>(s.epoch), static_cast<long long>(s.step_in_epoch), path.c_str(),
-      path.c_str());
+  const char* by = sig == SIGINT    ? " by SIGINT"
+                   : sig == SIGTERM ? " by SIGTERM"
+                   : sig            ? " by a signal"
+                                    : "";
+  if (s.epoch > s.config.epochs)  // every epoch ran: the stop came during the final evaluation
+    log("fcnet: interrupted%s after training finished (before the model was written); the "
+        "trained state is in %s; write the model with: fcnet train --resume %s",
+        by, path.c_str(), path.c_str());
+  else
+    log("fcnet: interrupted%s at epoch %lld, step %lld; checkpoint saved to %s; continue with: "
+        "fcnet train --resume %s",
+        by, static_cast<long long>(s.epoch), static_cast<long long>(s.step_in_epoch), path.c_str(),
+        path.c_str());
   return 130;
 }
 
