@@ -1210,4 +1210,10 @@ TEST_F(DataFiles, CsvLabelSetsAndRefusals) {
   const auto d = write("d.csv", ids);
   expect_error([&] { fcnet::load_dataset(d, {}); },
                {d, "column 'name' holds 50 distinct texts in 50 rows", "--ignore-cols name"});
+  // Numbers with a decimal comma read under the decimal point: the message says --decimal ,.
+  std::string commas = "label;x\n";
+  for (int i = 0; i < 50; ++i) commas += std::to_string(i % 2) + ";" + std::to_string(i) + ",25\n";
+  const auto e = write("e.csv", commas);
+  expect_error([&] { fcnet::load_dataset(e, {}); },
+               {e, "such as '0,25': numbers with a decimal comma?", "--decimal ,"});
 }

@@ -2,6 +2,7 @@
 // CSV loader and encode_table alike.
 #include <algorithm>
 #include <bit>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -301,13 +302,27 @@ void fit_columns(const std::vector<RawColumn>& cols, int64_t n, const LoadOption
           return std::stod(a) < std::stod(b);
         });
       const int64_t distinct = static_cast<int64_t>(cats.size());
-      if (distinct > 1000 || (n >= 40 && distinct > n / 2))
+      if (distinct > 1000 || (n >= 40 && distinct > n / 2)) {
+        // Texts such as "17,99" under the decimal point: numbers with a decimal comma.
+        const bool comma_numbers = opt.decimal != ',' && !c.texts.empty() && [&] {
+          const std::string& t = c.texts.front();
+          const std::size_t comma = t.find(',');
+          const std::size_t from = !t.empty() && t[0] == '-' ? 1 : 0;
+          if (comma == std::string::npos || comma == from || comma + 1 == t.size()) return false;
+          for (std::size_t i = from; i < t.size(); ++i)
+            if (i != comma && !std::isdigit(static_cast<unsigned char>(t[i]))) return false;
+          return true;
+        }();
         fail(source,
              "column " + quote(c.name) + " holds " + std::to_string(distinct) +
                  " distinct texts in " + std::to_string(n) +
-                 " rows: too many to be categories (an identifier or free text?)",
-             "--ignore-cols " + c.name + " or --id-col " + c.name +
-                 " (or --numeric, if it holds numbers)");
+                 (comma_numbers ? " rows, such as " + quote(c.texts.front()) +
+                                      ": numbers with a decimal comma?"
+                                : " rows: too many to be categories (an identifier or free text?)"),
+             comma_numbers ? "--decimal , for numbers such as " + quote(c.texts.front())
+                           : "--ignore-cols " + c.name + " or --id-col " + c.name +
+                                 " (or --numeric, if it holds numbers)");
+      }
       spec.categories = std::move(cats);
       spec.missing_category = c.missing > 0;
     } else {
