@@ -8,6 +8,7 @@
 
 #include "core/parallel.hpp"
 #include "data/formats.hpp"
+#include "data/table_cells.hpp"
 #include "fcnet/data.hpp"
 #include "fcnet/error.hpp"
 
@@ -182,7 +183,11 @@ std::string join_list(const std::vector<std::string>& items, std::size_t limit) 
   std::string s;
   for (std::size_t i = 0; i < items.size() && i < limit; ++i) {
     if (i) s += ", ";
-    s += items[i];
+    // A name that holds the separator, a quote or edge spaces is quoted, so the list reads back.
+    const std::string& t = items[i];
+    const bool plain = t.find_first_of(",'\"") == std::string::npos && !t.empty() &&
+                       t.front() != ' ' && t.back() != ' ';
+    s += plain ? t : quote(t);
   }
   if (items.size() > limit) s += ", ... (" + std::to_string(items.size()) + " in all)";
   return s;

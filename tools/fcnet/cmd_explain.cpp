@@ -41,7 +41,7 @@ Command add_explain(CLI::App& app) {
   add_data_options(c, o->data, false,
                    "With --model: the data holding the example (labels optional)");
   c->add_option("--row", o->row, "With --model: the example, a 0-based row of --data")
-      ->check(CLI::NonNegativeNumber)
+      ->check(kNonNegative)
       ->capture_default_str();
   return {
       c, [o, c] {

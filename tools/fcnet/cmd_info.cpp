@@ -111,9 +111,10 @@ Command add_info(CLI::App& app) {
             std::printf("  %-20s %s\n", col.name.c_str(), col.describe().c_str());
         }
         if (!m.class_names.empty()) {
-          std::printf("classes     ");
-          for (const auto& n : m.class_names) std::printf(" %s", n.c_str());
-          std::printf("\n");
+          // As a CSV row (RFC 4180 quoting), so names holding commas, quotes or spaces read back.
+          std::string row;
+          for (const auto& n : m.class_names) row += (row.empty() ? "" : ",") + csv_field(n);
+          std::printf("classes      %s\n", row.c_str());
         }
         if (training.is_object() && !training.empty()) {
           // The per-epoch history is for reports; the text summary names its length only.
