@@ -110,7 +110,11 @@ struct DataOptions {
   const TableSchema* schema = nullptr;
   bool index_labels = false;
 };
-void add_data_options(CLI::App* app, DataOptions& o, bool required, const std::string& data_help);
+// The data options of a command; `training` adds those that fit how a table becomes features
+// (--weight-col, --categorical, --numeric, --impute, --missing-indicator), which a command that
+// runs a model does not take: the model's columns decide.
+void add_data_options(CLI::App* app, DataOptions& o, bool required, const std::string& data_help,
+                      bool training = false);
 Dataset load_data(const DataOptions& o, const std::string& default_split, bool require_labels,
                   const std::vector<std::string>& known_classes = {}, bool read_labels = true);
 

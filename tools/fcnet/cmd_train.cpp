@@ -162,7 +162,8 @@ Command add_train(CLI::App& app) {
   CLI::App* c = app.add_subcommand("train", "Train a classifier (default: Fashion-MNIST)");
   add_data_options(c, o->data, false,
                    "Training data: fashion-mnist (default), IDX (raw/gzip), CSV or NPY; a,b,c: "
-                   "shard files, concatenated (split over the ranks under mpirun: docs/mpi.md)");
+                   "shard files, concatenated (split over the ranks under mpirun: docs/mpi.md)",
+                   true);
   c->add_option("--test-data", o->test_data,
                 "Test data evaluated after training (default: Fashion-MNIST's test split when "
                 "training on it; 'none' to skip)");

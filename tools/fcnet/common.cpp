@@ -164,7 +164,8 @@ void log(const char* fmt, ...) {
   std::fputc('\n', stderr);
 }
 
-void add_data_options(CLI::App* app, DataOptions& o, bool required, const std::string& data_help) {
+void add_data_options(CLI::App* app, DataOptions& o, bool required, const std::string& data_help,
+                      bool training) {
   auto* opt = app->add_option("--data", o.data, data_help);
   if (required) opt->required();
   app->add_option("--labels", o.labels, "Label file (IDX or NPY) when the data file has none");
@@ -182,6 +183,9 @@ void add_data_options(CLI::App* app, DataOptions& o, bool required, const std::s
   app->add_option("--ignore-cols", o.ignore_cols, "Comma-separated CSV columns never used");
   app->add_option("--id-col", o.id_col,
                   "CSV column identifying each row: never a feature; predict writes it first");
+  // How a table becomes features is fitted in training; a model reads its data as its columns
+  // say, so the commands that run one do not take these.
+  if (!training) return;
   app->add_option("--weight-col", o.weight_col,
                   "CSV column of example weights (numbers >= 0) for the training loss: never a "
                   "feature");
