@@ -13,6 +13,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "fcnet/trainer.hpp"
@@ -47,6 +48,9 @@ struct TrainOption {
   // The command line's default when it differs from TrainConfig's ("auto": `fcnet train` works it
   // out from the data; null: TrainConfig's).
   const char* cli_default = nullptr;
+  bool worked_out_from_data() const {  // the command line's default is "auto"
+    return cli_default != nullptr && std::string_view(cli_default) == "auto";
+  }
   // A file from before the option existed: the value it then had (null: the field is required).
   void (*absent)(TrainConfig&) = nullptr;
   // Whether the option is written (null: always); unwritten ones read back as `absent` says.

@@ -772,7 +772,8 @@ class StepRunner {
     plan_.batch = {n};
     plan_.lr = {lr};
     py::gil_scoped_release release;
-    const double reg_loss = engine_->norms(cfg_.reg).reg_loss;  // of the weights before the step
+    // Of the weights before the step (a pass over them, and the gradients': only with a penalty).
+    const double reg_loss = cfg_.reg > 0 ? engine_->norms(cfg_.reg).reg_loss : 0.0;
     engine_->begin_epoch(plan_);
     const StepOutcome out = engine_->step(0, {});
     const EpochSums sums = engine_->sums();

@@ -304,6 +304,27 @@ std::pair<std::string, std::string> split_key(const std::string& key) {
   return {key.substr(0, dot), key.substr(dot + 1)};
 }
 
+// Sets option `o` of c to `v`: its type, then its names (set), then its check. Errors name
+// `where`, after `field` (a checkpoint's field, whose name-parser errors are relabelled), or
+// `where` alone when `field` is empty (the flag or keyword, which the parsers already name).
+void apply(const TrainOption& o, TrainConfig& c, const json& v, const std::string& where,
+           const std::string& field) {
+  if (const std::string want = type_problem(o.type, v); !want.empty())
+    fail(where, field + "is " + shown(v), want);
+  if (field.empty()) {
+    o.set(c, v);
+  } else {
+    try {
+      o.set(c, v);
+    } catch (const Error& e) {
+      fail(where, field.substr(0, field.size() - 1) + ": " + e.what());
+    }
+  }
+  if (o.check)
+    if (const std::string want = o.check(c); !want.empty())
+      fail(where, field + "is " + shown(v), want);
+}
+
 // Reads option `o` from the "config" object `f` into c; errors name the file and the field.
 void read_option(const TrainOption& o, TrainConfig& c, const detail::Fields& f) {
   const auto [outer, leaf] = split_key(o.key);
@@ -312,21 +333,10 @@ void read_option(const TrainOption& o, TrainConfig& c, const detail::Fields& f) 
     o.absent(c);
     return;
   }
-  const std::string field = "checkpoint field '" + inner.name(leaf) + "'";
   if (!inner.raw().contains(leaf))
     fail(f.where(), "checkpoint lacks field '" + inner.name(leaf) + "'",
          "a complete checkpoint written by fcnet train");
-  const json& value = inner.raw().at(leaf);
-  if (const std::string want = type_problem(o.type, value); !want.empty())
-    fail(f.where(), field + " is " + shown(value), want);
-  try {
-    o.set(c, value);
-  } catch (const Error& e) {
-    fail(f.where(), field + ": " + e.what());
-  }
-  if (o.check)
-    if (const std::string want = o.check(c); !want.empty())
-      fail(f.where(), field + " is " + shown(value), want);
+  apply(o, c, inner.raw().at(leaf), f.where(), "checkpoint field '" + inner.name(leaf) + "' ");
 }
 
 }  // namespace
@@ -368,17 +378,13 @@ const TrainOption* option_by_keyword(const std::string& keyword) {
 }
 
 void set_option(const TrainOption& o, TrainConfig& c, const json& v, const std::string& name) {
-  if (const std::string want = type_problem(o.type, v); !want.empty())
-    fail(name, "is " + shown(v), want);
-  o.set(c, v);
-  if (o.check)
-    if (const std::string want = o.check(c); !want.empty()) fail(name, "is " + shown(v), want);
+  apply(o, c, v, name, "");
 }
 
 json option_value_of_text(const TrainOption& o, const std::string& text) {
   // A text that is not a value of the type: the whole text, and what was expected.
   auto refuse = [&]() {
-    const bool auto_too = o.cli_default && std::string_view(o.cli_default) == "auto";
+    const bool auto_too = o.worked_out_from_data();
     fail(o.flag, "is '" + text + "'",
          std::string(option_type_text(o.type)) +
              (o.type == OptionType::widths || o.type == OptionType::numbers ? ", comma-separated"

@@ -6,7 +6,6 @@
 #include <map>
 #include <memory>
 #include <set>
-#include <string_view>
 
 #include "cli.hpp"
 #include "fcnet/cuda.hpp"
@@ -200,7 +199,7 @@ Command add_train(CLI::App& app) {
           for (const TrainOption& t : train_options()) {
             if (!t.flag[0] || !t.help[0] || t.flag == std::string("--class-weight")) continue;
             const std::string& text = o->option.at(t.flag);
-            if (t.cli_default && std::string_view(t.cli_default) == "auto" && text == "auto")
+            if (t.worked_out_from_data() && text == "auto")
               automatic.insert(t.key);
             else
               set_option(t, cfg, option_value_of_text(t, text), t.flag);
