@@ -365,13 +365,9 @@ Network<T> network_from(const std::vector<py::array>& ps, ActivationFn act) {
   return net;
 }
 
-// A Model built from NumPy parameters (for saving the CS231n classes and the estimator).
+// A Model built from NumPy parameters (for saving the CS231n classes).
 Model model_from_params(const std::vector<py::array>& ps, const std::string& activation,
-                        double alpha, bool f64, double input_scale,
-                        const std::optional<std::vector<double>>& mean,
-                        const std::optional<std::vector<double>>& std_,
-                        const std::vector<std::string>& class_names,
-                        const std::string& training_json) {
+                        double alpha, bool f64) {
   Model m;
   const ActivationFn act{parse_activation(activation, "activation"), alpha};
   m.f64 = f64;
@@ -379,43 +375,15 @@ Model model_from_params(const std::vector<py::array>& ps, const std::string& act
     m.net64 = network_from<double>(ps, act);
   else
     m.net32 = network_from<float>(ps, act);
-  const int64_t d = m.input_dim();
-  if (!std::isfinite(input_scale) || input_scale == 0)
-    fail("input_scale", "is " + std::to_string(input_scale), "a finite, non-zero number");
-  m.transform.scale = input_scale;
-  if (mean) {
-    if (static_cast<int64_t>(mean->size()) != d)
-      fail("input_mean", "has " + std::to_string(mean->size()) + " values",
-           std::to_string(d) + " (the input width)");
-    for (double v : *mean)
-      if (!std::isfinite(v)) fail("input_mean", "has a non-finite value", "finite values");
-    m.transform.mean = *mean;
-  }
-  if (std_) {
-    if (static_cast<int64_t>(std_->size()) != d)
-      fail("input_std", "has " + std::to_string(std_->size()) + " values",
-           std::to_string(d) + " (the input width)");
-    for (double v : *std_)
-      if (!(v > 0) || !std::isfinite(v))
-        fail("input_std", "has a value " + std::to_string(v), "positive finite values");
-    m.transform.std = *std_;
-  }
-  if (!class_names.empty() && static_cast<int64_t>(class_names.size()) != m.num_classes())
-    fail("class_names", "lists " + std::to_string(class_names.size()) + " names",
-         std::to_string(m.num_classes()) + ", one per output class");
-  m.class_names = class_names;
-  m.training_json = training_json;
   return m;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Training through the library's trainer.
 
-Dataset dataset_from(const py::array& x, const Array<int32_t>& y,
-                     const std::vector<std::string>& class_names, const std::string& name) {
-  Dataset ds = features_of(x, name);
-  ds.class_names = class_names;
-  const int32_t* yp = label_ptr(y, ds.n, name == "X" ? "y" : "y_val");
+Dataset dataset_from(const py::array& x, const Array<int32_t>& y) {
+  Dataset ds = features_of(x, "X");
+  const int32_t* yp = label_ptr(y, ds.n, "y");
   ds.labels.assign(yp, yp + ds.n);
   return ds;
 }
@@ -475,12 +443,7 @@ Dataset training_set(const py::array& x, const Array<int32_t>& y,
 // missing) or a list of str/None. Returns (N×D float64 features, schema JSON, [(column, unseen)]).
 py::tuple encode_table_py(const std::vector<std::pair<std::string, py::object>>& columns,
                           const std::string& schema_json,
-                          const std::vector<std::string>& categorical,
-                          const std::vector<std::string>& numeric,
-                          const std::vector<std::string>& ignore,
-                          const std::optional<std::vector<std::string>>& na_values,
-                          const std::string& impute, bool missing_indicator,
-                          const std::string& source) {
+                          const std::vector<std::string>& categorical, const std::string& source) {
   std::vector<TableColumn> cols;
   for (const auto& [name, values] : columns) {
     TableColumn c;
@@ -508,13 +471,6 @@ py::tuple encode_table_py(const std::vector<std::pair<std::string, py::object>>&
     opt.schema = &schema;
   }
   opt.categorical = categorical;
-  opt.numeric = numeric;
-  opt.ignore_cols = ignore;
-  if (na_values) opt.na_values = *na_values;
-  if (impute != "mean" && impute != "median")
-    fail("impute", "is '" + impute + "'", "mean or median");
-  opt.impute_median = impute == "median";
-  opt.missing_indicator = missing_indicator;
   Dataset ds;
   {
     py::gil_scoped_release release;
@@ -613,9 +569,9 @@ TrainConfig config_of_keywords(const py::kwargs& options) {
   return cfg;
 }
 
-py::tuple train_py(const py::array& x, const Array<int32_t>& y, const py::object& x_val,
-                   const py::object& y_val, const std::vector<std::string>& class_names,
-                   int threads, const py::object& on_epoch, const py::object& sample_weight,
+py::tuple train_py(const py::array& x, const Array<int32_t>& y,
+                   const std::vector<std::string>& class_names, int threads,
+                   const py::object& on_epoch, const py::object& sample_weight,
                    const py::object& resume, const py::object& rows, bool canonical_order,
                    bool data_parallel, const py::kwargs& options) {
   TrainConfig cfg;
@@ -626,15 +582,6 @@ py::tuple train_py(const py::array& x, const Array<int32_t>& y, const py::object
   }
 
   Dataset train_ds = training_set(x, y, class_names, sample_weight, rows, canonical_order, threads);
-  std::optional<Dataset> val_ds;
-  if (!x_val.is_none()) {
-    if (y_val.is_none()) fail("y_val", "is missing", "labels for X_val");
-    val_ds = dataset_from(py::cast<py::array>(x_val), py::cast<Array<int32_t>>(y_val), class_names,
-                          "X_val");
-    if (val_ds->dtype != train_ds.dtype)
-      fail("X_val", std::string("has dtype ") + dtype_name(val_ds->dtype),
-           std::string(dtype_name(train_ds.dtype)) + " like X");
-  }
 
   std::atomic<bool> halt{false};
   std::optional<py::error_already_set> py_error;  // raised by a callback or a signal
@@ -648,7 +595,6 @@ py::tuple train_py(const py::array& x, const Array<int32_t>& y, const py::object
     if (!world)
       fail("data_parallel", "is True in a process that no MPI launcher started",
            "a run under mpirun/mpiexec (one process per rank), or data_parallel=False");
-    if (val_ds) fail("X_val", "is given with data_parallel", "a val_split of the ranks' rows");
     py::gil_scoped_release release;
     cb.parallel = rank_share(*world, train_ds.n);
   }
@@ -688,7 +634,7 @@ py::tuple train_py(const py::array& x, const Array<int32_t>& y, const py::object
     py::gil_scoped_release release;
     ThreadScope scope(threads);
     try {
-      res.emplace(train(train_ds, val_ds ? &*val_ds : nullptr, cfg, cb, state));
+      res.emplace(train(train_ds, nullptr, cfg, cb, state));
     } catch (const TrainDiverged&) {
       throw;
     } catch (const Error& e) {  // the library names the flag; Python callers gave the keyword
@@ -727,9 +673,8 @@ class StepRunner {
              const py::array& x, const Array<int32_t>& y, double reg, int64_t batch,
              const std::string& device, const std::string& precision) {
     const bool f64 = x.dtype().is(py::dtype::of<double>());
-    model_ =
-        model_from_params(params, activation, alpha, f64, 1.0, std::nullopt, std::nullopt, {}, "");
-    data_ = dataset_from(x, y, {}, "X");
+    model_ = model_from_params(params, activation, alpha, f64);
+    data_ = dataset_from(x, y);
     if (data_.d != model_.input_dim())
       fail("X", "has " + std::to_string(data_.d) + " features",
            std::to_string(model_.input_dim()) + " (W1's fan_in)");
@@ -906,11 +851,8 @@ PYBIND11_MODULE(_fcnet, m) {
              }
              return py::bytes(s);
            })
-      .def_static(
-          "from_params", &model_from_params, py::arg("params"), py::arg("activation") = "relu",
-          py::arg("alpha") = 0.01, py::arg("f64") = false, py::arg("input_scale") = 1.0,
-          py::arg("input_mean") = py::none(), py::arg("input_std") = py::none(),
-          py::arg("class_names") = std::vector<std::string>{}, py::arg("training_json") = "")
+      .def_static("from_params", &model_from_params, py::arg("params"),
+                  py::arg("activation") = "relu", py::arg("alpha") = 0.01, py::arg("f64") = false)
       .def_property_readonly("sizes", [](const Model& mo) { return mo.sizes(); })
       .def_readonly("f64", &Model::f64)
       .def_property_readonly(
@@ -974,13 +916,10 @@ PYBIND11_MODULE(_fcnet, m) {
 
   m.def("encode_table", &encode_table_py, py::arg("columns"), py::kw_only(),
         py::arg("schema_json") = "", py::arg("categorical") = std::vector<std::string>{},
-        py::arg("numeric") = std::vector<std::string>{},
-        py::arg("ignore") = std::vector<std::string>{}, py::arg("na_values") = py::none(),
-        py::arg("impute") = "mean", py::arg("missing_indicator") = true, py::arg("source") = "X",
+        py::arg("source") = "X",
         "Encodes [(name, column)] with the library's table encoder; returns (X, schema_json, "
         "unseen).");
-  m.def("train", &train_py, py::arg("X"), py::arg("y"), py::arg("X_val") = py::none(),
-        py::arg("y_val") = py::none(), py::kw_only(),
+  m.def("train", &train_py, py::arg("X"), py::arg("y"), py::kw_only(),
         py::arg("class_names") = std::vector<std::string>{}, py::arg("threads") = 0,
         py::arg("on_epoch") = py::none(), py::arg("sample_weight") = py::none(),
         py::arg("resume") = py::none(),

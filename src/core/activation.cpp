@@ -1,37 +1,22 @@
 #include <cmath>
 
+#include "core/names.hpp"
 #include "fcnet/activation.hpp"
 #include "fcnet/error.hpp"
 
 namespace fcnet {
 
+namespace {
+constexpr const char* kActivationNames[] = {"identity", "relu",    "leaky_relu",
+                                            "tanh",     "sigmoid", "gelu"};
+}  // namespace
+
 Activation parse_activation(const std::string& name, const std::string& where) {
-  if (name == "relu") return Activation::relu;
-  if (name == "leaky_relu") return Activation::leaky_relu;
-  if (name == "tanh") return Activation::tanh;
-  if (name == "sigmoid") return Activation::sigmoid;
-  if (name == "gelu") return Activation::gelu;
-  if (name == "identity") return Activation::identity;
-  fail(where, "unknown activation '" + name + "'",
-       "one of relu, leaky_relu, tanh, sigmoid, gelu, identity");
+  return static_cast<Activation>(detail::parse_name(kActivationNames, name, where, "activation"));
 }
 
 const char* activation_name(Activation a) {
-  switch (a) {
-    case Activation::identity:
-      return "identity";
-    case Activation::relu:
-      return "relu";
-    case Activation::leaky_relu:
-      return "leaky_relu";
-    case Activation::tanh:
-      return "tanh";
-    case Activation::sigmoid:
-      return "sigmoid";
-    case Activation::gelu:
-      return "gelu";
-  }
-  return "?";
+  return detail::name_at(kActivationNames, static_cast<int>(a));
 }
 
 bool backward_needs_z(ActivationFn f) {

@@ -7,6 +7,7 @@
 #include <limits>
 #include <type_traits>
 
+#include "core/names.hpp"
 #include "core/parallel.hpp"
 #include "fcnet/collective.hpp"
 #include "fcnet/data.hpp"
@@ -14,26 +15,17 @@
 
 namespace fcnet {
 
+namespace {
+constexpr const char* kNormalizeNames[] = {"auto", "none", "scale", "standardize"};
+}  // namespace
+
 const char* normalize_name(Normalize n) {
-  switch (n) {
-    case Normalize::automatic:
-      return "auto";
-    case Normalize::none:
-      return "none";
-    case Normalize::scale:
-      return "scale";
-    case Normalize::standardize:
-      return "standardize";
-  }
-  return "auto";
+  return detail::name_at(kNormalizeNames, static_cast<int>(n));
 }
 
 Normalize parse_normalize(const std::string& s) {
-  if (s == "auto") return Normalize::automatic;
-  if (s == "none") return Normalize::none;
-  if (s == "scale") return Normalize::scale;
-  if (s == "standardize") return Normalize::standardize;
-  fail("--normalize", "unknown mode '" + s + "'", "auto, none, scale or standardize");
+  return static_cast<Normalize>(
+      detail::parse_name(kNormalizeNames, s, "--normalize", "normalization"));
 }
 
 InputTransform fit_transform(const Dataset& train, Normalize mode, Collective* comm,

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "core/names.hpp"
 namespace fcnet {
 
 namespace {
@@ -11,23 +12,18 @@ int64_t round_up(int64_t v) {
 }
 }  // namespace
 
+namespace {
+constexpr const char* kInitNames[] = {"he", "xavier", "normal"};
+constexpr detail::NameAlias kInitAliases[] = {{"glorot", 1}};
+}  // namespace
+
 Init parse_init(const std::string& name) {
-  if (name == "he") return Init::he;
-  if (name == "xavier" || name == "glorot") return Init::xavier;
-  if (name == "normal") return Init::normal;
-  fail("--init", "unknown initialisation '" + name + "'", "one of he, xavier, normal");
+  return static_cast<Init>(
+      detail::parse_name(kInitNames, name, "--init", "initialisation", kInitAliases));
 }
 
 const char* init_name(Init i) {
-  switch (i) {
-    case Init::he:
-      return "he";
-    case Init::xavier:
-      return "xavier";
-    case Init::normal:
-      return "normal";
-  }
-  return "?";
+  return detail::name_at(kInitNames, static_cast<int>(i));
 }
 
 template <class T>

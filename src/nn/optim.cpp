@@ -1,5 +1,6 @@
 #include "fcnet/optim.hpp"
 
+#include "core/names.hpp"
 #include "core/parallel.hpp"
 
 #include <cmath>
@@ -8,33 +9,18 @@
 
 namespace fcnet {
 
+namespace {
+constexpr const char* kOptimizerNames[] = {"sgd",  "momentum", "nesterov",
+                                           "adam", "adamw",    "rmsprop"};
+}  // namespace
+
 OptimizerKind parse_optimizer(const std::string& name) {
-  if (name == "sgd") return OptimizerKind::sgd;
-  if (name == "momentum") return OptimizerKind::momentum;
-  if (name == "nesterov") return OptimizerKind::nesterov;
-  if (name == "adam") return OptimizerKind::adam;
-  if (name == "adamw") return OptimizerKind::adamw;
-  if (name == "rmsprop") return OptimizerKind::rmsprop;
-  fail("--optimizer", "unknown optimizer '" + name + "'",
-       "one of sgd, momentum, nesterov, adam, adamw, rmsprop");
+  return static_cast<OptimizerKind>(
+      detail::parse_name(kOptimizerNames, name, "--optimizer", "optimizer"));
 }
 
 const char* optimizer_name(OptimizerKind k) {
-  switch (k) {
-    case OptimizerKind::sgd:
-      return "sgd";
-    case OptimizerKind::momentum:
-      return "momentum";
-    case OptimizerKind::nesterov:
-      return "nesterov";
-    case OptimizerKind::adam:
-      return "adam";
-    case OptimizerKind::adamw:
-      return "adamw";
-    case OptimizerKind::rmsprop:
-      return "rmsprop";
-  }
-  return "?";
+  return detail::name_at(kOptimizerNames, static_cast<int>(k));
 }
 
 template <class T>

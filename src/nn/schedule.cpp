@@ -3,34 +3,23 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/names.hpp"
 #include "fcnet/error.hpp"
 
 namespace fcnet {
 
+namespace {
+constexpr const char* kScheduleNames[] = {"constant", "step", "exponential", "cosine", "plateau"};
+constexpr detail::NameAlias kScheduleAliases[] = {{"exp", 2}};
+}  // namespace
+
 ScheduleKind parse_schedule(const std::string& name) {
-  if (name == "constant") return ScheduleKind::constant;
-  if (name == "step") return ScheduleKind::step;
-  if (name == "exponential" || name == "exp") return ScheduleKind::exponential;
-  if (name == "cosine") return ScheduleKind::cosine;
-  if (name == "plateau") return ScheduleKind::plateau;
-  fail("--schedule", "unknown schedule '" + name + "'",
-       "one of constant, step, exponential, cosine, plateau");
+  return static_cast<ScheduleKind>(
+      detail::parse_name(kScheduleNames, name, "--schedule", "schedule", kScheduleAliases));
 }
 
 const char* schedule_name(ScheduleKind k) {
-  switch (k) {
-    case ScheduleKind::constant:
-      return "constant";
-    case ScheduleKind::step:
-      return "step";
-    case ScheduleKind::exponential:
-      return "exponential";
-    case ScheduleKind::cosine:
-      return "cosine";
-    case ScheduleKind::plateau:
-      return "plateau";
-  }
-  return "?";
+  return detail::name_at(kScheduleNames, static_cast<int>(k));
 }
 
 double Schedule::at(int64_t step) const {

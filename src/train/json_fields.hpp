@@ -52,37 +52,13 @@ class Fields {
            "a value >= " + std::to_string(lo));
     return x;
   }
-  uint64_t u64(const std::string& key) const {
-    return at(key, &json::is_number_unsigned, "a non-negative integer").get<uint64_t>();
-  }
   std::string str(const std::string& key) const {
     return at(key, &json::is_string, "a string").get<std::string>();
-  }
-  bool boolean(const std::string& key) const {
-    return at(key, &json::is_boolean, "true or false").get<bool>();
   }
   Fields obj(const std::string& key) const {
     return Fields(at(key, &json::is_object, "an object"), where_, name(key));
   }
   const json& arr(const std::string& key) const { return at(key, &json::is_array, "a list"); }
-  std::vector<double> doubles(const std::string& key) const {
-    std::vector<double> v;
-    for (const auto& x : arr(key)) {
-      if (!x.is_number()) fail(where_, "checkpoint field '" + name(key) + "' holds a non-number");
-      v.push_back(x.get<double>());
-    }
-    return v;
-  }
-  // Runs `parse` (one of the name parsers) and re-labels its error with the file.
-  template <class F>
-  auto parsed(const std::string& key, F parse) const {
-    const std::string s = str(key);
-    try {
-      return parse(s);
-    } catch (const Error& e) {
-      fail(where_, "checkpoint field '" + name(key) + "': " + e.what());
-    }
-  }
   std::string name(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
 
  private:

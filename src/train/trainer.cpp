@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <numeric>
 
+#include "core/names.hpp"
 #include "core/parallel.hpp"
 #include "data_parallel.hpp"
 #include "fcnet/metrics.hpp"
@@ -599,28 +600,17 @@ void check_resume(const TrainState& st, const TrainConfig& cfg, const Dataset& t
 
 }  // namespace
 
+namespace {
+constexpr const char* kMonitorNames[] = {"val_loss", "val_accuracy", "val_balanced_accuracy",
+                                         "val_roc_auc", "train_loss"};
+}  // namespace
+
 Monitor parse_monitor(const std::string& name) {
-  for (Monitor m : {Monitor::val_loss, Monitor::val_accuracy, Monitor::val_balanced_accuracy,
-                    Monitor::val_roc_auc, Monitor::train_loss})
-    if (name == monitor_name(m)) return m;
-  fail("--monitor", "is '" + name + "'",
-       "val_loss, val_accuracy, val_balanced_accuracy, val_roc_auc or train_loss");
+  return static_cast<Monitor>(detail::parse_name(kMonitorNames, name, "--monitor", "monitor"));
 }
 
 const char* monitor_name(Monitor m) {
-  switch (m) {
-    case Monitor::val_loss:
-      return "val_loss";
-    case Monitor::val_accuracy:
-      return "val_accuracy";
-    case Monitor::val_balanced_accuracy:
-      return "val_balanced_accuracy";
-    case Monitor::val_roc_auc:
-      return "val_roc_auc";
-    case Monitor::train_loss:
-      return "train_loss";
-  }
-  return "?";
+  return detail::name_at(kMonitorNames, static_cast<int>(m));
 }
 
 Schedule run_schedule(const TrainConfig& cfg, int64_t steps_per_epoch) {
