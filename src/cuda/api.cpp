@@ -17,15 +17,7 @@ bool cuda_built() {
 }
 
 std::string cuda_devices_info() {
-  int count = 0;
-  const cudaError_t e = cudaGetDeviceCount(&count);
-  if (e != cudaSuccess || count <= 0) {
-    (void)cudaGetLastError();
-    fail("cuda",
-         std::string("no CUDA device found") +
-             (e != cudaSuccess ? std::string(" (") + cudaGetErrorString(e) + ")" : std::string()),
-         "an NVIDIA GPU with a driver for this CUDA runtime");
-  }
+  const int count = cuda::visible_devices();
   int runtime = 0, driver = 0;
   cudaRuntimeGetVersion(&runtime);
   cudaDriverGetVersion(&driver);
@@ -92,24 +84,26 @@ void CudaNetwork::download(Network<float>& net) const {
   impl_->engine->download(net, true);
 }
 
-LossParts CudaNetwork::forward_backward(ConstView<float> x, const int32_t* y) {
-  impl_->put(x, y);
-  const cuda::StepTotals t = impl_->engine->gradient_step(*impl_->data, x.rows);
+namespace {
+
+LossParts mean_loss(const cuda::StepTotals& t, int64_t rows) {
   LossParts lp;
-  lp.data_loss = t.loss_sum / static_cast<double>(x.rows);
+  lp.data_loss = t.loss_sum / static_cast<double>(rows);
   lp.loss = lp.data_loss;
   lp.correct = t.correct;
   return lp;
 }
 
+}  // namespace
+
+LossParts CudaNetwork::forward_backward(ConstView<float> x, const int32_t* y) {
+  impl_->put(x, y);
+  return mean_loss(impl_->engine->gradient_step(*impl_->data, x.rows), x.rows);
+}
+
 LossParts CudaNetwork::loss_only(ConstView<float> x, const int32_t* y) {
   impl_->put(x, y);
-  const cuda::StepTotals t = impl_->engine->evaluate(*impl_->data, x.rows);
-  LossParts lp;
-  lp.data_loss = t.loss_sum / static_cast<double>(x.rows);
-  lp.loss = lp.data_loss;
-  lp.correct = t.correct;
-  return lp;
+  return mean_loss(impl_->engine->evaluate(*impl_->data, x.rows), x.rows);
 }
 
 void CudaNetwork::optimizer_step(double lr, double l2) {

@@ -65,7 +65,7 @@ void fail_cuda(cudaError_t e, const char* call, const char* file, int line) {
        "a successful CUDA call");
 }
 
-void require_device(int device) {
+int visible_devices() {
   int count = 0;
   const cudaError_t e = cudaGetDeviceCount(&count);
   if (e != cudaSuccess || count <= 0) {
@@ -75,6 +75,11 @@ void require_device(int device) {
              (e != cudaSuccess ? std::string(" (") + cudaGetErrorString(e) + ")" : std::string()),
          "an NVIDIA GPU of compute capability 9.0 or newer with a driver for this CUDA runtime");
   }
+  return count;
+}
+
+void require_device(int device) {
+  const int count = visible_devices();
   if (device < 0 || device >= count)
     fail("cuda", "device " + std::to_string(device) + " does not exist",
          "a device index in 0.." + std::to_string(count - 1));
@@ -232,40 +237,25 @@ DeviceData::DeviceData(const Context& ctx, ConstView<float> x, const int32_t* y,
 }
 
 void DeviceData::upload_transform(const Context& ctx, const InputTransform& tf) {
-  const char* where = "input transform";
-  if (!std::isfinite(tf.scale) || tf.scale == 0)
-    fail(where, "scale " + std::to_string(tf.scale), "a finite, non-zero scale");
-  if (!tf.mean.empty() && static_cast<int64_t>(tf.mean.size()) != d)
-    fail(where, "input_mean has " + std::to_string(tf.mean.size()) + " values",
-         std::to_string(d) + ", one per input feature");
-  if (!tf.std.empty() && static_cast<int64_t>(tf.std.size()) != d)
-    fail(where, "input_std has " + std::to_string(tf.std.size()) + " values",
-         std::to_string(d) + ", one per input feature");
+  // The CPU gather's checks and columns: x' = x·mul + add, (x·scale − mean)/sd as
+  // x·(scale/sd) + (−mean/sd); a plain scale adds −0, which leaves every x·scale as it is.
+  PreparedTransform p = prepare_transform(tf, d);
   const auto nd = static_cast<std::size_t>(d);
-  std::vector<double> md(nd), ad(nd);
-  std::vector<float> mf(nd), af(nd);
-  for (std::size_t j = 0; j < nd; ++j) {
-    const double mean = tf.mean.empty() ? 0.0 : tf.mean[j];
-    const double sd = tf.std.empty() ? 1.0 : tf.std[j];
-    if (!std::isfinite(mean) || !(sd > 0) || !std::isfinite(sd))
-      fail(where,
-           "column " + std::to_string(j) + " has mean " + std::to_string(mean) + " and std " +
-               std::to_string(sd),
-           "a finite mean and a finite, positive std");
-    // (x·scale − mean)/sd = x·(scale/sd) + (−mean/sd), as the CPU gather.
-    md[j] = tf.scale / sd;
-    ad[j] = -mean / sd;
-    mf[j] = static_cast<float>(md[j]);
-    af[j] = static_cast<float>(ad[j]);
+  if (p.kind != PreparedTransform::Kind::affine) {
+    const double s = p.kind == PreparedTransform::Kind::scale ? p.scale : 1.0;
+    p.mul_d.assign(nd, s);
+    p.add_d.assign(nd, -0.0);
+    p.mul_f.assign(nd, static_cast<float>(s));
+    p.add_f.assign(nd, -0.0f);
   }
-  mul_f = DeviceMemory(nd * sizeof(float), "input transform");
-  add_f = DeviceMemory(nd * sizeof(float), "input transform");
-  mul_d = DeviceMemory(nd * sizeof(double), "input transform");
-  add_d = DeviceMemory(nd * sizeof(double), "input transform");
-  ctx.upload(mul_f.get(), mf.data(), nd * sizeof(float));
-  ctx.upload(add_f.get(), af.data(), nd * sizeof(float));
-  ctx.upload(mul_d.get(), md.data(), nd * sizeof(double));
-  ctx.upload(add_d.get(), ad.data(), nd * sizeof(double));
+  auto put = [&](DeviceMemory& to, const auto& v) {
+    to = DeviceMemory(v.size() * sizeof(v[0]), "input transform");
+    ctx.upload(to.get(), v.data(), v.size() * sizeof(v[0]));
+  };
+  put(mul_f, p.mul_f);
+  put(add_f, p.add_f);
+  put(mul_d, p.mul_d);
+  put(add_d, p.add_d);
 }
 
 void DeviceData::set_permutation(const Context& ctx, const std::vector<int64_t>& order) {
@@ -824,12 +814,6 @@ StepTotals Engine::read_accum(const Accum* acc) {
   t.bad_step = h.bad_step;
   t.bad_loss = h.bad_loss;
   return t;
-}
-
-void Engine::begin_epoch(const std::vector<double>& lr_per_step, int64_t first_step) {
-  EpochTables t;
-  t.lr = lr_per_step;
-  begin_epoch(t, first_step);
 }
 
 namespace {

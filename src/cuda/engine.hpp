@@ -31,8 +31,10 @@ inline void check_cuda(cudaError_t e, const char* call, const char* file, int li
 }
 #define FCNET_CUDA_CHECK(call) ::fcnet::cuda::check_cuda((call), #call, __FILE__, __LINE__)
 
-// Throws fcnet::Error "no CUDA device found" unless device `device` exists and can run this
-// build's code (compute capability 9.0 or newer).
+// The number of visible devices; throws fcnet::Error "no CUDA device found" when there is none.
+int visible_devices();
+// Throws fcnet::Error unless device `device` exists and can run this build's code (compute
+// capability 9.0 or newer).
 void require_device(int device);
 
 // The number of visible CUDA devices (0 when the runtime finds none).
@@ -146,7 +148,6 @@ class Engine {
   Engine& operator=(const Engine&) = delete;
 
   const Context& context() const { return ctx_; }
-  const std::vector<int64_t>& sizes() const { return sizes_; }
 
   // Parameters in and out (net's sizes must match). upload keeps the optimizer state.
   void upload(const Network<float>& net);
@@ -158,7 +159,6 @@ class Engine {
   // perm[s·stride … s·stride + n − 1], forward, backward, optimizer) without waiting.
   // With tables, each step's values come from them (see EpochTables). `counted`: the step takes an
   // optimizer step (false where its skip entry is set), for steps().
-  void begin_epoch(const std::vector<double>& lr_per_step, int64_t first_step = 0);
   void begin_epoch(const EpochTables& tables, int64_t first_step = 0);
   void train_step(const DeviceData& data, int64_t stride, int64_t n, bool counted = true);
   // A training step in parts, for ranks whose gradients are summed between them: local_step

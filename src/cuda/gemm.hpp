@@ -65,7 +65,6 @@ class Gemm {
              std::size_t workspace_bytes);
   // Enqueues the GEMM on `stream`.
   void run(cudaStream_t stream) const;
-  bool ready() const { return op_ != nullptr; }
   Epilogue epilogue() const { return spec_.epilogue; }
 
  private:
