@@ -16,6 +16,7 @@
 #include <limits>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "fcnet/data.hpp"
@@ -456,6 +457,24 @@ TEST_F(DataFiles, CsvMalformedFilesNameFileAndLine) {
 
 // ---------------------------------------------------------------------------------------------
 // NPY
+
+TEST_F(DataFiles, NpyNaNAndInfinitiesAreRefusedWhereTheyStand) {
+  // An array has no missing-value marker: train, eval and predict would otherwise compute with
+  // them (a NaN row got a believable answer, an infinite one NaN probabilities).
+  const double inf = std::numeric_limits<double>::infinity();
+  for (const auto& [descr, bad, what] :
+       {std::tuple{"<f8", std::nan(""), "holds NaN at row 2, column 1"},
+        std::tuple{"<f4", -inf, "holds an infinity at row 2, column 1"}}) {
+    std::vector<double> x = {0.5, 1, 2, 3, 4, 5, 6, 7};
+    x[5] = bad;  // row 2 of 4 rows × 2 columns
+    const std::string payload = std::string(descr) == "<f8"
+                                    ? raw_payload(x)
+                                    : raw_payload(std::vector<float>(x.begin(), x.end()));
+    const auto f =
+        write(std::string("bad") + descr[2] + ".npy", npy_file(descr, "(4, 2)", payload));
+    expect_error([&] { fcnet::load_dataset(f); }, {f, what, "(counted from 0)", "finite numbers"});
+  }
+}
 
 TEST_F(DataFiles, NpyFeaturesOfEachDtypeAndLabelsOfEachIntegerType) {
   const std::vector<float> xf = {0.5f, -1.f, 2.f, 1e-3f, 3.f, -7.25f};

@@ -2,7 +2,10 @@
 // "fcnet: error: <file>[:line]: <what>, expected <what>", the right exit code (1 for data, model
 // and runtime errors, 2 for usage errors), before any training, and with existing outputs left
 // exactly as they were and no temporary files behind.
+#include <fcntl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -11,6 +14,7 @@
 #include <fstream>
 #include <initializer_list>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -192,8 +196,13 @@ TEST_F(Robust, MalformedCsvNamesFileLineAndExpectation) {
       {"empty.csv", "", "", {"empty file, expected"}},
       {"header.csv", "label,a,b\r\n", "", {"header only", "expected at least one row"}},
       {"nolabel.csv", "a,b\n1,2\n0,3\n", "--label-col y", {":1: no column named 'y'", "expected"}},
-      {"na_label.csv", "label,a\n0,1\nNA,2\n", "", {":3: empty label 'NA', expected a class label"}},
-      {"semicolons.csv", "label;a;b\n0;1;2\n1;2;3\n", "--delimiter ,",
+      {"na_label.csv",
+       "label,a\n0,1\nNA,2\n",
+       "",
+       {":3: empty label 'NA', expected a class label"}},
+      {"semicolons.csv",
+       "label;a;b\n0;1;2\n1;2;3\n",
+       "--delimiter ,",
        {":1: the rows hold a single column, and ';' appears in them", "--delimiter ';'"}},
       {"quote.csv", "label,a\n0,\"1\n", "", {":2: quoted field is never closed"}},
   };
@@ -474,4 +483,65 @@ TEST_F(Robust, DamagedModelsAndCheckpointsAreRefusedNamingTheTensor) {
       << text.out;
   auto ev = run_cli("eval --model " + old + " --data " + path("good.csv") + " --json", dir_);
   EXPECT_EQ(ev.code, 0) << ev.err;
+}
+
+TEST(AtomicWrite, KeepsPermissionsAndWritesDevicesAndFifosInPlace) {
+  const fs::path dir = temp_dir("atomic-write");
+  // A replaced file keeps its mode; a new one gets 0666 less the umask.
+  const std::string p = (dir / "private.csv").string();
+  write_file_atomic(p, "old");
+  ::chmod(p.c_str(), 0600);
+  write_file_atomic(p, "new");
+  EXPECT_EQ(read_file(p), "new");
+  EXPECT_EQ(fs::status(p).permissions(), fs::perms::owner_read | fs::perms::owner_write);
+  for (const auto& [mask, want] :
+       {std::pair{mode_t{077}, fs::perms{0600}}, std::pair{mode_t{022}, fs::perms{0644}}}) {
+    const std::string q = (dir / ("new-" + std::to_string(mask))).string();
+    const mode_t old = ::umask(mask);
+    write_file_atomic(q, "x");
+    ::umask(old);
+    EXPECT_EQ(fs::status(q).permissions(), want) << "umask " << mask;
+  }
+  // A FIFO behind a link (as /dev/stdout is a link to a pipe) is written, not replaced.
+  const std::string fifo = (dir / "fifo").string(), link = (dir / "out").string();
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  fs::create_symlink(fifo, link);
+  // The reader's end and a writer's are open before the write, so the reader never waits for a
+  // writer and sees the end once both writers have closed (a replaced FIFO then reads as empty).
+  const int rfd = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK);
+  ASSERT_GE(rfd, 0);
+  const int keep = ::open(fifo.c_str(), O_WRONLY);
+  ASSERT_GE(keep, 0);
+  ::fcntl(rfd, F_SETFL, 0);
+  std::string got;
+  std::thread reader([&] {
+    char buf[256];
+    for (ssize_t r; (r = ::read(rfd, buf, sizeof buf)) > 0;)
+      got.append(buf, static_cast<std::size_t>(r));
+  });
+  check_writable(link);
+  write_file_atomic(link, "label,p\n1,0.5\n");
+  ::close(keep);
+  reader.join();
+  ::close(rfd);
+  EXPECT_EQ(got, "label,p\n1,0.5\n");
+  EXPECT_TRUE(fs::is_fifo(fs::symlink_status(fifo)));
+  EXPECT_TRUE(fs::is_symlink(fs::symlink_status(link)));
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"fifo", "new-18", "new-63", "out", "private.csv"}));
+}
+
+TEST(AtomicWrite, ALostStandardOutputIsAnError) {
+  // Output that cannot reach stdout (a full disk) fails the command instead of exiting 0.
+  const fs::path dir = temp_dir("stdout-full");
+  const std::string err = (dir / "err.txt").string();
+  const int status =
+      std::system((cli_path() + " info --devices --json >/dev/full 2>" + err).c_str());
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 1);
+  EXPECT_NE(read_file(err).find("fcnet: error: standard output: cannot write: No space left"),
+            std::string::npos)
+      << read_file(err);
 }

@@ -15,7 +15,9 @@ namespace fcnet {
 // Writes `bytes` to `path` atomically: a temporary file in the same folder, flushed and fsynced,
 // then renamed over `path`. On any failure the temporary is removed and `path` is untouched.
 // A symbolic link is followed: its target is replaced and the link stays. The temporary file is
-// "<path>.tmp-<pid>-XXXXXX"; ones left by a writer that is gone are removed first.
+// "<path>.tmp-<pid>-XXXXXX"; ones left by a writer that is gone are removed first. The new file
+// keeps the old one's permissions (a new path gets 0666 less the umask). A path that exists and
+// is neither a plain file nor a folder (a device, a FIFO, /dev/stdout) is written in place.
 void write_file_atomic(const std::string& path, const std::string& bytes);
 // Throws fcnet::Error when a file could not be created in path's folder (checked before long work).
 void check_writable(const std::string& path);

@@ -287,6 +287,18 @@ Dataset load_npy(InputFile& in) {
   ds.d = static_cast<int64_t>(h.shape[1]);
   ds.dtype = t;
   read_payload(in, h, ds.bytes, bytes);
+  // An array has no missing-value marker: a NaN or an infinity is refused where it stands.
+  auto check_finite = [&](const auto* v) {
+    for (int64_t i = 0; i < ds.n * ds.d; ++i)
+      if (!std::isfinite(v[i]))
+        fail(path,
+             "holds " + std::string(std::isnan(v[i]) ? "NaN" : "an infinity") + " at row " +
+                 std::to_string(i / ds.d) + ", column " + std::to_string(i % ds.d) +
+                 " (counted from 0)",
+             "finite numbers (fill or drop the gaps first)");
+  };
+  if (t == DType::f32) check_finite(reinterpret_cast<const float*>(ds.bytes.data()));
+  if (t == DType::f64) check_finite(reinterpret_cast<const double*>(ds.bytes.data()));
   return ds;
 }
 

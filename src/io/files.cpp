@@ -65,6 +65,38 @@ int make_temp(const std::string& path, std::string& tmp) {
   return fd;
 }
 
+// Whether `path` names something that exists and is not a plain file or a folder (a device, a
+// FIFO, /dev/stdout's pipe or terminal): written in place, as there is nothing to replace.
+bool written_in_place(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
+}
+
+void write_in_place(const std::string& path, const std::string& bytes) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) fail(path, std::string("cannot open: ") + std::strerror(errno), "a writable file");
+  for (std::size_t done = 0; done < bytes.size();) {
+    const ssize_t w = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) {
+      const int e = errno;
+      ::close(fd);
+      fail(path, std::string("cannot write: ") + std::strerror(e), "a writable file");
+    }
+    done += static_cast<std::size_t>(w);
+  }
+  ::close(fd);
+}
+
+// The mode of the file that replaces `path`: the old file's, or what the umask leaves of 0666.
+mode_t replacement_mode(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0) return st.st_mode & 07777;
+  const mode_t mask = ::umask(0);
+  ::umask(mask);
+  return 0666 & ~mask;
+}
+
 }  // namespace
 
 void check_writable(const std::string& given) {
@@ -72,6 +104,7 @@ void check_writable(const std::string& given) {
   struct stat st {};
   if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
     fail(path, "is a folder", "a file path to write");
+  if (written_in_place(given)) return;
   std::string tmp;
   const int fd = make_temp(path, tmp);
   if (fd < 0)
@@ -84,7 +117,9 @@ void check_writable(const std::string& given) {
 }
 
 void write_file_atomic(const std::string& given, const std::string& bytes) {
+  if (written_in_place(given)) return write_in_place(given, bytes);
   const std::string path = through_links(given);
+  const mode_t mode = replacement_mode(path);
   std::string tmp;
   const int fd = make_temp(path, tmp);
   if (fd < 0) fail(path, std::string("cannot write: ") + std::strerror(errno), "a writable folder");
@@ -109,7 +144,7 @@ void write_file_atomic(const std::string& given, const std::string& bytes) {
     fail(path, std::string("cannot write: ") + std::strerror(e),
          "enough free space in '" + dir_of(path) + "'");
   }
-  ::chmod(tmp.c_str(), 0644);
+  ::chmod(tmp.c_str(), mode);
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     const int e = errno;
     ::unlink(tmp.c_str());

@@ -1,5 +1,8 @@
 // fcnet: train, evaluate and inspect fully-connected classifiers from the shell.
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <iostream>
 #include <map>
 
 #include "cli.hpp"
@@ -33,7 +36,16 @@ int main(int argc, char** argv) {
     for (auto& c : commands)
       if (c.app->parsed()) {
         fcnet::cli::check_output_paths(*c.app);
-        return c.run();
+        const int code = c.run();
+        // What went to standard output must have reached it (a full disk, a closed pipe): a
+        // command whose results were lost does not exit 0.
+        std::cout.flush();
+        if (std::fflush(stdout) != 0 || std::ferror(stdout) || !std::cout) {
+          std::fprintf(stderr, "fcnet: error: standard output: cannot write: %s\n",
+                       std::strerror(errno));
+          return code == 0 ? 1 : code;
+        }
+        return code;
       }
   } catch (const CLI::ValidationError& e) {
     std::fprintf(stderr, "fcnet: error: %s\n", e.what());
