@@ -308,6 +308,33 @@ TEST_F(DataFiles, CsvHeaderDetectedFromTheLabelCellAlone) {
   EXPECT_EQ(stored<float>(ds), (std::vector<float>{0.25f, 2, 4, 5}));
 }
 
+// A missing cell below a text cell says nothing about a header: a headerless file whose second
+// line has a gap under a city name keeps its first line as data (6 rows, not 5).
+TEST_F(DataFiles, CsvHeaderNotInferredFromAGapBelowText) {
+  LoadOptions o;
+  o.label_col = "-1";  // the last column, as the tester's --label-col -1
+  const Dataset ds =
+      fcnet::load_dataset(write("nohdr.csv",
+                                "41.5,Rome,False,no\n12.1,,False,no\n38.4,Paris,True,yes\n"
+                                "50.2,Rome,True,no\n33.0,Oslo,False,yes\n29.9,Paris,True,yes\n"),
+                          o);
+  EXPECT_EQ(ds.n, 6);
+  EXPECT_FALSE(ds.schema.header);
+  EXPECT_EQ(ds.class_names, (std::vector<std::string>{"no", "yes"}));
+  EXPECT_EQ(ds.labels, (std::vector<int32_t>{0, 0, 1, 0, 1, 1}));
+  // 41.5; Oslo, Paris, Rome and the gap's category; False, True.
+  EXPECT_EQ(ds.schema.feature_names(),
+            (std::vector<std::string>{"0", "1=Oslo", "1=Paris", "1=Rome", "1=missing", "2=False",
+                                      "2=True"}));
+  // A header with a gap below one of its names is still a header when another name is above a
+  // number.
+  const auto h = write("hdr.csv", "x,city,y\n1.5,,no\n2.5,Rome,yes\n");
+  const Dataset hd = fcnet::load_dataset(h, o);
+  EXPECT_EQ(hd.n, 2);
+  EXPECT_TRUE(hd.schema.header);
+  EXPECT_EQ(hd.schema.label, "y");
+}
+
 TEST_F(DataFiles, CsvClassNamesSortedAndStored) {
   const auto p = write("names.csv", "label,a\ncat,1\ndog,2\nbird,3\ncat,4\n");
   const Dataset ds = fcnet::load_dataset(p);
