@@ -335,6 +335,35 @@ TEST_F(DataFiles, CsvHeaderNotInferredFromAGapBelowText) {
   EXPECT_EQ(hd.schema.label, "y");
 }
 
+// pandas names unnamed columns 0, 1, …, k−1 (DataFrame(np.c_[X, y]).to_csv(index=False)): that
+// first line is a header, not an example of a class "2"; other lines of numbers stay data, and a
+// model trained without a header reads such a line as data.
+TEST_F(DataFiles, CsvHeaderOfColumnPositionsAsPandasWritesIt) {
+  LoadOptions o;
+  o.label_col = "-1";
+  const auto p = write("np.csv", "0,1,2\n5.1,3.5,0.0\n4.9,3.0,1.0\n6.2,2.9,2.0\n6.3,3.3,2.0\n");
+  const Dataset ds = fcnet::load_dataset(p, o);
+  EXPECT_EQ(ds.n, 4);
+  EXPECT_TRUE(ds.schema.header);
+  EXPECT_EQ(ds.schema.label, "2");
+  EXPECT_TRUE(ds.class_names.empty());  // labels 0…2 stay indices: no class "2" from the header
+  EXPECT_EQ(ds.labels, (std::vector<int32_t>{0, 1, 2, 2}));
+  EXPECT_EQ(stored<double>(ds), (std::vector<double>{5.1, 3.5, 4.9, 3, 6.2, 2.9, 6.3, 3.3}));
+  // Not 0…k−1 in order: the first line is data.
+  const Dataset swapped = fcnet::load_dataset(write("s.csv", "1,0,2\n5.1,3.5,0\n"), o);
+  EXPECT_EQ(swapped.n, 2);
+  EXPECT_FALSE(swapped.schema.header);
+  // A headerless model's schema says there is no header: line 1 is an example.
+  Dataset plain = fcnet::load_dataset(write("plain.csv", "5.1,3.5,0\n4.9,3.0,1\n"), o);
+  ASSERT_FALSE(plain.schema.header);
+  LoadOptions m;
+  m.schema = &plain.schema;
+  m.index_labels = true;
+  const Dataset e = fcnet::load_dataset(write("e.csv", "0,1,2\n4.9,3.0,1\n"), m);
+  EXPECT_EQ(e.n, 2);
+  EXPECT_EQ(e.labels, (std::vector<int32_t>{2, 1}));
+}
+
 TEST_F(DataFiles, CsvClassNamesSortedAndStored) {
   const auto p = write("names.csv", "label,a\ncat,1\ndog,2\nbird,3\ncat,4\n");
   const Dataset ds = fcnet::load_dataset(p);

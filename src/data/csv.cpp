@@ -220,13 +220,15 @@ Dataset load_csv_impl(InputFile& in, const LoadOptions& opt, bool labels_only) {
     header = ncols == 1 && !numeric_cell(first[0]) && have_second && !second.empty() &&
              numeric_cell(second[0]);
   } else {
-    // A header is a line of names: text above a number in some column, or a line of text only.
+    // A header is a line of names: text above a number in some column, a line of text only, or
+    // exactly 0, 1, …, k−1 (the names pandas writes for unnamed columns, as from a NumPy array).
     // A missing cell below says nothing either way, so only the columns holding values decide.
-    bool any_text = false, all_text = true;
+    bool any_text = false, all_text = true, positions = ncols >= 2;
     for (int64_t j = 0; j < ncols; ++j) {
       const std::string_view c = trim(first[j]);
       const bool text_cell = !c.empty() && !numeric_cell(c);
       all_text = all_text && text_cell;
+      positions = positions && c == std::to_string(j);
       const bool below_missing = have_second && static_cast<int64_t>(second.size()) > j &&
                                  is_na(second[static_cast<std::size_t>(j)]);
       if (text_cell && !is_na(c) && !below_missing &&
@@ -235,7 +237,7 @@ Dataset load_csv_impl(InputFile& in, const LoadOptions& opt, bool labels_only) {
         any_text = true;
       if (!opt.label_col.empty() && c == opt.label_col && text_cell) any_text = true;
     }
-    header = any_text || all_text;
+    header = any_text || all_text || positions;
   }
   if (header && !have_second)
     fail(path, "header only, no data rows", "at least one row of data after the header");

@@ -1,6 +1,7 @@
 """DataFrames as tables: the library's table encoder (the CLI's, for CSV files) encodes them, so a
 model reads a CSV through `fcnet predict` and the same cells as a DataFrame through Python alike."""
 
+import json
 import subprocess
 import warnings
 
@@ -144,3 +145,21 @@ def test_frame_rows_in_another_order_give_the_same_model():
     assert [c["fill"] for c in b.model_.columns if "fill" in c] == \
         [c["fill"] for c in a.model_.columns if "fill" in c]
     np.testing.assert_array_equal(b.predict_proba(X), a.predict_proba(X))
+
+
+def train_json(*args):
+    return json.loads(run_cli("train", *args, "--epochs", "1", "--test-data", "none", "--threads",
+                              "1", "--quiet", "--json"))
+
+
+def test_pandas_header_of_column_positions_is_a_header(tmp_path):
+    from sklearn.datasets import load_iris
+    X, y = load_iris(return_X_y=True)
+    path = tmp_path / "np.csv"
+    pd.DataFrame(np.c_[X, y]).to_csv(path, index=False)  # header 0,1,2,3,4
+    model = tmp_path / "m.safetensors"
+    out = train_json("--data", path, "--label-col", "-1", "--out", model)
+    assert out["train_examples"] == len(pd.read_csv(path)) == 150
+    m = fcnet.load(model)
+    assert [c["name"] for c in m.columns] == ["0", "1", "2", "3"]
+    assert m.sizes[-1] == len(np.unique(y)) == 3
