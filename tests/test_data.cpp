@@ -1272,4 +1272,17 @@ TEST_F(DataFiles, CsvLabelSetsAndRefusals) {
   const auto e = write("e.csv", commas);
   expect_error([&] { fcnet::load_dataset(e, {}); },
                {e, "such as '0,25': numbers with a decimal comma?", "--decimal ,"});
+  // Few distinct values (iris written with decimal=','): refused all the same, not one-hot; whole
+  // numbers beside them ("5" for 5.0) read as numbers either way.
+  const std::string semi = "x;label\n5,1;0\n4,9;0\n5;1\n5,1;1\n";
+  const auto s = write("semi.csv", semi);
+  expect_error([&] { fcnet::load_dataset(s, {}); },
+               {s, "column 'x' holds 2 distinct texts in 4 rows, such as '5,1'", "--decimal ,"});
+  LoadOptions comma;
+  comma.decimal = ',';
+  EXPECT_EQ(stored<double>(fcnet::load_dataset(s, comma)), (std::vector<double>{5.1, 4.9, 5, 5.1}));
+  LoadOptions cat;  // named a category: its texts are the categories
+  cat.categorical = {"x"};
+  EXPECT_EQ(fcnet::load_dataset(s, cat).schema.feature_names(),
+            (std::vector<std::string>{"x=4,9", "x=5", "x=5,1"}));
 }

@@ -163,3 +163,20 @@ def test_pandas_header_of_column_positions_is_a_header(tmp_path):
     m = fcnet.load(model)
     assert [c["name"] for c in m.columns] == ["0", "1", "2", "3"]
     assert m.sizes[-1] == len(np.unique(y)) == 3
+
+
+def test_decimal_commas_are_refused_without_decimal_comma(tmp_path):
+    from sklearn.datasets import load_iris
+    frame = load_iris(as_frame=True).frame
+    path = tmp_path / "semi.csv"
+    frame.to_csv(path, sep=";", decimal=",", index=False)
+    r = subprocess.run([cli_path(), "train", "--data", path, "--label-col", "target", "--epochs", "1",
+                        "--out", tmp_path / "bad.safetensors", "--quiet"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1
+    assert "numbers with a decimal comma?" in r.stderr and "--decimal ," in r.stderr
+    model = tmp_path / "m.safetensors"
+    out = train_json("--data", path, "--label-col", "target", "--decimal", ",", "--out", model)
+    back = pd.read_csv(path, sep=";", decimal=",")
+    assert out["train_examples"] == len(back) == 150
+    assert fcnet.load(model).sizes[0] == back.shape[1] - 1 == 4  # four numbers, not 123 one-hots
