@@ -364,6 +364,34 @@ TEST_F(DataFiles, CsvHeaderOfColumnPositionsAsPandasWritesIt) {
   EXPECT_EQ(e.labels, (std::vector<int32_t>{2, 1}));
 }
 
+// pandas' to_csv() with its index writes a first column with no name. Training refuses it naming
+// the column (it would be a feature no model could find again by name); ignored, the rest trains.
+// A model's empty role names (no id column) match no unnamed column of the files it reads.
+TEST_F(DataFiles, CsvUnnamedColumnIsNoFeatureAndNoRole) {
+  const auto p = write("idx.csv", ",x,label\n0,0.5,a\n1,1.5,b\n2,2.5,a\n");
+  expect_error([&] { fcnet::load_dataset(p, {}); },
+               {p + ":1", "gives column 0 (0-based) no name", "--ignore-cols 0", "index=False"});
+  LoadOptions o;
+  o.ignore_cols = {"0"};
+  const Dataset ds = fcnet::load_dataset(p, o);
+  EXPECT_EQ(ds.schema.feature_names(), (std::vector<std::string>{"x"}));
+  EXPECT_EQ(ds.schema.id, "");
+  EXPECT_EQ(ds.labels, (std::vector<int32_t>{0, 1, 0}));
+  // Read by the model: the unnamed column is neither the id nor the label (a schema whose label
+  // has no name, as a model fitted on arrays, finds no label there).
+  LoadOptions m;
+  m.schema = &ds.schema;
+  m.require_labels = false;
+  const Dataset e = fcnet::load_dataset(p, m);
+  EXPECT_TRUE(e.ids.empty());
+  EXPECT_EQ(e.n, 3);
+  fcnet::TableSchema unnamed = ds.schema;
+  unnamed.label = "";
+  m.schema = &unnamed;
+  m.require_labels = true;
+  expect_error([&] { fcnet::load_dataset(p, m); }, {p, "has no label column"});
+}
+
 TEST_F(DataFiles, CsvClassNamesSortedAndStored) {
   const auto p = write("names.csv", "label,a\ncat,1\ndog,2\nbird,3\ncat,4\n");
   const Dataset ds = fcnet::load_dataset(p);

@@ -266,13 +266,15 @@ Dataset load_csv_impl(InputFile& in, const LoadOptions& opt, bool labels_only) {
   std::vector<char> taken(static_cast<std::size_t>(ncols), 0);
   if (schema) {
     // Headerless files: the training file's positions, with or without its label column.
+    // An empty name is no role's (a model without an id column has the id ""), and a file's
+    // unnamed column (the index pandas writes) matches none.
     auto position = [&](const std::string& name, bool required) -> int64_t {
+      if (name.empty()) return -1;
       if (header) {
         for (int64_t j = 0; j < ncols; ++j)
           if (names[j] == name) return j;
         return -1;
       }
-      if (name.empty()) return -1;
       int64_t k = std::stoll(name);
       const int64_t lab = schema->label.empty() ? -1 : std::stoll(schema->label);
       if (ncols == schema->file_columns) return k;
@@ -339,9 +341,22 @@ Dataset load_csv_impl(InputFile& in, const LoadOptions& opt, bool labels_only) {
              "another column");
       taken[static_cast<std::size_t>(weight)] = 1;
     }
+    std::vector<char> ignored(static_cast<std::size_t>(ncols), 0);
     for (const auto& c : opt.ignore_cols)
-      taken[static_cast<std::size_t>(find_column(c, names, header, "--ignore-cols", at(line0)))] =
+      ignored[static_cast<std::size_t>(find_column(c, names, header, "--ignore-cols", at(line0)))] =
           1;
+    // A column without a name cannot be found again by a model (columns are matched by name),
+    // and it is most often a row index (pandas' to_csv() writes one): never a silent feature.
+    for (int64_t j = 0; header && j < ncols; ++j)
+      if (names[static_cast<std::size_t>(j)].empty() && !ignored[static_cast<std::size_t>(j)])
+        fail(at(line0),
+             "the header gives column " + std::to_string(j) +
+                 " (0-based) no name: an unnamed column, such as the row index pandas writes "
+                 "with to_csv()",
+             "a name for every column, or --ignore-cols " + std::to_string(j) +
+                 " to leave it out (pandas: to_csv(index=False))");
+    for (int64_t j = 0; j < ncols; ++j)
+      if (ignored[static_cast<std::size_t>(j)]) taken[static_cast<std::size_t>(j)] = 1;
     for (int64_t j = 0; j < ncols; ++j)
       if (!taken[static_cast<std::size_t>(j)]) feature_cols.push_back(j);
     if (feature_cols.empty() && !labels_only)
