@@ -309,6 +309,90 @@ TEST_F(DataFiles, CsvHeaderDetectedFromTheLabelCellAlone) {
   EXPECT_EQ(stored<float>(ds), (std::vector<float>{0.25f, 2, 4, 5}));
 }
 
+// A missing cell below a text cell says nothing about a header: a headerless file whose second
+// line has a gap under a city name keeps its first line as data (6 rows, not 5).
+TEST_F(DataFiles, CsvHeaderNotInferredFromAGapBelowText) {
+  LoadOptions o;
+  o.label_col = "-1";  // the last column, as the tester's --label-col -1
+  const Dataset ds =
+      fcnet::load_dataset(write("nohdr.csv",
+                                "41.5,Rome,False,no\n12.1,,False,no\n38.4,Paris,True,yes\n"
+                                "50.2,Rome,True,no\n33.0,Oslo,False,yes\n29.9,Paris,True,yes\n"),
+                          o);
+  EXPECT_EQ(ds.n, 6);
+  EXPECT_FALSE(ds.schema.header);
+  EXPECT_EQ(ds.class_names, (std::vector<std::string>{"no", "yes"}));
+  EXPECT_EQ(ds.labels, (std::vector<int32_t>{0, 0, 1, 0, 1, 1}));
+  // 41.5; Oslo, Paris, Rome and the gap's category; False, True.
+  EXPECT_EQ(ds.schema.feature_names(),
+            (std::vector<std::string>{"0", "1=Oslo", "1=Paris", "1=Rome", "1=missing", "2=False",
+                                      "2=True"}));
+  // A header with a gap below one of its names is still a header when another name is above a
+  // number.
+  const auto h = write("hdr.csv", "x,city,y\n1.5,,no\n2.5,Rome,yes\n");
+  const Dataset hd = fcnet::load_dataset(h, o);
+  EXPECT_EQ(hd.n, 2);
+  EXPECT_TRUE(hd.schema.header);
+  EXPECT_EQ(hd.schema.label, "y");
+}
+
+// pandas names unnamed columns 0, 1, …, k−1 (DataFrame(np.c_[X, y]).to_csv(index=False)): that
+// first line is a header, not an example of a class "2"; other lines of numbers stay data, and a
+// model trained without a header reads such a line as data.
+TEST_F(DataFiles, CsvHeaderOfColumnPositionsAsPandasWritesIt) {
+  LoadOptions o;
+  o.label_col = "-1";
+  const auto p = write("np.csv", "0,1,2\n5.1,3.5,0.0\n4.9,3.0,1.0\n6.2,2.9,2.0\n6.3,3.3,2.0\n");
+  const Dataset ds = fcnet::load_dataset(p, o);
+  EXPECT_EQ(ds.n, 4);
+  EXPECT_TRUE(ds.schema.header);
+  EXPECT_EQ(ds.schema.label, "2");
+  EXPECT_TRUE(ds.class_names.empty());  // labels 0…2 stay indices: no class "2" from the header
+  EXPECT_EQ(ds.labels, (std::vector<int32_t>{0, 1, 2, 2}));
+  EXPECT_EQ(stored<double>(ds), (std::vector<double>{5.1, 3.5, 4.9, 3, 6.2, 2.9, 6.3, 3.3}));
+  // Not 0…k−1 in order: the first line is data.
+  const Dataset swapped = fcnet::load_dataset(write("s.csv", "1,0,2\n5.1,3.5,0\n"), o);
+  EXPECT_EQ(swapped.n, 2);
+  EXPECT_FALSE(swapped.schema.header);
+  // A headerless model's schema says there is no header: line 1 is an example.
+  Dataset plain = fcnet::load_dataset(write("plain.csv", "5.1,3.5,0\n4.9,3.0,1\n"), o);
+  ASSERT_FALSE(plain.schema.header);
+  LoadOptions m;
+  m.schema = &plain.schema;
+  m.index_labels = true;
+  const Dataset e = fcnet::load_dataset(write("e.csv", "0,1,2\n4.9,3.0,1\n"), m);
+  EXPECT_EQ(e.n, 2);
+  EXPECT_EQ(e.labels, (std::vector<int32_t>{2, 1}));
+}
+
+// pandas' to_csv() with its index writes a first column with no name. Training refuses it naming
+// the column (it would be a feature no model could find again by name); ignored, the rest trains.
+// A model's empty role names (no id column) match no unnamed column of the files it reads.
+TEST_F(DataFiles, CsvUnnamedColumnIsNoFeatureAndNoRole) {
+  const auto p = write("idx.csv", ",x,label\n0,0.5,a\n1,1.5,b\n2,2.5,a\n");
+  expect_error([&] { fcnet::load_dataset(p, {}); },
+               {p + ":1", "gives column 0 (0-based) no name", "--ignore-cols 0", "index=False"});
+  LoadOptions o;
+  o.ignore_cols = {"0"};
+  const Dataset ds = fcnet::load_dataset(p, o);
+  EXPECT_EQ(ds.schema.feature_names(), (std::vector<std::string>{"x"}));
+  EXPECT_EQ(ds.schema.id, "");
+  EXPECT_EQ(ds.labels, (std::vector<int32_t>{0, 1, 0}));
+  // Read by the model: the unnamed column is neither the id nor the label (a schema whose label
+  // has no name, as a model fitted on arrays, finds no label there).
+  LoadOptions m;
+  m.schema = &ds.schema;
+  m.require_labels = false;
+  const Dataset e = fcnet::load_dataset(p, m);
+  EXPECT_TRUE(e.ids.empty());
+  EXPECT_EQ(e.n, 3);
+  fcnet::TableSchema unnamed = ds.schema;
+  unnamed.label = "";
+  m.schema = &unnamed;
+  m.require_labels = true;
+  expect_error([&] { fcnet::load_dataset(p, m); }, {p, "has no label column"});
+}
+
 TEST_F(DataFiles, CsvClassNamesSortedAndStored) {
   const auto p = write("names.csv", "label,a\ncat,1\ndog,2\nbird,3\ncat,4\n");
   const Dataset ds = fcnet::load_dataset(p);
@@ -1235,4 +1319,17 @@ TEST_F(DataFiles, CsvLabelSetsAndRefusals) {
   const auto e = write("e.csv", commas);
   expect_error([&] { fcnet::load_dataset(e, {}); },
                {e, "such as '0,25': numbers with a decimal comma?", "--decimal ,"});
+  // Few distinct values (iris written with decimal=','): refused all the same, not one-hot; whole
+  // numbers beside them ("5" for 5.0) read as numbers either way.
+  const std::string semi = "x;label\n5,1;0\n4,9;0\n5;1\n5,1;1\n";
+  const auto s = write("semi.csv", semi);
+  expect_error([&] { fcnet::load_dataset(s, {}); },
+               {s, "column 'x' holds 2 distinct texts in 4 rows, such as '5,1'", "--decimal ,"});
+  LoadOptions comma;
+  comma.decimal = ',';
+  EXPECT_EQ(stored<double>(fcnet::load_dataset(s, comma)), (std::vector<double>{5.1, 4.9, 5, 5.1}));
+  LoadOptions cat;  // named a category: its texts are the categories
+  cat.categorical = {"x"};
+  EXPECT_EQ(fcnet::load_dataset(s, cat).schema.feature_names(),
+            (std::vector<std::string>{"x=4,9", "x=5", "x=5,1"}));
 }

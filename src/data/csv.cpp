@@ -220,18 +220,24 @@ Dataset load_csv_impl(InputFile& in, const LoadOptions& opt, bool labels_only) {
     header = ncols == 1 && !numeric_cell(first[0]) && have_second && !second.empty() &&
              numeric_cell(second[0]);
   } else {
-    bool any_text = false, all_text = true;
+    // A header is a line of names: text above a number in some column, a line of text only, or
+    // exactly 0, 1, …, k−1 (the names pandas writes for unnamed columns, as from a NumPy array).
+    // A missing cell below says nothing either way, so only the columns holding values decide.
+    bool any_text = false, all_text = true, positions = ncols >= 2;
     for (int64_t j = 0; j < ncols; ++j) {
       const std::string_view c = trim(first[j]);
       const bool text_cell = !c.empty() && !numeric_cell(c);
       all_text = all_text && text_cell;
-      if (text_cell && !is_na(c) &&
-          (!have_second || static_cast<int64_t>(second.size()) <= j || numeric_cell(second[j]) ||
-           is_na(second[j])))
+      positions = positions && c == std::to_string(j);
+      const bool below_missing = have_second && static_cast<int64_t>(second.size()) > j &&
+                                 is_na(second[static_cast<std::size_t>(j)]);
+      if (text_cell && !is_na(c) && !below_missing &&
+          (!have_second || static_cast<int64_t>(second.size()) <= j ||
+           numeric_cell(second[static_cast<std::size_t>(j)])))
         any_text = true;
       if (!opt.label_col.empty() && c == opt.label_col && text_cell) any_text = true;
     }
-    header = any_text || all_text;
+    header = any_text || all_text || positions;
   }
   if (header && !have_second)
     fail(path, "header only, no data rows", "at least one row of data after the header");
@@ -260,13 +266,15 @@ Dataset load_csv_impl(InputFile& in, const LoadOptions& opt, bool labels_only) {
   std::vector<char> taken(static_cast<std::size_t>(ncols), 0);
   if (schema) {
     // Headerless files: the training file's positions, with or without its label column.
+    // An empty name is no role's (a model without an id column has the id ""), and a file's
+    // unnamed column (the index pandas writes) matches none.
     auto position = [&](const std::string& name, bool required) -> int64_t {
+      if (name.empty()) return -1;
       if (header) {
         for (int64_t j = 0; j < ncols; ++j)
           if (names[j] == name) return j;
         return -1;
       }
-      if (name.empty()) return -1;
       int64_t k = std::stoll(name);
       const int64_t lab = schema->label.empty() ? -1 : std::stoll(schema->label);
       if (ncols == schema->file_columns) return k;
@@ -333,9 +341,22 @@ Dataset load_csv_impl(InputFile& in, const LoadOptions& opt, bool labels_only) {
              "another column");
       taken[static_cast<std::size_t>(weight)] = 1;
     }
+    std::vector<char> ignored(static_cast<std::size_t>(ncols), 0);
     for (const auto& c : opt.ignore_cols)
-      taken[static_cast<std::size_t>(find_column(c, names, header, "--ignore-cols", at(line0)))] =
+      ignored[static_cast<std::size_t>(find_column(c, names, header, "--ignore-cols", at(line0)))] =
           1;
+    // A column without a name cannot be found again by a model (columns are matched by name),
+    // and it is most often a row index (pandas' to_csv() writes one): never a silent feature.
+    for (int64_t j = 0; header && j < ncols; ++j)
+      if (names[static_cast<std::size_t>(j)].empty() && !ignored[static_cast<std::size_t>(j)])
+        fail(at(line0),
+             "the header gives column " + std::to_string(j) +
+                 " (0-based) no name: an unnamed column, such as the row index pandas writes "
+                 "with to_csv()",
+             "a name for every column, or --ignore-cols " + std::to_string(j) +
+                 " to leave it out (pandas: to_csv(index=False))");
+    for (int64_t j = 0; j < ncols; ++j)
+      if (ignored[static_cast<std::size_t>(j)]) taken[static_cast<std::size_t>(j)] = 1;
     for (int64_t j = 0; j < ncols; ++j)
       if (!taken[static_cast<std::size_t>(j)]) feature_cols.push_back(j);
     if (feature_cols.empty() && !labels_only)

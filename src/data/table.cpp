@@ -302,6 +302,20 @@ void fit_columns(const std::vector<RawColumn>& cols, int64_t n, const LoadOption
           return std::stod(a) < std::stod(b);
         });
       const int64_t distinct = static_cast<int64_t>(cats.size());
+      // Every text a number once read with a decimal comma ("5,1" beside "5" in a ';' file): the
+      // numbers of a file written with decimal commas, however few distinct values they take.
+      // Their one-hot columns would train, silently, on the wrong features.
+      if (!forced_cat && opt.decimal != ',' && !c.texts.empty() &&
+          std::all_of(c.texts.begin(), c.texts.end(), [](const std::string& t) {
+            double v = 0;
+            return parse_cell(t, ',', v) == Num::ok;
+          }))
+        fail(source,
+             "column " + quote(c.name) + " holds " + std::to_string(c.texts.size()) +
+                 " distinct texts in " + std::to_string(n) + " rows, such as " +
+                 quote(c.texts.front()) + ": numbers with a decimal comma?",
+             "--decimal , for numbers such as " + quote(c.texts.front()) + " (or --categorical " +
+                 c.name + " to keep them as categories)");
       if (distinct > 1000 || (n >= 40 && distinct > n / 2)) {
         // Texts such as "17,99" under the decimal point: numbers with a decimal comma.
         const bool comma_numbers = opt.decimal != ',' && !c.texts.empty() && [&] {

@@ -1,6 +1,7 @@
 """DataFrames as tables: the library's table encoder (the CLI's, for CSV files) encodes them, so a
 model reads a CSV through `fcnet predict` and the same cells as a DataFrame through Python alike."""
 
+import json
 import subprocess
 import warnings
 
@@ -144,3 +145,38 @@ def test_frame_rows_in_another_order_give_the_same_model():
     assert [c["fill"] for c in b.model_.columns if "fill" in c] == \
         [c["fill"] for c in a.model_.columns if "fill" in c]
     np.testing.assert_array_equal(b.predict_proba(X), a.predict_proba(X))
+
+
+def train_json(*args):
+    return json.loads(run_cli("train", *args, "--epochs", "1", "--test-data", "none", "--threads",
+                              "1", "--quiet", "--json"))
+
+
+def test_pandas_header_of_column_positions_is_a_header(tmp_path):
+    from sklearn.datasets import load_iris
+    X, y = load_iris(return_X_y=True)
+    path = tmp_path / "np.csv"
+    pd.DataFrame(np.c_[X, y]).to_csv(path, index=False)  # header 0,1,2,3,4
+    model = tmp_path / "m.safetensors"
+    out = train_json("--data", path, "--label-col", "-1", "--out", model)
+    assert out["train_examples"] == len(pd.read_csv(path)) == 150
+    m = fcnet.load(model)
+    assert [c["name"] for c in m.columns] == ["0", "1", "2", "3"]
+    assert m.sizes[-1] == len(np.unique(y)) == 3
+
+
+def test_decimal_commas_are_refused_without_decimal_comma(tmp_path):
+    from sklearn.datasets import load_iris
+    frame = load_iris(as_frame=True).frame
+    path = tmp_path / "semi.csv"
+    frame.to_csv(path, sep=";", decimal=",", index=False)
+    r = subprocess.run([cli_path(), "train", "--data", path, "--label-col", "target", "--epochs", "1",
+                        "--out", tmp_path / "bad.safetensors", "--quiet"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1
+    assert "numbers with a decimal comma?" in r.stderr and "--decimal ," in r.stderr
+    model = tmp_path / "m.safetensors"
+    out = train_json("--data", path, "--label-col", "target", "--decimal", ",", "--out", model)
+    back = pd.read_csv(path, sep=";", decimal=",")
+    assert out["train_examples"] == len(back) == 150
+    assert fcnet.load(model).sizes[0] == back.shape[1] - 1 == 4  # four numbers, not 123 one-hots
