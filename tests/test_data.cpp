@@ -354,6 +354,10 @@ TEST_F(DataFiles, CsvHeaderOfColumnPositionsAsPandasWritesIt) {
   const Dataset swapped = fcnet::load_dataset(write("s.csv", "1,0,2\n5.1,3.5,0\n"), o);
   EXPECT_EQ(swapped.n, 2);
   EXPECT_FALSE(swapped.schema.header);
+  // Two columns: "0,1" is as likely a row of data (a binary feature and its label) and stays one.
+  const Dataset two = fcnet::load_dataset(write("two.csv", "0,1\n1,0\n1,1\n"), o);
+  EXPECT_EQ(two.n, 3);
+  EXPECT_EQ(two.labels, (std::vector<int32_t>{1, 0, 1}));
   // A headerless model's schema says there is no header: line 1 is an example.
   Dataset plain = fcnet::load_dataset(write("plain.csv", "5.1,3.5,0\n4.9,3.0,1\n"), o);
   ASSERT_FALSE(plain.schema.header);

@@ -221,9 +221,10 @@ Dataset load_csv_impl(InputFile& in, const LoadOptions& opt, bool labels_only) {
              numeric_cell(second[0]);
   } else {
     // A header is a line of names: text above a number in some column, a line of text only, or
-    // exactly 0, 1, …, k−1 (the names pandas writes for unnamed columns, as from a NumPy array).
-    // A missing cell below says nothing either way, so only the columns holding values decide.
-    bool any_text = false, all_text = true, positions = ncols >= 2;
+    // exactly 0, 1, …, k−1 with k ≥ 3 (the names pandas writes for unnamed columns, as from a
+    // NumPy array; "0,1" is too likely a row of two-column data). A missing cell below says
+    // nothing either way, so only the columns holding values decide.
+    bool any_text = false, all_text = true, positions = ncols >= 3;
     for (int64_t j = 0; j < ncols; ++j) {
       const std::string_view c = trim(first[j]);
       const bool text_cell = !c.empty() && !numeric_cell(c);
