@@ -258,6 +258,7 @@ void DeviceData::upload_transform(const Context& ctx, const InputTransform& tf) 
     mf[j] = static_cast<float>(md[j]);
     af[j] = static_cast<float>(ad[j]);
   }
+  u8_float = prepare_transform(tf, d).u8_float;
   mul_f = DeviceMemory(nd * sizeof(float), "input transform");
   add_f = DeviceMemory(nd * sizeof(float), "input transform");
   mul_d = DeviceMemory(nd * sizeof(double), "input transform");
@@ -695,7 +696,8 @@ void Engine::enqueue(const Plan& p, const Source& src) {
   gather_rows(B.x.get(), st, B.y.as<int32_t>(), w, data.bytes.get(), data.dtype, data.d,
               data.labels.as<int32_t>(), weighted ? data.weights.as<double>() : nullptr, src.perm,
               src.step, src.row_start, src.stride, src.base, n, data.mul_f.as<float>(),
-              data.add_f.as<float>(), data.mul_d.as<double>(), data.add_d.as<double>(), stream);
+              data.add_f.as<float>(), data.mul_d.as<double>(), data.add_d.as<double>(),
+              data.u8_float, stream);
 
   for (int l = 1; l <= L; ++l) {
     const Plan::Layer& ly = p.layers[static_cast<std::size_t>(l)];
@@ -756,6 +758,8 @@ void Engine::run(Plan& p, const Source& src) {
     return;
   }
   const DeviceData& d = *src.data;
+  // The stored type and whether uint8 computes in float pick the gather kernel.
+  const auto data_kind = static_cast<intptr_t>(d.dtype * 2 + (d.u8_float ? 1 : 0));
   const Plan::Operands key = {d.bytes.get(),
                               d.labels.get(),
                               d.weights.get(),
@@ -771,7 +775,7 @@ void Engine::run(Plan& p, const Source& src) {
                               d.add_d.get(),
                               reinterpret_cast<const void*>(src.stride),
                               reinterpret_cast<const void*>(src.base),
-                              reinterpret_cast<const void*>(static_cast<intptr_t>(d.dtype)),
+                              reinterpret_cast<const void*>(data_kind),
                               reinterpret_cast<const void*>(d.d)};
   if (!p.exec || p.bound != key) {
     p.drop_graph();
