@@ -159,6 +159,22 @@ BENCHMARK(BM_Optimizer)
     ->Args({1863690, static_cast<int>(OptimizerKind::adam)})
     ->Args({20037642, static_cast<int>(OptimizerKind::adam)});
 
+// Batches of b rows of `data` gathered through a fixed scattered order, one per iteration.
+void gather_batches(benchmark::State& st, const Dataset& data, const PreparedTransform& ptf,
+                    int64_t b) {
+  const int64_t n = data.n;
+  std::vector<int64_t> idx(static_cast<std::size_t>(n));
+  for (int64_t i = 0; i < n; ++i) idx[static_cast<std::size_t>(i)] = (i * 7919) % n;
+  Matrix<float> out(b, data.d);
+  int64_t off = 0;
+  for (auto _ : st) {
+    gather_batch<float>(out.view(), data, idx.data() + off, b, ptf);
+    off = (off + b) % (n - b);
+    benchmark::ClobberMemory();
+  }
+  st.SetItemsProcessed(st.iterations() * b);
+}
+
 void BM_Gather(benchmark::State& st) {
   const int64_t b = st.range(0), n = 60000, d = 784;
   Dataset data;
@@ -170,19 +186,43 @@ void BM_Gather(benchmark::State& st) {
   for (auto& v : data.bytes) v = static_cast<uint8_t>(rng.next_u64() & 0xff);
   InputTransform tf;
   tf.scale = 1.0 / 255;
-  const PreparedTransform ptf = prepare_transform(tf, d);
-  std::vector<int64_t> idx(static_cast<std::size_t>(n));
-  for (int64_t i = 0; i < n; ++i) idx[static_cast<std::size_t>(i)] = (i * 7919) % n;
-  Matrix<float> out(b, d);
-  int64_t off = 0;
-  for (auto _ : st) {
-    gather_batch<float>(out.view(), data, idx.data() + off, b, ptf);
-    off = (off + b) % (n - b);
-    benchmark::ClobberMemory();
-  }
-  st.SetItemsProcessed(st.iterations() * b);
+  gather_batches(st, data, prepare_transform(tf, d), b);
 }
 BENCHMARK(BM_Gather)->Arg(64)->Arg(512);
+
+// The standardize transform (x·mul + add per column) on each stored type: values near 1.7e9 with a
+// spread of ~1000 (timestamps) for float data, where the transform must not cancel.
+void BM_GatherAffine(benchmark::State& st) {
+  const int64_t b = st.range(0), n = 60000, d = 784;
+  const auto t = static_cast<DType>(st.range(1));
+  Dataset data;
+  data.n = n;
+  data.d = d;
+  data.dtype = t;
+  data.bytes.resize(static_cast<std::size_t>(n * d) * dtype_size(t));
+  Rng rng(10);
+  for (int64_t k = 0; k < n * d; ++k) {
+    const uint64_t r = rng.next_u64();
+    if (t == DType::u8) {
+      data.bytes[static_cast<std::size_t>(k)] = static_cast<uint8_t>(r & 0xff);
+    } else if (t == DType::f32) {
+      const auto v = static_cast<float>(1.7e9 + static_cast<double>(r % 4096) * 128);
+      std::memcpy(data.bytes.data() + 4 * k, &v, 4);
+    } else {
+      const double v = 1.7e9 + static_cast<double>(r % 500000);
+      std::memcpy(data.bytes.data() + 8 * k, &v, 8);
+    }
+  }
+  const InputTransform tf = fit_transform(data, Normalize::standardize);
+  gather_batches(st, data, prepare_transform(tf, d), b);
+}
+BENCHMARK(BM_GatherAffine)
+    ->ArgNames({"batch", "dtype"})
+    ->Args({64, static_cast<int>(DType::u8)})
+    ->Args({512, static_cast<int>(DType::u8)})
+    ->Args({64, static_cast<int>(DType::f32)})
+    ->Args({512, static_cast<int>(DType::f32)})
+    ->Args({512, static_cast<int>(DType::f64)});
 
 // One whole training step (forward, backward, optimizer) as the trainer runs it.
 void BM_TrainStep(benchmark::State& st) {

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <set>
 #include <sstream>
 
@@ -610,5 +611,62 @@ TEST(Cli, InfoDevicesListsTheCpusInstructionSetsAsTheKernelSeesThem) {
     EXPECT_EQ(listed.count(ours) == 1,
               flags.find(std::string(" ") + kernel + " ") != std::string::npos)
         << ours << " (/proc/cpuinfo: " << kernel << ")";
+  std::filesystem::remove_all(dir);
+}
+
+// Epoch-second features (~1.7e9, spread ~1000): a file whose numbers are all exact floats is held
+// as float32, one more row that is not makes it float64. A row's answer must not depend on which.
+TEST(Cli, TimestampFeaturesPredictTheSameWhateverTheFileHolds) {
+  const auto dir = temp_dir("timestamps");
+  std::mt19937 rng(3);
+  std::normal_distribution<double> noise(0, 400);
+  const auto train = (dir / "ts.csv").string(), exact = (dir / "exact.csv").string(),
+             plus = (dir / "exact_plus1.csv").string();
+  {
+    std::ofstream t(train), e(exact), p(plus);
+    t << "a,b,c,target\n";
+    e << "a,b,c\n";
+    p << "a,b,c\n";
+    for (int i = 0; i < 150; ++i) {
+      const int k = i % 3;
+      std::string row_t, row_e;
+      for (int j = 0; j < 3; ++j) {
+        const double v = std::round(1.7e9 + 800.0 * k * (j + 1) + noise(rng));
+        row_t += std::to_string(static_cast<int64_t>(v)) + ",";
+        row_e += (j ? "," : "") + std::to_string(static_cast<int64_t>(std::round(v / 128) * 128));
+      }
+      t << row_t << k << "\n";
+      e << row_e << "\n";
+      p << row_e << "\n";
+    }
+    p << "1700000001,1700000003,1700000005\n";  // not exact floats: the file is float64
+  }
+  const std::string model = (dir / "ts.safetensors").string();
+  auto t = run_cli("train --data " + train + " --label-col target --test-data none --threads 1 " +
+                       "--epochs 50 --seed 1 --quiet --out " + model,
+                   dir);
+  ASSERT_EQ(t.code, 0) << t.err;
+  auto a = run_cli(
+      "predict --model " + model + " --data " + exact + " --json --output labels,probs --threads 1",
+      dir);
+  auto b = run_cli(
+      "predict --model " + model + " --data " + plus + " --json --output labels,probs --threads 1",
+      dir);
+  ASSERT_EQ(a.code, 0) << a.err;
+  ASSERT_EQ(b.code, 0) << b.err;
+  std::istringstream ia(a.out), ib(b.out);
+  std::string la, lb;
+  int rows = 0;
+  double worst = 0;
+  while (std::getline(ia, la)) {
+    ASSERT_TRUE(std::getline(ib, lb));
+    const json ra = json::parse(la), rb = json::parse(lb);
+    EXPECT_EQ(ra["label"], rb["label"]) << "row " << rows;
+    for (const auto& [name, pa] : ra["probs"].items())
+      worst = std::max(worst, std::abs(pa.get<double>() - rb["probs"][name].get<double>()));
+    ++rows;
+  }
+  EXPECT_EQ(rows, 150);
+  EXPECT_LE(worst, 1e-6);
   std::filesystem::remove_all(dir);
 }

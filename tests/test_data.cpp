@@ -854,6 +854,99 @@ TEST(DataGather, MatchesNaiveLoopForEveryTypePair) {
   }
 }
 
+namespace {
+
+// The same values stored as `t`, n rows × d columns.
+Dataset stored_as(DType t, int64_t n, int64_t d, const std::vector<double>& v) {
+  Dataset ds;
+  ds.n = n;
+  ds.d = d;
+  ds.dtype = t;
+  ds.bytes.resize(v.size() * fcnet::dtype_size(t));
+  for (std::size_t k = 0; k < v.size(); ++k) {
+    if (t == DType::u8) {
+      ds.bytes[k] = static_cast<uint8_t>(v[k]);
+    } else if (t == DType::f32) {
+      const auto f = static_cast<float>(v[k]);
+      std::memcpy(ds.bytes.data() + 4 * k, &f, 4);
+    } else {
+      std::memcpy(ds.bytes.data() + 8 * k, &v[k], 8);
+    }
+  }
+  return ds;
+}
+
+// (x·scale − mean)/std in long double, from the transform's own statistics, not its factors.
+void expect_standardized(const fcnet::Matrix<float>& got, const std::vector<double>& v, int64_t d,
+                         const fcnet::InputTransform& tf, const char* what) {
+  for (int64_t i = 0; i < got.rows(); ++i)
+    for (int64_t j = 0; j < d; ++j) {
+      const long double x = v[static_cast<std::size_t>(i * d + j)];
+      const long double want = (x * static_cast<long double>(tf.scale) - tf.mean[j]) / tf.std[j];
+      ASSERT_NEAR(got(i, j), static_cast<double>(want),
+                  1e-6 * std::max(1.0, std::abs(static_cast<double>(want))))
+          << what << " row " << i << " col " << j;
+    }
+}
+
+}  // namespace
+
+// Epoch seconds (~1.7e9, spread ~1000): −mean/std is ~−2e6, so x·mul + add in float cancels to
+// noise. Float data must gather what double data with the same values gathers, and both the
+// standardized values themselves.
+TEST(DataGather, LargeOffsetsGatherTheSameFromFloatAndDoubleData) {
+  const int64_t n = 300, d = 3;
+  std::mt19937 rng(7);
+  std::normal_distribution<double> spread(0, 1000);
+  std::vector<double> exact, inexact;  // multiples of 128 (exact floats) and whole seconds
+  for (int64_t k = 0; k < n * d; ++k) {
+    const double t = 1.7e9 + static_cast<double>(k % d) * 1e7 + spread(rng);
+    exact.push_back(std::round(t / 128) * 128);
+    inexact.push_back(std::round(t));
+  }
+  const Dataset as_f32 = stored_as(DType::f32, n, d, exact);
+  const Dataset as_f64 = stored_as(DType::f64, n, d, exact);
+  const Dataset wide = stored_as(DType::f64, n, d, inexact);
+  const auto tf = fcnet::fit_transform(wide, fcnet::Normalize::standardize);
+  const auto a = fcnet::to_matrix<float>(as_f32, tf);
+  const auto b = fcnet::to_matrix<float>(as_f64, tf);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < d; ++j) ASSERT_EQ(a(i, j), b(i, j)) << "row " << i << " col " << j;
+  expect_standardized(a, exact, d, tf, "f32 data");
+  expect_standardized(b, exact, d, tf, "f64 data");
+  expect_standardized(fcnet::to_matrix<float>(wide, tf), inexact, d, tf, "inexact f64 data");
+  std::vector<int64_t> idx(64);
+  for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = static_cast<int64_t>((i * 37) % n);
+  fcnet::Matrix<float> batch(64, d);
+  fcnet::gather_batch(batch.view(), as_f32, idx.data(), 64, tf);
+  for (int64_t i = 0; i < 64; ++i)
+    for (int64_t j = 0; j < d; ++j) ASSERT_EQ(batch(i, j), a(idx[i], j));
+}
+
+// uint8 data keeps the float transform only where it is exact enough: a column of 255s with one
+// 254 in 20000 rows has −mean/std ≈ −3.6e4, which float cannot hold to 1e-6 of the results.
+TEST(DataGather, NearlyConstantUint8ColumnStandardizesExactly) {
+  const int64_t n = 20000, d = 2;
+  std::vector<double> v;
+  for (int64_t i = 0; i < n; ++i) {
+    v.push_back(i == 5 ? 254 : 255);
+    v.push_back(static_cast<double>((i * 7) % 256));
+  }
+  const Dataset u8 = stored_as(DType::u8, n, d, v);
+  const auto tf = fcnet::fit_transform(u8, fcnet::Normalize::standardize);
+  EXPECT_FALSE(fcnet::prepare_transform(tf, d).u8_float);
+  // The second column alone varies over its range: it keeps the float fast path.
+  fcnet::InputTransform varied = tf;
+  varied.mean = {tf.mean[1]};
+  varied.std = {tf.std[1]};
+  EXPECT_TRUE(fcnet::prepare_transform(varied, 1).u8_float);
+  const auto m = fcnet::to_matrix<float>(u8, tf);
+  expect_standardized(m, v, d, tf, "u8 data");
+  const auto wide = fcnet::to_matrix<float>(stored_as(DType::f64, n, d, v), tf);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < d; ++j) ASSERT_NEAR(m(i, j), wide(i, j), 1e-6) << i << " " << j;
+}
+
 TEST(DataGather, IdentityOnSameTypeCopiesExactly) {
   const Dataset ds = random_dataset(DType::f32, 9, 5, 3);
   fcnet::Matrix<float> out(3, 5);

@@ -248,6 +248,7 @@ void DeviceData::upload_transform(const Context& ctx, const InputTransform& tf) 
     p.mul_f.assign(nd, static_cast<float>(s));
     p.add_f.assign(nd, -0.0f);
   }
+  u8_float = p.u8_float;
   auto put = [&](DeviceMemory& to, const auto& v) {
     to = DeviceMemory(v.size() * sizeof(v[0]), "input transform");
     ctx.upload(to.get(), v.data(), v.size() * sizeof(v[0]));
@@ -685,7 +686,8 @@ void Engine::enqueue(const Plan& p, const Source& src) {
   gather_rows(B.x.get(), st, B.y.as<int32_t>(), w, data.bytes.get(), data.dtype, data.d,
               data.labels.as<int32_t>(), weighted ? data.weights.as<double>() : nullptr, src.perm,
               src.step, src.row_start, src.stride, src.base, n, data.mul_f.as<float>(),
-              data.add_f.as<float>(), data.mul_d.as<double>(), data.add_d.as<double>(), stream);
+              data.add_f.as<float>(), data.mul_d.as<double>(), data.add_d.as<double>(),
+              data.u8_float, stream);
 
   for (int l = 1; l <= L; ++l) {
     const Plan::Layer& ly = p.layers[static_cast<std::size_t>(l)];
@@ -746,6 +748,8 @@ void Engine::run(Plan& p, const Source& src) {
     return;
   }
   const DeviceData& d = *src.data;
+  // The stored type and whether uint8 computes in float pick the gather kernel.
+  const auto data_kind = static_cast<intptr_t>(d.dtype * 2 + (d.u8_float ? 1 : 0));
   const Plan::Operands key = {d.bytes.get(),
                               d.labels.get(),
                               d.weights.get(),
@@ -761,7 +765,7 @@ void Engine::run(Plan& p, const Source& src) {
                               d.add_d.get(),
                               reinterpret_cast<const void*>(src.stride),
                               reinterpret_cast<const void*>(src.base),
-                              reinterpret_cast<const void*>(static_cast<intptr_t>(d.dtype)),
+                              reinterpret_cast<const void*>(data_kind),
                               reinterpret_cast<const void*>(d.d)};
   if (!p.exec || p.bound != key) {
     p.drop_graph();

@@ -106,6 +106,7 @@ class DeviceData {
 
   int64_t n = 0, d = 0;
   int dtype = kF32;
+  bool u8_float = true;  // uint8 data computes the transform in float (PreparedTransform::u8_float)
   DeviceMemory bytes, labels, weights, perm, mul_f, add_f, mul_d, add_d;
 
  private:

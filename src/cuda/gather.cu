@@ -16,7 +16,8 @@ __device__ __forceinline__ double affine(double x, double m, double a) {
 }
 
 // One block per output row; its threads stride over the d columns. A is the arithmetic type:
-// float for uint8/float data, double for double data (as the CPU's gather).
+// float for uint8 data whose float factors are exact enough, double otherwise (as the CPU's
+// gather).
 template <class S, class A, class T>
 __global__ void gather_kernel(T* __restrict__ out, int32_t* __restrict__ y_out,
                               double* __restrict__ w_out, const S* __restrict__ data, int64_t d,
@@ -73,15 +74,18 @@ void gather_rows(void* out, Store st, int32_t* y_out, double* w_out, const void*
                  int64_t d, const int32_t* labels, const double* weights, const int32_t* perm,
                  const int64_t* step, const int64_t* row_start, int64_t stride, int64_t base,
                  int64_t count, const float* mul_f, const float* add_f, const double* mul_d,
-                 const double* add_d, cudaStream_t stream) {
+                 const double* add_d, bool u8_float, cudaStream_t stream) {
   if (count <= 0) return;
   const Rows r{y_out, w_out, d, labels, weights, perm, step, row_start, stride, base, count};
   switch (dtype) {
     case kU8:
-      launch<uint8_t, float>(out, st, data, r, mul_f, add_f, stream);
+      if (u8_float)
+        launch<uint8_t, float>(out, st, data, r, mul_f, add_f, stream);
+      else
+        launch<uint8_t, double>(out, st, data, r, mul_d, add_d, stream);
       break;
     case kF32:
-      launch<float, float>(out, st, data, r, mul_f, add_f, stream);
+      launch<float, double>(out, st, data, r, mul_d, add_d, stream);
       break;
     default:
       launch<double, double>(out, st, data, r, mul_d, add_d, stream);

@@ -70,13 +70,13 @@ struct DropoutDraw {
 // labels may be null) and w_out[i] = weights[r_i] (both may be null), where
 // r_i = perm[first + base + i] with a permutation, else first + base + i; first is
 // row_start[*step] with a table of step offsets, else (*step)·stride (step null: 0). dtype is
-// kU8/kF32/kF64; u8 and f32 data use the float mul_f/add_f, f64 data the double mul_d/add_d, as
-// the CPU gather does.
+// kU8/kF32/kF64; u8 data uses the float mul_f/add_f when u8_float (PreparedTransform::u8_float),
+// every other case the double mul_d/add_d, rounding only the result, as the CPU gather does.
 void gather_rows(void* out, Store st, int32_t* y_out, double* w_out, const void* data, int dtype,
                  int64_t d, const int32_t* labels, const double* weights, const int32_t* perm,
                  const int64_t* step, const int64_t* row_start, int64_t stride, int64_t base,
                  int64_t count, const float* mul_f, const float* add_f, const double* mul_d,
-                 const double* add_d, cudaStream_t stream);
+                 const double* add_d, bool u8_float, cudaStream_t stream);
 
 // activation.cu: over rows×cols, v = in + bias[j] (bias may be null); z_out = v when z_out is not
 // null; a = f(v) when apply, else v (a may be null). `in` may alias a or z_out.

@@ -94,6 +94,41 @@ InputTransform fit_transform(const Dataset& train, Normalize mode, Collective* c
   return tf;
 }
 
+namespace {
+
+// A float held in memory, so that the compiler cannot fuse the multiply and the add around it.
+float stored(float x) {
+  volatile float v = x;
+  return v;
+}
+
+// Whether the float factors reproduce the double transform on uint8 data: tried on all 256 values
+// of every column, fused and not (the compiler may contract the gather's x * mul + add). A uint8
+// value is exact in float; the float form loses about an epsilon of |x·mul| and of |add|, held
+// here to 4 epsilons of max(1, |x'|) for each value. That cancels badly only when |add| =
+// |mean|/std is far above the standardized values, a column that hardly varies around a mean far
+// from 0: with values 0..255 a nearly constant one (every pixel 255 but one in 60000: |add| ≈ 6e4,
+// error ≈ 4e-3). Such a column fails the measurement and the gather computes in double; one that
+// varies over its range (pixels, counts, codes) keeps the float fast path.
+bool u8_float_exact(const PreparedTransform& p) {
+  const auto n = static_cast<std::size_t>(p.d);
+  constexpr double eps = std::numeric_limits<float>::epsilon();
+  for (std::size_t j = 0; j < n; ++j) {
+    for (int v = 0; v < 256; ++v) {
+      const auto x = static_cast<float>(v);
+      const auto want =
+          static_cast<double>(static_cast<float>(static_cast<double>(v) * p.mul_d[j] + p.add_d[j]));
+      const auto plain = static_cast<double>(stored(stored(x * p.mul_f[j]) + p.add_f[j]));
+      const auto fused = static_cast<double>(std::fma(x, p.mul_f[j], p.add_f[j]));
+      const double tol = 4 * eps * std::max(1.0, std::abs(want));
+      if (std::abs(plain - want) > tol || std::abs(fused - want) > tol) return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
 PreparedTransform prepare_transform(const InputTransform& tf, int64_t d) {
   const char* where = "input transform";
   if (!std::isfinite(tf.scale) || tf.scale == 0)
@@ -132,6 +167,7 @@ PreparedTransform prepare_transform(const InputTransform& tf, int64_t d) {
     p.mul_f[j] = static_cast<float>(p.mul_d[j]);
     p.add_f[j] = static_cast<float>(p.add_d[j]);
   }
+  p.u8_float = u8_float_exact(p);
   return p;
 }
 
@@ -143,12 +179,10 @@ constexpr int64_t kParallelElems = int64_t{1} << 16;
 // How many rows ahead of the one being converted the gather prefetches.
 constexpr int64_t kPrefetchAhead = 4;
 
-// One row: out[j] = T(A(in[j]) * mul[j] + add[j]) with A the wider of the stored and compute types.
-template <class S, class T>
+// One row: out[j] = T(A(in[j]) * mul[j] + add[j]) in the arithmetic type A: double, rounding only
+// the result to T, except for uint8 data into float (see arith_float).
+template <class S, class T, class A>
 struct RowKernel {
-  using A =
-      std::conditional_t<std::is_same_v<S, double> || std::is_same_v<T, double>, double, float>;
-
   static void identity(T* __restrict out, const S* __restrict in, int64_t d) {
     if constexpr (std::is_same_v<S, T>) {
       std::memcpy(out, in, sizeof(T) * static_cast<std::size_t>(d));
@@ -169,11 +203,17 @@ struct RowKernel {
   }
 };
 
-template <class S, class T>
+// Whether uint8 data into a float network computes in float. The scale x·(1/255) is one product
+// of an exact integer and a rounded factor: a relative error of about one float epsilon, nothing
+// to cancel. The affine form is float only where prepare_transform measured it exact enough.
+bool arith_float(const PreparedTransform& tf) {
+  return tf.kind != PreparedTransform::Kind::affine || tf.u8_float;
+}
+
+template <class S, class T, class A>
 void gather_typed(MatrixView<T> out, const Dataset& data, const int64_t* idx, int64_t count,
                   const PreparedTransform& tf) {
-  using K = RowKernel<S, T>;
-  using A = typename K::A;
+  using K = RowKernel<S, T, A>;
   const S* base = reinterpret_cast<const S*>(data.bytes.data());
   const int64_t d = data.d;
   const A s = static_cast<A>(tf.scale);
@@ -245,13 +285,16 @@ void gather_checked(MatrixView<T> out, const Dataset& data, const int64_t* idx, 
   if (count == 0 || data.d == 0) return;
   switch (data.dtype) {
     case DType::u8:
-      gather_typed<uint8_t, T>(out, data, idx, count, tf);
+      if (std::is_same_v<T, float> && arith_float(tf))
+        gather_typed<uint8_t, T, float>(out, data, idx, count, tf);
+      else
+        gather_typed<uint8_t, T, double>(out, data, idx, count, tf);
       break;
     case DType::f32:
-      gather_typed<float, T>(out, data, idx, count, tf);
+      gather_typed<float, T, double>(out, data, idx, count, tf);
       break;
     case DType::f64:
-      gather_typed<double, T>(out, data, idx, count, tf);
+      gather_typed<double, T, double>(out, data, idx, count, tf);
       break;
   }
 }

@@ -1,7 +1,8 @@
 // ONNX export (include/fcnet/onnx.hpp). The graph repeats fcnet's inference step by step, in the
 // model's precision: the table encoding of data/table.cpp (fill, missing indicator, one-hot), the
-// input transform folded as prepare_transform folds it (x·mul + add), the layers and activations
-// of core/activation.cpp, and the softmax. Message and field numbers are those of onnx/onnx.proto.
+// input transform folded as prepare_transform folds it (x·mul + add, in double), the layers and
+// activations of core/activation.cpp, and the softmax. Message and field numbers are those of
+// onnx/onnx.proto.
 #include "fcnet/onnx.hpp"
 
 #include <algorithm>
@@ -113,19 +114,23 @@ class Graph {
     g_.message(5, t);
     return name;
   }
-  // Values in the model's precision (rounded to float for an F32 model).
+  // Values in the model's precision (rounded to float for an F32 model), or in `elem`.
   std::string constant(const std::string& hint, const std::vector<double>& v,
                        const std::vector<int64_t>& dims) {
+    return constant(hint, v, dims, t_);
+  }
+  std::string constant(const std::string& hint, const std::vector<double>& v,
+                       const std::vector<int64_t>& dims, Elem elem) {
     std::string raw;
     for (double x : v) {
-      if (t_ == kDouble)
+      if (elem == kDouble)
         raw.append(reinterpret_cast<const char*>(&x), 8);
       else {
         const auto f = static_cast<float>(x);
         raw.append(reinterpret_cast<const char*>(&f), 4);
       }
     }
-    return initializer(hint, t_, dims, raw);
+    return initializer(hint, elem, dims, raw);
   }
   std::string constant_i64(const std::string& hint, const std::vector<int64_t>& v) {
     std::string raw(reinterpret_cast<const char*>(v.data()), v.size() * 8);
@@ -269,13 +274,14 @@ std::string build(const Model& m) {
   if (p.kind == PreparedTransform::Kind::scale) {
     x = g.node("Mul", {x, g.constant("input_scale", {p.scale}, {})});
   } else if (p.kind == PreparedTransform::Kind::affine) {
+    // In double whatever the model's precision, as fcnet's gather computes it: in float a column
+    // far from 0 relative to its spread (epoch seconds) cancels to noise. An F32 model's inputs
+    // go to double and the result back to float.
     const bool f64 = t == kDouble;
-    const std::vector<double> mul =
-        f64 ? p.mul_d : std::vector<double>(p.mul_f.begin(), p.mul_f.end());
-    const std::vector<double> add =
-        f64 ? p.add_d : std::vector<double>(p.add_f.begin(), p.add_f.end());
-    x = g.node("Add", {g.node("Mul", {x, g.constant("input_mul", mul, {d})}),
-                       g.constant("input_add", add, {d})});
+    if (!f64) x = g.node("Cast", {x}, {attr_int("to", kDouble)});
+    x = g.node("Add", {g.node("Mul", {x, g.constant("input_mul", p.mul_d, {d}, kDouble)}),
+                       g.constant("input_add", p.add_d, {d}, kDouble)});
+    if (!f64) x = g.node("Cast", {x}, {attr_int("to", kFloat)});
   }
 
   const int layers = net.num_layers();

@@ -145,6 +145,39 @@ def test_mixed_table_model_encodes_columns_as_fcnet(tmp_path, precision):
                           precision)
 
 
+def timestamp_rows(n, seed, exact):
+    """Three classes in 4 epoch-second features (~1.7e9, spread ~1000): whole seconds, or rounded
+    to multiples of 128 (exact in float32)."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    X = 1.7e9 + rng.normal(0, 400, (n, 4)) + y[:, None] * [800, 1600, -800, 400]
+    X = np.round(X / 128) * 128 if exact else np.round(X)
+    return y, X.astype(np.int64)
+
+
+def test_timestamp_features_standardize_as_fcnet(tmp_path, precision="f32"):
+    """−mean/std is ~−2e6: the graph must not fold the transform in float for an f32 model. The
+    test file ends in one row that is not an exact float, so fcnet holds it as float64; the graph
+    gets the other rows, exact in float32. (An f64 model is left out: there the same cancellation
+    leaves ~1e-10, one rounding of x·mul against a fused multiply-add, above its 1e-12.)"""
+    y, X = timestamp_rows(300, 1, exact=False)
+    header = ["label", "t0", "t1", "t2", "t3"]
+    train_csv = write_csv(tmp_path / "train.csv", header, np.column_stack([y, X]).tolist())
+    y, X = timestamp_rows(80, 2, exact=True)
+    rows = np.column_stack([y, X]).tolist() + [[0, 1700000001, 1700000003, 1700000005, 1700000007]]
+    test_csv = write_csv(tmp_path / "test.csv", header, rows)
+    model = train(tmp_path, f"ts_{precision}", train_csv, "--hidden", "16", "--epochs", "30",
+                  "--precision", precision)
+    onnx_path = tmp_path / f"ts_{precision}.onnx"
+    m, _ = export(model, onnx_path)
+    kind = "float32" if precision == "f32" else "float64"
+    names, out = run_ort(onnx_path, {"X": (kind, X.astype(kind))}, tmp_path)
+    labels, probs = predict(model, test_csv)
+    diff = compare(m, out, labels[:80], probs[:80])
+    print(f"timestamps {precision}: max |ORT - fcnet predict| = {diff:.3g}")
+    assert diff <= TOLERANCE[precision]
+
+
 def test_bad_input_fails_clearly_and_leaves_the_output_alone(tmp_path):
     model = train(tmp_path, "small", numeric_csv(tmp_path / "t.csv", 60, 1), "--hidden", "4",
                   "--epochs", "2")
