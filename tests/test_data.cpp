@@ -395,6 +395,23 @@ TEST_F(DataFiles, CsvUnnamedColumnIsNoFeatureAndNoRole) {
   m.schema = &unnamed;
   m.require_labels = true;
   expect_error([&] { fcnet::load_dataset(p, m); }, {p, "has no label column"});
+  // pandas' to_csv() of an array-made frame: ",0,1,2" is a header (index, then positions), and
+  // since a column is named "0" the suggestion counts from the end, where "0" would find it.
+  const auto q = write("np_idx.csv", ",0,1,2\n0,5.5,1.5,0\n1,4.5,2.5,1\n2,6.5,0.5,1\n");
+  LoadOptions last;
+  last.label_col = "-1";
+  expect_error([&] { fcnet::load_dataset(q, last); },
+               {q + ":1", "gives column 0 (0-based) no name", "--ignore-cols=-4"});
+  last.ignore_cols = {"-4"};
+  const Dataset np = fcnet::load_dataset(q, last);
+  EXPECT_EQ(np.n, 3);
+  EXPECT_EQ(np.schema.feature_names(), (std::vector<std::string>{"0", "1"}));
+  EXPECT_EQ(np.labels, (std::vector<int32_t>{0, 1, 1}));
+  EXPECT_EQ(stored<float>(np), (std::vector<float>{5.5f, 1.5f, 4.5f, 2.5f, 6.5f, 0.5f}));
+  // An unnamed column a role takes is no feature, and is not refused.
+  LoadOptions by_id;
+  by_id.id_col = "0";
+  EXPECT_EQ(fcnet::load_dataset(p, by_id).ids, (std::vector<std::string>{"0", "1", "2"}));
 }
 
 TEST_F(DataFiles, CsvClassNamesSortedAndStored) {
@@ -1429,4 +1446,8 @@ TEST_F(DataFiles, CsvLabelSetsAndRefusals) {
   cat.categorical = {"x"};
   EXPECT_EQ(fcnet::load_dataset(s, cat).schema.feature_names(),
             (std::vector<std::string>{"x=4,9", "x=5", "x=5,1"}));
+  // In a ',' file such texts were quoted on purpose (codes such as "1,2"): categories.
+  const auto q = write("quoted.csv", "x,label\n\"1,2\",0\n\"2,3\",1\n\"1,2\",1\n");
+  EXPECT_EQ(fcnet::load_dataset(q, {}).schema.feature_names(),
+            (std::vector<std::string>{"x=1,2", "x=2,3"}));
 }

@@ -533,6 +533,25 @@ TEST(AtomicWrite, KeepsPermissionsAndWritesDevicesAndFifosInPlace) {
   EXPECT_EQ(names, (std::vector<std::string>{"fifo", "new-18", "new-63", "out", "private.csv"}));
 }
 
+TEST(AtomicWrite, ADescriptorPathWritesToTheDescriptor) {
+  // --out /dev/stdout with `>> log`: the output is appended through the descriptor, and the log
+  // is not replaced by a file holding the output only. A read-only descriptor is refused up front.
+  const fs::path dir = temp_dir("descriptor-write");
+  const std::string log = (dir / "log.txt").string();
+  write_file_atomic(log, "old\n");
+  const int fd = ::open(log.c_str(), O_WRONLY | O_APPEND);
+  ASSERT_GE(fd, 0);
+  const std::string name = "/dev/fd/" + std::to_string(fd);
+  check_writable(name);
+  write_file_atomic(name, "label\n1\n");
+  ::close(fd);
+  EXPECT_EQ(read_file(log), "old\nlabel\n1\n");
+  const int ro = ::open(log.c_str(), O_RDONLY);
+  ASSERT_GE(ro, 0);
+  EXPECT_THROW(check_writable("/proc/self/fd/" + std::to_string(ro)), Error);
+  ::close(ro);
+}
+
 TEST(AtomicWrite, ALostStandardOutputIsAnError) {
   // Output that cannot reach stdout (a full disk) fails the command instead of exiting 0.
   const fs::path dir = temp_dir("stdout-full");

@@ -222,14 +222,16 @@ Dataset load_csv_impl(InputFile& in, const LoadOptions& opt, bool labels_only) {
   } else {
     // A header is a line of names: text above a number in some column, a line of text only, or
     // exactly 0, 1, …, k−1 with k ≥ 3 (the names pandas writes for unnamed columns, as from a
-    // NumPy array; "0,1" is too likely a row of two-column data). A missing cell below says
-    // nothing either way, so only the columns holding values decide.
+    // NumPy array; "0,1" is too likely a row of two-column data), after an empty cell where
+    // pandas also wrote its index. A missing cell below says nothing either way, so only the
+    // columns holding values decide.
+    const int64_t index_cell = ncols >= 3 && trim(first[0]).empty() ? 1 : 0;
     bool any_text = false, all_text = true, positions = ncols >= 3;
     for (int64_t j = 0; j < ncols; ++j) {
       const std::string_view c = trim(first[j]);
       const bool text_cell = !c.empty() && !numeric_cell(c);
       all_text = all_text && text_cell;
-      positions = positions && c == std::to_string(j);
+      positions = positions && (j < index_cell || c == std::to_string(j - index_cell));
       const bool below_missing = have_second && static_cast<int64_t>(second.size()) > j &&
                                  is_na(second[static_cast<std::size_t>(j)]);
       if (text_cell && !is_na(c) && !below_missing &&
@@ -270,7 +272,7 @@ Dataset load_csv_impl(InputFile& in, const LoadOptions& opt, bool labels_only) {
     // An empty name is no role's (a model without an id column has the id ""), and a file's
     // unnamed column (the index pandas writes) matches none.
     auto position = [&](const std::string& name, bool required) -> int64_t {
-      if (name.empty()) return -1;
+      if (name.empty() && (!required || !header)) return -1;
       if (header) {
         for (int64_t j = 0; j < ncols; ++j)
           if (names[j] == name) return j;
@@ -348,14 +350,21 @@ Dataset load_csv_impl(InputFile& in, const LoadOptions& opt, bool labels_only) {
           1;
     // A column without a name cannot be found again by a model (columns are matched by name),
     // and it is most often a row index (pandas' to_csv() writes one): never a silent feature.
-    for (int64_t j = 0; header && j < ncols; ++j)
-      if (names[static_cast<std::size_t>(j)].empty() && !ignored[static_cast<std::size_t>(j)])
-        fail(at(line0),
-             "the header gives column " + std::to_string(j) +
-                 " (0-based) no name: an unnamed column, such as the row index pandas writes "
-                 "with to_csv()",
-             "a name for every column, or --ignore-cols " + std::to_string(j) +
-                 " to leave it out (pandas: to_csv(index=False))");
+    // A column a role takes (an unnamed --id-col 0) is no feature. --ignore-cols finds a name
+    // before a position, so where another column is named j the suggestion counts from the end.
+    for (int64_t j = 0; header && j < ncols; ++j) {
+      const auto u = static_cast<std::size_t>(j);
+      if (!names[u].empty() || ignored[u] || taken[u]) continue;
+      const bool named_j = std::find(names.begin(), names.end(), std::to_string(j)) != names.end();
+      fail(at(line0),
+           "the header gives column " + std::to_string(j) +
+               " (0-based) no name: an unnamed column, such as the row index pandas writes "
+               "with to_csv()",
+           "a name for every column, or " +
+               (named_j ? "--ignore-cols=" + std::to_string(j - ncols)
+                        : "--ignore-cols " + std::to_string(j)) +
+               " to leave it out (pandas: to_csv(index=False))");
+    }
     for (int64_t j = 0; j < ncols; ++j)
       if (ignored[static_cast<std::size_t>(j)]) taken[static_cast<std::size_t>(j)] = 1;
     for (int64_t j = 0; j < ncols; ++j)
@@ -424,7 +433,9 @@ Dataset load_csv_impl(InputFile& in, const LoadOptions& opt, bool labels_only) {
     fitted.id = id >= 0 ? names[static_cast<std::size_t>(id)] : "";
     fitted.na_values = na;
     fitted.decimal = decimal;
-    fit_columns(cols, n, opt, path, where, fitted);
+    LoadOptions read = opt;  // with the delimiter the file turned out to have
+    read.delimiter = delim;
+    fit_columns(cols, n, read, path, where, fitted);
   }
   Dataset ds;
   ds.n = n;

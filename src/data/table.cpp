@@ -304,8 +304,10 @@ void fit_columns(const std::vector<RawColumn>& cols, int64_t n, const LoadOption
       const int64_t distinct = static_cast<int64_t>(cats.size());
       // Every text a number once read with a decimal comma ("5,1" beside "5" in a ';' file): the
       // numbers of a file written with decimal commas, however few distinct values they take.
-      // Their one-hot columns would train, silently, on the wrong features.
-      if (!forced_cat && opt.decimal != ',' && !c.texts.empty() &&
+      // Their one-hot columns would train, silently, on the wrong features. In a ',' file such
+      // texts were quoted on purpose (codes, thousands), so they stay categories there. A table
+      // from Python (no delimiter) is told what pandas offers instead of the CLI's options.
+      if (!forced_cat && opt.decimal != ',' && opt.delimiter != ',' && !c.texts.empty() &&
           std::all_of(c.texts.begin(), c.texts.end(), [](const std::string& t) {
             double v = 0;
             return parse_cell(t, ',', v) == Num::ok;
@@ -314,8 +316,11 @@ void fit_columns(const std::vector<RawColumn>& cols, int64_t n, const LoadOption
              "column " + quote(c.name) + " holds " + std::to_string(c.texts.size()) +
                  " distinct texts in " + std::to_string(n) + " rows, such as " +
                  quote(c.texts.front()) + ": numbers with a decimal comma?",
-             "--decimal , for numbers such as " + quote(c.texts.front()) + " (or --categorical " +
-                 c.name + " to keep them as categories)");
+             opt.delimiter == 0
+                 ? "numbers (pandas: read_csv(..., decimal=',')), or a 'category' column to keep "
+                   "them as categories"
+                 : "--decimal , for numbers such as " + quote(c.texts.front()) +
+                       " (or --categorical " + c.name + " to keep them as categories)");
       if (distinct > 1000 || (n >= 40 && distinct > n / 2)) {
         // Texts such as "17,99" under the decimal point: numbers with a decimal comma.
         const bool comma_numbers = opt.decimal != ',' && !c.texts.empty() && [&] {

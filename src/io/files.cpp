@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -65,36 +66,54 @@ int make_temp(const std::string& path, std::string& tmp) {
   return fd;
 }
 
-// Whether `path` names something that exists and is not a plain file or a folder (a device, a
-// FIFO, /dev/stdout's pipe or terminal): written in place, as there is nothing to replace.
+// The permissions of a new file: 0666 less the umask, read from /proc/self/status (setting the
+// umask to read it would race with other threads' files); 0644 where the kernel does not say.
+mode_t new_file_mode() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("Umask:", 0) == 0)
+      return 0666 & ~static_cast<mode_t>(std::stoul(line.substr(6), nullptr, 8));
+  return 0644;
+}
+
+// The descriptor a path names itself (/dev/stdout, /dev/stderr, /dev/fd/N, /proc/self/fd/N), or
+// -1: output the shell redirected (`>> log`) goes to that descriptor, not over the file.
+int named_descriptor(const std::string& path) {
+  if (path == "/dev/stdout") return 1;
+  if (path == "/dev/stderr") return 2;
+  for (const char* prefix : {"/dev/fd/", "/proc/self/fd/"}) {
+    const std::size_t n = std::strlen(prefix);
+    if (path.size() > n && path.compare(0, n, prefix) == 0 &&
+        path.find_first_not_of("0123456789", n) == std::string::npos)
+      return std::stoi(path.substr(n));
+  }
+  return -1;
+}
+
+// Whether `path` is written in place: a descriptor it names, or something that exists and is
+// not a plain file or a folder (a device, a FIFO), as there is nothing to replace.
 bool written_in_place(const std::string& path) {
+  if (named_descriptor(path) >= 0) return true;
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
 }
 
 void write_in_place(const std::string& path, const std::string& bytes) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  const int named = named_descriptor(path);
+  if (named == 1 || named == 2) std::fflush(named == 1 ? stdout : stderr);  // what came before
+  const int fd = named >= 0 ? named : ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
   if (fd < 0) fail(path, std::string("cannot open: ") + std::strerror(errno), "a writable file");
   for (std::size_t done = 0; done < bytes.size();) {
     const ssize_t w = ::write(fd, bytes.data() + done, bytes.size() - done);
     if (w < 0 && errno == EINTR) continue;
     if (w < 0) {
       const int e = errno;
-      ::close(fd);
+      if (named < 0) ::close(fd);
       fail(path, std::string("cannot write: ") + std::strerror(e), "a writable file");
     }
     done += static_cast<std::size_t>(w);
   }
-  ::close(fd);
-}
-
-// The mode of the file that replaces `path`: the old file's, or what the umask leaves of 0666.
-mode_t replacement_mode(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) == 0) return st.st_mode & 07777;
-  const mode_t mask = ::umask(0);
-  ::umask(mask);
-  return 0666 & ~mask;
+  if (named < 0) ::close(fd);
 }
 
 }  // namespace
@@ -104,7 +123,13 @@ void check_writable(const std::string& given) {
   struct stat st {};
   if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
     fail(path, "is a folder", "a file path to write");
-  if (written_in_place(given)) return;
+  if (written_in_place(given)) {
+    const int fd = named_descriptor(given);
+    if (fd >= 0 ? ::fcntl(fd, F_GETFL) < 0 || (::fcntl(fd, F_GETFL) & O_ACCMODE) == O_RDONLY
+                : ::access(given.c_str(), W_OK) != 0)
+      fail(given, "cannot be written", "a writable file, device or descriptor");
+    return;
+  }
   std::string tmp;
   const int fd = make_temp(path, tmp);
   if (fd < 0)
@@ -119,7 +144,8 @@ void check_writable(const std::string& given) {
 void write_file_atomic(const std::string& given, const std::string& bytes) {
   if (written_in_place(given)) return write_in_place(given, bytes);
   const std::string path = through_links(given);
-  const mode_t mode = replacement_mode(path);
+  struct stat old {};
+  const bool replaces = ::stat(path.c_str(), &old) == 0;
   std::string tmp;
   const int fd = make_temp(path, tmp);
   if (fd < 0) fail(path, std::string("cannot write: ") + std::strerror(errno), "a writable folder");
@@ -144,7 +170,7 @@ void write_file_atomic(const std::string& given, const std::string& bytes) {
     fail(path, std::string("cannot write: ") + std::strerror(e),
          "enough free space in '" + dir_of(path) + "'");
   }
-  ::chmod(tmp.c_str(), mode);
+  ::chmod(tmp.c_str(), replaces ? old.st_mode & 07777 : new_file_mode());
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     const int e = errno;
     ::unlink(tmp.c_str());

@@ -180,3 +180,14 @@ def test_decimal_commas_are_refused_without_decimal_comma(tmp_path):
     back = pd.read_csv(path, sep=";", decimal=",")
     assert out["train_examples"] == len(back) == 150
     assert fcnet.load(model).sizes[0] == back.shape[1] - 1 == 4  # four numbers, not 123 one-hots
+
+
+def test_a_frame_of_decimal_comma_texts_is_refused_in_pandas_terms():
+    # read_csv without decimal=',' leaves "5,1" as text: refused, naming what pandas offers (not
+    # the command line's --decimal); as a 'category' column the texts are kept as categories.
+    frame = pd.DataFrame({"x": ["5,1", "4,9", "5,1", "6,3"] * 5})
+    y = np.array([0, 1, 0, 1] * 5)
+    with pytest.raises(ValueError, match=r"decimal comma\?.*read_csv\(\.\.\., decimal=','\)"):
+        fcnet.MLPClassifier(max_iter=2).fit(frame, y)
+    clf = fcnet.MLPClassifier(max_iter=2).fit(frame.astype("category"), y)
+    assert clf.model_.sizes[0] == 3  # one-hot: 4,9 / 5,1 / 6,3

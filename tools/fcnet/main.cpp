@@ -41,8 +41,10 @@ int main(int argc, char** argv) {
         // command whose results were lost does not exit 0.
         std::cout.flush();
         if (std::fflush(stdout) != 0 || std::ferror(stdout) || !std::cout) {
-          std::fprintf(stderr, "fcnet: error: standard output: cannot write: %s\n",
-                       std::strerror(errno));
+          const int e = errno;
+          std::fprintf(stderr, "fcnet: error: standard output: cannot write%s%s\n",
+                       e != 0 ? ": " : " (an earlier write failed)",
+                       e != 0 ? std::strerror(e) : "");
           return code == 0 ? 1 : code;
         }
         return code;
