@@ -414,6 +414,26 @@ TEST_F(DataFiles, CsvUnnamedColumnIsNoFeatureAndNoRole) {
   EXPECT_EQ(fcnet::load_dataset(p, by_id).ids, (std::vector<std::string>{"0", "1", "2"}));
 }
 
+TEST_F(DataFiles, CsvLabelCodesKeepTheirText) {
+  // Codes with leading zeros and integers past a double's exact range are class names as
+  // written (read as numbers, "007" and "07" were one class "7"); other numbers still read as
+  // numbers ("1.0" is the class "1"), in numeric order with a code after its value's equals.
+  const auto p = write("codes.csv", "label,a\n007,1\n07,2\n010,3\n7,4\n1.0,5\n1,6\n");
+  const Dataset ds = fcnet::load_dataset(p);
+  EXPECT_EQ(ds.class_names, (std::vector<std::string>{"1", "007", "07", "7", "010"}));
+  EXPECT_EQ(ds.labels, (std::vector<int32_t>{1, 2, 4, 3, 0, 0}));
+  const auto big =
+      write("big.csv", "label,a\n9007199254740993,1\n9007199254740992,2\n9007199254740993,3\n");
+  const Dataset b = fcnet::load_dataset(big);
+  EXPECT_EQ(b.class_names, (std::vector<std::string>{"9007199254740992", "9007199254740993"}));
+  EXPECT_EQ(b.labels, (std::vector<int32_t>{1, 0, 1}));
+  // A model's classes as written find the same codes in a file it reads.
+  LoadOptions o;
+  o.known_classes = {"007", "010", "07"};
+  EXPECT_EQ(fcnet::load_dataset(write("k.csv", "label,a\n07,1\n007,2\n010,3\n"), o).labels,
+            (std::vector<int32_t>{2, 0, 1}));
+}
+
 TEST_F(DataFiles, CsvClassNamesSortedAndStored) {
   const auto p = write("names.csv", "label,a\ncat,1\ndog,2\nbird,3\ncat,4\n");
   const Dataset ds = fcnet::load_dataset(p);

@@ -167,6 +167,17 @@ int64_t find_column(const std::string& spec, const std::vector<std::string>& nam
 
 // The CSV loader behind load_csv and load_csv_labels; `labels_only` reads a one-column file of
 // labels (no features).
+// A label written as an integer that its number would not give back: leading zeros ("007", a
+// code) or more digits than a double holds exactly. Kept as written, as "labels are class names":
+// read as numbers, "007" and "07" (or 2^53 and 2^53 + 1) would be one class.
+bool integer_code(std::string_view t) {
+  const std::size_t from = !t.empty() && (t[0] == '-' || t[0] == '+') ? 1 : 0;
+  const std::string_view digits = t.substr(from);
+  if (digits.empty() || digits.find_first_not_of("0123456789") != std::string_view::npos)
+    return false;
+  return (digits.size() > 1 && digits[0] == '0') || digits.size() > 15;
+}
+
 Dataset load_csv_impl(InputFile& in, const LoadOptions& opt, bool labels_only) {
   const std::string& path = in.path();
   auto at = [&](int64_t line) { return path + ":" + std::to_string(line); };
@@ -403,7 +414,7 @@ Dataset load_csv_impl(InputFile& in, const LoadOptions& opt, bool labels_only) {
       const Num k = parse_cell(t, decimal, v);
       if (k == Num::not_finite)
         fail(at(line), "label " + quote(t) + " is not finite", "a class label");
-      label_cells.push_back(k == Num::ok ? number_text(v) : std::string(t));
+      label_cells.push_back(k == Num::ok && !integer_code(t) ? number_text(v) : std::string(t));
     }
     if (id >= 0) ids.emplace_back(trim(r[static_cast<std::size_t>(id)]));
     if (weight >= 0) {
@@ -484,8 +495,11 @@ Dataset load_csv_impl(InputFile& in, const LoadOptions& opt, bool labels_only) {
     std::sort(classes.begin(), classes.end());
     classes.erase(std::unique(classes.begin(), classes.end()), classes.end());
     if (all_numeric) {
+      // Codes of one value ("007", "07") in text order after it, so the order is the same
+      // whatever the order of the rows.
       std::sort(classes.begin(), classes.end(), [](const std::string& a, const std::string& b) {
-        return std::stod(a) < std::stod(b);
+        const double x = std::stod(a), y = std::stod(b);
+        return x < y || (x == y && a < b);
       });
       // As scikit-learn's type_of_target: numbers that are not all whole are a continuous
       // target, however few distinct values they take.
