@@ -165,8 +165,6 @@ int64_t find_column(const std::string& spec, const std::vector<std::string>& nam
        "a column name from the header or a 0-based index");
 }
 
-// The CSV loader behind load_csv and load_csv_labels; `labels_only` reads a one-column file of
-// labels (no features).
 // A label written as an integer that its number would not give back: leading zeros ("007", a
 // code) or more digits than a double holds exactly. Kept as written, as "labels are class names":
 // read as numbers, "007" and "07" (or 2^53 and 2^53 + 1) would be one class.
@@ -178,6 +176,8 @@ bool integer_code(std::string_view t) {
   return (digits.size() > 1 && digits[0] == '0') || digits.size() > 15;
 }
 
+// The CSV loader behind load_csv and load_csv_labels; `labels_only` reads a one-column file of
+// labels (no features).
 Dataset load_csv_impl(InputFile& in, const LoadOptions& opt, bool labels_only) {
   const std::string& path = in.path();
   auto at = [&](int64_t line) { return path + ":" + std::to_string(line); };

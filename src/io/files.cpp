@@ -83,7 +83,7 @@ int named_descriptor(const std::string& path) {
   if (path == "/dev/stderr") return 2;
   for (const char* prefix : {"/dev/fd/", "/proc/self/fd/"}) {
     const std::size_t n = std::strlen(prefix);
-    if (path.size() > n && path.compare(0, n, prefix) == 0 &&
+    if (path.size() > n && path.size() <= n + 9 && path.compare(0, n, prefix) == 0 &&
         path.find_first_not_of("0123456789", n) == std::string::npos)
       return std::stoi(path.substr(n));
   }
