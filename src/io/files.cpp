@@ -125,8 +125,8 @@ void check_writable(const std::string& given) {
     fail(path, "is a folder", "a file path to write");
   if (written_in_place(given)) {
     const int fd = named_descriptor(given);
-    if (fd >= 0 ? ::fcntl(fd, F_GETFL) < 0 || (::fcntl(fd, F_GETFL) & O_ACCMODE) == O_RDONLY
-                : ::access(given.c_str(), W_OK) != 0)
+    const int flags = fd >= 0 ? ::fcntl(fd, F_GETFL) : 0;
+    if (fd >= 0 ? flags < 0 || (flags & O_ACCMODE) == O_RDONLY : ::access(given.c_str(), W_OK) != 0)
       fail(given, "cannot be written", "a writable file, device or descriptor");
     return;
   }
