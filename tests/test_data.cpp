@@ -414,6 +414,93 @@ TEST_F(DataFiles, CsvUnnamedColumnIsNoFeatureAndNoRole) {
   EXPECT_EQ(fcnet::load_dataset(p, by_id).ids, (std::vector<std::string>{"0", "1", "2"}));
 }
 
+TEST_F(DataFiles, CsvHeaderRuleGivenOverridesDetection) {
+  // Column names that are numbers (years) above numbers, and a text label: no column holds text
+  // above a number, so detection reads the first line as data, and says so.
+  const auto p = write("years.csv", "2019,2020,label\n1.5,2.5,cat\n1.0,2.0,dog\n1.1,2.1,cat\n");
+  LoadOptions by_position;
+  by_position.label_col = "2";
+  const Dataset guessed = fcnet::load_dataset(p, by_position);
+  EXPECT_EQ(guessed.n, 4);
+  EXPECT_EQ(guessed.class_names, (std::vector<std::string>{"cat", "dog", "label"}));
+  ASSERT_EQ(guessed.notes.size(), 1u);
+  EXPECT_NE(guessed.notes[0].find("--header yes"), std::string::npos) << guessed.notes[0];
+  LoadOptions yes;
+  yes.header = LoadOptions::Header::present;
+  const Dataset named = fcnet::load_dataset(p, yes);
+  EXPECT_TRUE(named.notes.empty());
+  EXPECT_EQ(named.n, 3);
+  EXPECT_EQ(named.schema.feature_names(), (std::vector<std::string>{"2019", "2020"}));
+  EXPECT_EQ(named.class_names, (std::vector<std::string>{"cat", "dog"}));
+  EXPECT_EQ(stored<double>(named), (std::vector<double>{1.5, 2.5, 1.0, 2.0, 1.1, 2.1}));
+  // A line of names read as data when told: the label column's first cell is a class.
+  const auto q = write("names.csv", "a,b,label\n1,2,x\n3,4,y\n");
+  LoadOptions no;
+  no.header = LoadOptions::Header::absent;
+  no.label_col = "2";
+  no.categorical = {"0", "1"};
+  const Dataset data = fcnet::load_dataset(q, no);
+  EXPECT_EQ(data.n, 3);
+  EXPECT_EQ(data.class_names, (std::vector<std::string>{"label", "x", "y"}));
+  // A model trained without a header reads a file with one by position when told it has one;
+  // a model whose columns have names cannot find them in a file read without a header.
+  const auto headed = write("headed.csv", "p,q,r\n1.5,2.5,cat\n0.5,2.5,dog\n");
+  LoadOptions m;
+  m.schema = &guessed.schema;
+  m.header = LoadOptions::Header::present;
+  m.known_classes = guessed.class_names;
+  const Dataset e = fcnet::load_dataset(headed, m);
+  EXPECT_EQ(e.n, 2);
+  EXPECT_EQ(stored<float>(e), (std::vector<float>{1.5f, 2.5f, 0.5f, 2.5f}));
+  EXPECT_EQ(e.labels, (std::vector<int32_t>{0, 1}));
+  LoadOptions m2;
+  m2.schema = &named.schema;
+  m2.header = LoadOptions::Header::absent;
+  expect_error([&] { fcnet::load_dataset(p, m2); },
+               {p, "--header no", "finds its columns by name"});
+}
+
+TEST_F(DataFiles, CsvColumnsWithoutAnyValueAreLeftOut) {
+  // Every line ends with the delimiter: the last column has no name and no value.
+  const auto p = write("trailing.csv", "a,b,label,\n1.5,2.5,cat,\n1.0,,dog,\n1.25,2.0,cat,\n");
+  const Dataset ds = fcnet::load_dataset(p, {});
+  EXPECT_EQ(ds.schema.feature_names(), (std::vector<std::string>{"a", "b", "b=missing"}));
+  EXPECT_EQ(ds.schema.file_columns, 4);
+  ASSERT_EQ(ds.notes.size(), 1u);
+  EXPECT_NE(ds.notes[0].find("column 3 (unnamed) is left out"), std::string::npos) << ds.notes[0];
+  // b's gap takes the mean of 2.5 and 2.0.
+  EXPECT_EQ(stored<float>(ds),
+            (std::vector<float>{1.5f, 2.5f, 0.0f, 1.0f, 2.25f, 1.0f, 1.25f, 2.0f, 0.0f}));
+  // A named column without a value is left out too; an unnamed one with values is still refused.
+  const auto q = write("empty_named.csv", "a,c,label\n1,NA,x\n2,,y\n");
+  const Dataset e = fcnet::load_dataset(q, {});
+  EXPECT_EQ(e.schema.feature_names(), (std::vector<std::string>{"a"}));
+  ASSERT_EQ(e.notes.size(), 1u);
+  EXPECT_NE(e.notes[0].find("column 'c' is left out: every one of its 2 cells is missing"),
+            std::string::npos)
+      << e.notes[0];
+  expect_error([&] { fcnet::load_dataset(write("idx.csv", ",x,label\n0,1,a\n1,2,b\n"), {}); },
+               {"gives column 0 (0-based) no name"});
+  expect_error([&] { fcnet::load_dataset(write("none.csv", "a,b,label\n,,x\nNA,,y\n"), {}); },
+               {"none.csv", "no feature column holding a value"});
+  // The model reads later files by its own columns: the empty one is not looked for.
+  LoadOptions m;
+  m.schema = &e.schema;
+  m.known_classes = e.class_names;
+  const Dataset later = fcnet::load_dataset(write("later.csv", "label,a\ny,5\n"), m);
+  EXPECT_EQ(stored<float>(later), (std::vector<float>{5.0f}));
+  // Tables from Python go through the same rule.
+  std::vector<fcnet::TableColumn> cols(2);
+  cols[0].name = "x";
+  cols[0].numbers = {1.0, 2.0};
+  cols[1].name = "gone";
+  cols[1].numbers = {std::nan(""), std::nan("")};
+  const Dataset t = fcnet::encode_table(cols, {}, "frame");
+  EXPECT_EQ(t.schema.feature_names(), (std::vector<std::string>{"x"}));
+  ASSERT_EQ(t.notes.size(), 1u);
+  EXPECT_NE(t.notes[0].find("column 'gone' is left out"), std::string::npos);
+}
+
 TEST_F(DataFiles, CsvLabelCodesKeepTheirText) {
   // Codes with leading zeros and integers past a double's exact range are class names as
   // written (read as numbers, "007" and "07" were one class "7"); other numbers still read as

@@ -77,6 +77,9 @@ struct Dataset {
   std::vector<double> weights;
   // Cells whose category was not seen in training, per column name (encoded as all zeros).
   std::vector<std::pair<std::string, int64_t>> unseen;
+  // What the loader decided that its user should hear of, one sentence each: a first line read
+  // as data because no header was detected, a column left out because it holds no value.
+  std::vector<std::string> notes;
 
   bool has_labels() const { return !labels.empty(); }
   // Number of classes: max label + 1, or class_names.size() when names are known.
@@ -117,6 +120,10 @@ struct LoadOptions {
   // Tables (CSV). With `schema` (a model's), its columns are found by name and encoded as it says;
   // without, the schema is fitted on this file with the options below.
   const TableSchema* schema = nullptr;
+  // --header: whether a CSV's first line names the columns. `detect` decides from the content
+  // (README, Formats), or, with a schema, as the model's training file had it.
+  enum class Header { detect, present, absent };
+  Header header = Header::detect;
   char delimiter = 0;  // --delimiter: 0 detects one of , ; tab | from the first lines
   char decimal = '.';  // --decimal: ',' for decimal commas
   std::vector<std::string> na_values = default_na_values();  // --na-values

@@ -442,7 +442,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             X, schema_json, _ = encode_frame(X, schema_json)
         elif continuing and schema_json:
             n_columns = len(self.feature_names_in_) if hasattr(self, "feature_names_in_") else None
-            X = encode_matrix(X, [c["name"] for c in self.model_.columns], schema_json)[0]
+            X = encode_matrix(X, self._columns_in(), schema_json)[0]
         X = as_matrix(X, "X", keep=("uint8", "float32", "float64"))
         if not schema_json:
             n_columns = X.shape[1]
@@ -630,8 +630,17 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         self._check_names(X, reset=False)
         schema = model._core.schema_json
         if schema and not is_frame(X):
-            X = encode_matrix(X, [c["name"] for c in model.columns], schema)[0]
+            X = encode_matrix(X, self._columns_in(), schema)[0]
         return X
+
+    def _columns_in(self):
+        """The names of the columns of the table fit saw, by position: feature_names_in_ where
+        the DataFrame's names were text, else the model's columns (all of them, when none was
+        left out for holding no value)."""
+        names = getattr(self, "feature_names_in_", None)
+        if names is not None:
+            return [str(n) for n in names]
+        return [c["name"] for c in self._model().columns]
 
     def predict(self, X):
         """Most probable class label per row of X."""

@@ -440,7 +440,8 @@ Dataset training_set(const py::array& x, const Array<int32_t>& y,
 
 // A table given column by column (a data frame's), encoded by the library's table encoder: with
 // `schema_json` by that schema, else by a schema fitted here. Each column is a float64 array (NaN
-// missing) or a list of str/None. Returns (N×D float64 features, schema JSON, [(column, unseen)]).
+// missing) or a list of str/None. Returns (N×D float64 features, schema JSON, [(column, unseen)]);
+// the encoder's notes (a column left out because it holds no value) are Python warnings.
 py::tuple encode_table_py(const std::vector<std::pair<std::string, py::object>>& columns,
                           const std::string& schema_json,
                           const std::vector<std::string>& categorical, const std::string& source) {
@@ -488,6 +489,10 @@ py::tuple encode_table_py(const std::vector<std::pair<std::string, py::object>>&
   py::list unseen;
   for (const auto& [name, count_unseen] : ds.unseen)
     unseen.append(py::make_tuple(name, count_unseen));
+  // What the CLI prints on stderr (a column left out for holding no value) is a warning here.
+  for (const std::string& note : ds.notes)
+    if (PyErr_WarnEx(PyExc_UserWarning, (source + ": " + note).c_str(), 1) != 0)
+      throw py::error_already_set();  // the warning was made an error (-W error)
   return py::make_tuple(x, schema_to_json(ds.schema), unseen);
 }
 

@@ -224,7 +224,15 @@ Dataset load_csv_impl(InputFile& in, const LoadOptions& opt, bool labels_only) {
 
   // Whether the first record is a header.
   bool header = false;
-  if (schema) {
+  const bool header_given = opt.header != LoadOptions::Header::detect && !labels_only;
+  if (header_given) {
+    header = opt.header == LoadOptions::Header::present;
+    if (schema && schema->header && !header)
+      fail(path,
+           "is read without a header (--header no), but the model finds its columns by name "
+           "(its training file had a header)",
+           "a file whose first line names the columns, as the training file's did");
+  } else if (schema) {
     header = schema->header;
   } else if (labels_only) {
     // One column of labels: a name above numbers is a header; names alone are labels.
@@ -284,7 +292,7 @@ Dataset load_csv_impl(InputFile& in, const LoadOptions& opt, bool labels_only) {
     // unnamed column (the index pandas writes) matches none.
     auto position = [&](const std::string& name, bool required) -> int64_t {
       if (name.empty() && (!required || !header)) return -1;
-      if (header) {
+      if (schema->header) {
         for (int64_t j = 0; j < ncols; ++j)
           if (names[j] == name) return j;
         return -1;
@@ -359,23 +367,6 @@ Dataset load_csv_impl(InputFile& in, const LoadOptions& opt, bool labels_only) {
     for (const auto& c : opt.ignore_cols)
       ignored[static_cast<std::size_t>(find_column(c, names, header, "--ignore-cols", at(line0)))] =
           1;
-    // A column without a name cannot be found again by a model (columns are matched by name),
-    // and it is most often a row index (pandas' to_csv() writes one): never a silent feature.
-    // A column a role takes (an unnamed --id-col 0) is no feature. --ignore-cols finds a name
-    // before a position, so where another column is named j the suggestion counts from the end.
-    for (int64_t j = 0; header && j < ncols; ++j) {
-      const auto u = static_cast<std::size_t>(j);
-      if (!names[u].empty() || ignored[u] || taken[u]) continue;
-      const bool named_j = std::find(names.begin(), names.end(), std::to_string(j)) != names.end();
-      fail(at(line0),
-           "the header gives column " + std::to_string(j) +
-               " (0-based) no name: an unnamed column, such as the row index pandas writes "
-               "with to_csv()",
-           "a name for every column, or " +
-               (named_j ? "--ignore-cols=" + std::to_string(j - ncols)
-                        : "--ignore-cols " + std::to_string(j)) +
-               " to leave it out (pandas: to_csv(index=False))");
-    }
     for (int64_t j = 0; j < ncols; ++j)
       if (ignored[static_cast<std::size_t>(j)]) taken[static_cast<std::size_t>(j)] = 1;
     for (int64_t j = 0; j < ncols; ++j)
@@ -437,7 +428,31 @@ Dataset load_csv_impl(InputFile& in, const LoadOptions& opt, bool labels_only) {
 
   // The schema: the model's, or fitted here.
   TableSchema fitted;
+  Dataset ds;
   if (!schema) {
+    if (!header && !header_given && !labels_only)
+      ds.notes.push_back(
+          "the first line is read as data, not as column names (no header detected; "
+          "--header yes reads it as the names)");
+    leave_out_empty_columns(cols, n, path, ds.notes);
+    // A column without a name cannot be found again by a model (columns are matched by name),
+    // and it is most often a row index (pandas' to_csv() writes one): never a silent feature.
+    // (One without any value, as a trailing delimiter leaves, is left out above.) A column a
+    // role takes (an unnamed --id-col 0) is no feature. --ignore-cols finds a name before a
+    // position, so where another column is named j the suggestion counts from the end.
+    for (const RawColumn& c : cols) {
+      if (!header || !c.name.empty()) continue;
+      const int64_t j = c.index;
+      const bool named_j = std::find(names.begin(), names.end(), std::to_string(j)) != names.end();
+      fail(at(line0),
+           "the header gives column " + std::to_string(j) +
+               " (0-based) no name: an unnamed column, such as the row index pandas writes "
+               "with to_csv()",
+           "a name for every column, or " +
+               (named_j ? "--ignore-cols=" + std::to_string(j - ncols)
+                        : "--ignore-cols " + std::to_string(j)) +
+               " to leave it out (pandas: to_csv(index=False))");
+    }
     fitted.header = header;
     fitted.file_columns = ncols;
     fitted.label = label >= 0 ? names[static_cast<std::size_t>(label)] : "";
@@ -448,7 +463,6 @@ Dataset load_csv_impl(InputFile& in, const LoadOptions& opt, bool labels_only) {
     read.delimiter = delim;
     fit_columns(cols, n, read, path, where, fitted);
   }
-  Dataset ds;
   ds.n = n;
   if (!labels_only) encode_columns(cols, schema ? *schema : fitted, n, where, ds);
   ds.ids = std::move(ids);

@@ -273,6 +273,21 @@ void fail_missing_columns(const std::string& source, const std::vector<std::stri
        "every feature column of the training file (found by name, in any order)");
 }
 
+void leave_out_empty_columns(std::vector<RawColumn>& cols, int64_t n, const std::string& source,
+                             std::vector<std::string>& notes) {
+  if (n == 0 || cols.empty()) return;
+  auto empty = [n](const RawColumn& c) { return c.missing == n; };
+  for (const RawColumn& c : cols)
+    if (empty(c))
+      notes.push_back((c.name.empty() ? "column " + std::to_string(c.index) + " (unnamed)"
+                                      : "column " + quote(c.name)) +
+                      " is left out: every one of its " + std::to_string(n) + " cells is missing");
+  if (std::all_of(cols.begin(), cols.end(), empty))
+    fail(source, "has no feature column holding a value: every cell of every one is missing",
+         "at least one feature column with values");
+  cols.erase(std::remove_if(cols.begin(), cols.end(), empty), cols.end());
+}
+
 void fit_columns(const std::vector<RawColumn>& cols, int64_t n, const LoadOptions& opt,
                  const std::string& source, const RowName& where, TableSchema& out) {
   auto listed = [&](const std::vector<std::string>& list, const std::string& name, int64_t index) {
@@ -495,7 +510,9 @@ Dataset encode_table(const std::vector<TableColumn>& columns, const LoadOptions&
     }
   }
   TableSchema fitted;
+  Dataset ds;
   if (!schema) {
+    leave_out_empty_columns(cols, n, source, ds.notes);
     fitted.header = true;
     fitted.file_columns = ncols;
     fitted.id = opt.id_col;
@@ -503,7 +520,6 @@ Dataset encode_table(const std::vector<TableColumn>& columns, const LoadOptions&
     fitted.decimal = decimal;
     fit_columns(cols, n, opt, source, where, fitted);
   }
-  Dataset ds;
   ds.n = n;
   ds.source = source;
   encode_columns(cols, schema ? *schema : fitted, n, where, ds);

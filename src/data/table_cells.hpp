@@ -51,6 +51,11 @@ struct RawColumn {
 // as opt's column options say; `source` names the table in messages.
 void fit_columns(const std::vector<RawColumn>& cols, int64_t n, const LoadOptions& opt,
                  const std::string& source, const RowName& where, TableSchema& out);
+// Training: leaves out the columns of `cols` that hold no value in any of their n rows (they
+// carry nothing to learn from, and the column a trailing delimiter leaves is one), each named in
+// a sentence added to `notes`. Fails when no column is left.
+void leave_out_empty_columns(std::vector<RawColumn>& cols, int64_t n, const std::string& source,
+                             std::vector<std::string>& notes);
 // Encodes n rows of `cols` (the schema's columns, in its order) into ds's features, counting
 // unseen categories; sets ds.d, the features and ds.schema, and frees the cells.
 void encode_columns(std::vector<RawColumn>& cols, const TableSchema& schema, int64_t n,

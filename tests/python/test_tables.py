@@ -191,3 +191,45 @@ def test_a_frame_of_decimal_comma_texts_is_refused_in_pandas_terms():
         fcnet.MLPClassifier(max_iter=2).fit(frame, y)
     clf = fcnet.MLPClassifier(max_iter=2).fit(frame.astype("category"), y)
     assert clf.model_.sizes[0] == 3  # one-hot: 4,9 / 5,1 / 6,3
+
+
+def test_a_column_without_any_value_is_left_out_with_a_warning():
+    # scikit-learn's SimpleImputer also drops a feature without any observed value, and warns.
+    rng = np.random.default_rng(3)
+    A = rng.normal(size=(90, 3))
+    y = (A[:, 0] - A[:, 2] > 0).astype(int)
+    full = pd.DataFrame(A, columns=["a", "b", "c"])
+    gappy = full.assign(empty=np.nan)[["a", "empty", "b", "c"]]
+    kw = dict(hidden_layer_sizes=(6,), max_iter=15, random_state=1, n_jobs=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ref = fcnet.MLPClassifier(**kw).fit(full, y)
+        with pytest.warns(UserWarning, match="column 'empty' is left out: every one of its 90"):
+            got = fcnet.MLPClassifier(**kw).fit(gappy, y)
+    assert [c["name"] for c in got.model_.columns] == ["a", "b", "c"]
+    assert got.n_features_in_ == 4
+    np.testing.assert_array_equal(got.predict_proba(gappy), ref.predict_proba(full))
+    # An array is read by position as the frame's four columns.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "X does not have valid feature names"
+        by_position = got.predict_proba(gappy.to_numpy())
+    np.testing.assert_array_equal(by_position, ref.predict_proba(full))
+
+
+def test_header_given_reads_a_line_of_numbers_as_names(tmp_path):
+    # Years as column names above numbers, a text label: detection reads the line as data (and
+    # says so); --header yes reads it as the names.
+    path = tmp_path / "years.csv"
+    path.write_text("2019,2020,label\n1.5,2.5,cat\n1.0,2.0,dog\n1.25,2.0,cat\n0.5,2.5,dog\n")
+    model = tmp_path / "m.safetensors"
+    r = subprocess.run([cli_path(), "train", "--data", path, "--label-col", "2", "--epochs", "1",
+                        "--test-data", "none", "--out", model], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "the first line is read as data" in r.stderr and "--header yes" in r.stderr
+    assert list(fcnet.load(model).classes_) == ["cat", "dog", "label"]
+    out = train_json("--data", path, "--header", "yes", "--out", model)
+    assert out["train_examples"] == len(pd.read_csv(path)) == 4
+    m = fcnet.load(model)
+    assert list(m.classes_) == ["cat", "dog"]
+    assert [c["name"] for c in m.columns] == ["2019", "2020"]

@@ -98,7 +98,8 @@ struct DataOptions {
   std::string labels;
   std::string label_col;
   // Tables (CSV): dialect, column roles and encoding (see LoadOptions).
-  std::string delimiter;  // "" detects; one character, or "tab" / "\t"
+  std::string header = "auto";  // auto | yes | no
+  std::string delimiter;        // "" detects; one character, or "tab" / "\t"
   std::string decimal = ".";
   std::string na_values;  // comma-separated; unset: the defaults
   bool na_values_given = false;

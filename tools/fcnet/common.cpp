@@ -172,6 +172,11 @@ void add_data_options(CLI::App* app, DataOptions& o, bool required, const std::s
   app->add_option("--label-col", o.label_col,
                   "CSV label column, by name or 0-based index, negative from the end (default: "
                   "'label', else the first; with a model: the model's)");
+  app->add_option("--header", o.header,
+                  "Whether the CSV's first line names the columns: yes, no, or auto (detected; "
+                  "with a model: as its training file had it)")
+      ->check(CLI::IsMember({"auto", "yes", "no"}))
+      ->capture_default_str();
   app->add_option("--delimiter", o.delimiter,
                   "CSV field separator: one character, or tab (default: detected among , ; tab |)");
   app->add_option("--decimal", o.decimal, "Decimal mark of the CSV's numbers: . or ,")
@@ -221,6 +226,9 @@ Dataset load_data(const DataOptions& o, const std::string& default_split, bool r
                                  "is '" + o.delimiter + "', expected one character or tab");
     lo.delimiter = o.delimiter[0];
   }
+  lo.header = o.header == "yes"  ? LoadOptions::Header::present
+              : o.header == "no" ? LoadOptions::Header::absent
+                                 : LoadOptions::Header::detect;
   lo.decimal = o.decimal.empty() ? '.' : o.decimal[0];
   if (o.na_values_given) lo.na_values = comma_list(o.na_values);
   lo.ignore_cols = comma_list(o.ignore_cols);
@@ -230,7 +238,9 @@ Dataset load_data(const DataOptions& o, const std::string& default_split, bool r
   lo.numeric = comma_list(o.numeric);
   lo.impute_median = o.impute == "median";
   lo.missing_indicator = o.missing_indicator != "off";
-  return load_dataset(o.data, lo);
+  Dataset d = load_dataset(o.data, lo);
+  for (const std::string& note : d.notes) log("fcnet: %s: %s", d.source.c_str(), note.c_str());
+  return d;
 }
 
 Dataset load_for_model(DataOptions o, const Model& m, bool require_labels, bool read_labels) {
