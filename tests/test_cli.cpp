@@ -300,6 +300,13 @@ TEST(Cli, ClassAndExampleWeightsTrainAsDuplicatedRows) {
   const json bw = json::parse(balanced.training_json)["class_weights"];
   EXPECT_DOUBLE_EQ(bw[0].get<double>(), 0.625);  // "common" sorts first
   EXPECT_DOUBLE_EQ(bw[1].get<double>(), 2.5);
+  // A class named twice is a usage error, not the last weight silently.
+  auto twice = run_cli("train --data " + plain + common + "30 --class-weight rare=2,rare=3 --out " +
+                           (dir / "twice.safetensors").string(),
+                       dir);
+  EXPECT_EQ(twice.code, 2);
+  EXPECT_NE(twice.err.find("names class 'rare' twice"), std::string::npos) << twice.err;
+  EXPECT_FALSE(std::filesystem::exists(dir / "twice.safetensors"));
   // The weight column: the same as the class weight (w is then read as weights, not ignored).
   std::string common_w = common;
   common_w.replace(common_w.find(" --ignore-cols w"), 16, "");
@@ -669,4 +676,21 @@ TEST(Cli, TimestampFeaturesPredictTheSameWhateverTheFileHolds) {
   EXPECT_EQ(rows, 150);
   EXPECT_LE(worst, 1e-6);
   std::filesystem::remove_all(dir);
+}
+
+TEST(Cli, TrainTellsOfTestCategoriesUnseenInTraining) {
+  const auto dir = temp_dir("unseen_test");
+  const auto tr = (dir / "tr.csv").string(), te = (dir / "te.csv").string();
+  {
+    std::ofstream t(tr), e(te);
+    t << "a,colour,label\n1,red,x\n2,blue,y\n3,red,x\n2,blue,y\n";
+    e << "a,colour,label\n1,green,x\n2,blue,y\n3,green,x\n";
+  }
+  auto r = run_cli("train --data " + tr + " --test-data " + te + " --epochs 1 --quiet --out " +
+                       (dir / "m.safetensors").string(),
+                   dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("te.csv: 2 cells of column 'colour' hold categories not seen in training"),
+            std::string::npos)
+      << r.err;
 }

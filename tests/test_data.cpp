@@ -460,6 +460,13 @@ TEST_F(DataFiles, CsvHeaderRuleGivenOverridesDetection) {
                {p, "--header no", "finds its columns by name"});
 }
 
+TEST_F(DataFiles, CsvNotANumberIsToldFromAnInfinity) {
+  expect_error([&] { fcnet::load_dataset(write("nan.csv", "a,label\n1,x\nNAN,y\n"), {}); },
+               {"nan.csv:3", "'NAN' (NaN, not a number)", "--na-values: list it there"});
+  expect_error([&] { fcnet::load_dataset(write("inf.csv", "a,label\n1,x\n-inf,y\n"), {}); },
+               {"inf.csv:3", "'-inf' (infinite)"});
+}
+
 TEST_F(DataFiles, CsvColumnsWithoutAnyValueAreLeftOut) {
   // Every line ends with the delimiter: the last column has no name and no value.
   const auto p = write("trailing.csv", "a,b,label,\n1.5,2.5,cat,\n1.0,,dog,\n1.25,2.0,cat,\n");
@@ -866,6 +873,25 @@ TEST(DataTransform, FitModes) {
   auto t = fcnet::fit_transform(off, fcnet::Normalize::standardize);
   EXPECT_DOUBLE_EQ(t.mean[0], 1e6 + 1);
   EXPECT_NEAR(t.std[0], std::sqrt(2.0 / 3.0), 1e-12);
+  // Magnitudes whose squares overflow or underflow a double: {1, 2, 3, 4}·s has mean 2.5·s and
+  // std sqrt(1.25)·s (the sum of squares was infinite at 1e200 and lost to underflow at 1e-200).
+  // Beside them, an ordinary column keeps the bits of the plain formula.
+  for (const double s : {1e200, 1e-200, 1e300, 3e-300}) {
+    Dataset big;
+    big.n = 4;
+    big.d = 2;
+    big.dtype = DType::f64;
+    const std::vector<double> v = {1 * s, 0.1, 2 * s, 0.7, 3 * s, 0.2, 4 * s, 0.3};
+    big.bytes.resize(v.size() * sizeof(double));
+    std::memcpy(big.bytes.data(), v.data(), big.bytes.size());
+    auto b = fcnet::fit_transform(big, fcnet::Normalize::standardize);
+    EXPECT_NEAR(b.mean[0] / s, 2.5, 1e-15) << s;
+    EXPECT_NEAR(b.std[0] / (std::sqrt(1.25) * s), 1.0, 1e-15) << s;
+    const double m = (0.1 + 0.7 + 0.2 + 0.3) / 4;
+    double sq = 0;
+    for (double x : {0.1, 0.7, 0.2, 0.3}) sq += (x - m) * (x - m);
+    EXPECT_EQ(b.std[1], std::sqrt(sq / 4)) << s;
+  }
 }
 
 TEST(DataTransform, PrepareChecksTheTransform) {

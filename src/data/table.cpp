@@ -245,8 +245,11 @@ void RawColumn::add(std::string_view cell, int64_t row, char decimal,
       cells.push_back(v);
       return;
     case Num::not_finite:
-      fail(where(row), "column " + quote(name) + " holds " + quote(trim(cell)) + " (infinite)",
-           "a finite number, or a missing-value marker (--na-values)");
+      fail(where(row),
+           "column " + quote(name) + " holds " + quote(trim(cell)) +
+               (std::isnan(v) ? " (NaN, not a number)" : " (infinite)"),
+           std::string("a finite number, or a missing-value marker (--na-values") +
+               (std::isnan(v) ? ": list it there to read it as a gap" : "") + ")");
     case Num::not_number: {
       const std::string t(trim(cell));
       auto [it, fresh] = text_ids.emplace(t, texts.size());

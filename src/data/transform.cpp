@@ -79,8 +79,19 @@ InputTransform fit_transform(const Dataset& train, Normalize mode, Collective* c
     comm->max(ext.data(), static_cast<int64_t>(2 * d));
   }
   for (std::size_t j = 0; j < d; ++j) sum[j] /= static_cast<double>(total);
+  // Deviations are squared in units of the power of two at the column's largest magnitude, so
+  // that values near 1e200 do not overflow the sum of squares nor values near 1e-200 underflow
+  // it. A power of two scales exactly: other columns get the same bits as unscaled.
+  std::vector<double> unit(d, 1.0);
+  for (std::size_t j = 0; j < d; ++j) {
+    const double big = std::max(std::abs(ext[j]), std::abs(ext[d + j]));
+    int exponent = 0;
+    std::frexp(big, &exponent);
+    if (big > 0 && std::isfinite(big))
+      unit[j] = std::ldexp(1.0, -std::clamp(exponent, -1000, 1000));
+  }
   each([&](std::size_t j, double v) {
-    const double e = v - sum[j];
+    const double e = (v - sum[j]) * unit[j];
     sq[j] += e * e;
   });
   if (comm) comm->sum(sq.data(), static_cast<int64_t>(d));
@@ -88,7 +99,7 @@ InputTransform fit_transform(const Dataset& train, Normalize mode, Collective* c
   tf.std.resize(d);
   for (std::size_t j = 0; j < d; ++j) {
     tf.mean[j] = sum[j] * tf.scale;
-    const double sd = std::sqrt(sq[j] / static_cast<double>(total)) * tf.scale;
+    const double sd = std::sqrt(sq[j] / static_cast<double>(total)) / unit[j] * tf.scale;
     tf.std[j] = (-ext[j] == ext[d + j] || !(sd > 0)) ? 1.0 : sd;
   }
   return tf;

@@ -73,6 +73,7 @@ std::vector<double> class_weights(const std::string& spec, const Dataset& d, Col
       if (count[k] > 0) w[k] = count.back() / (static_cast<double>(classes) * count[k]);
     return w;
   }
+  std::vector<char> named(w.size(), 0);
   for (const auto& item : comma_list(spec)) {
     const std::size_t eq = item.rfind('=');
     double v = -1;
@@ -88,6 +89,10 @@ std::vector<double> class_weights(const std::string& spec, const Dataset& d, Col
                                                        "(or use balanced)");
     const int64_t k =
         class_index(item.substr(0, eq), d.class_names, classes, "--class-weight", "the data");
+    if (named[static_cast<std::size_t>(k)])
+      throw CLI::ValidationError("--class-weight", "names class '" + item.substr(0, eq) +
+                                                       "' twice (give each class one weight)");
+    named[static_cast<std::size_t>(k)] = 1;
     w[static_cast<std::size_t>(k)] = v;
   }
   return w;
@@ -254,6 +259,7 @@ Command add_train(CLI::App& app) {
           t.schema = train_data.schema.empty() ? nullptr : &train_data.schema;
           t.index_labels = train_data.class_names.empty();
           test_data = load_data(t, "test", true, train_data.class_names);
+          report_unseen(test_data);
           if (test_data.d != train_data.d)
             throw Error(test_data.source + ": has " + std::to_string(test_data.d) +
                         " features per example, expected " + std::to_string(train_data.d) +
