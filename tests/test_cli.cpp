@@ -694,3 +694,27 @@ TEST(Cli, TrainTellsOfTestCategoriesUnseenInTraining) {
             std::string::npos)
       << r.err;
 }
+
+TEST(Cli, PredictRefusesAValueBeyondTheModelsFloatRange) {
+  // 1e39 is a finite double but beyond float32 (about 3.4e38): a float32 model's probabilities
+  // for it were NaN, and predict wrote them and the label of class 0.
+  const auto dir = temp_dir("beyond_float");
+  const auto tr = (dir / "tr.csv").string(), te = (dir / "te.csv").string();
+  {
+    std::ofstream t(tr), e(te);
+    t << "a,b,label\n";
+    for (int i = 0; i < 40; ++i)
+      t << i % 7 << "," << (i * 3) % 11 << "," << (i % 2 ? "x" : "y") << "\n";
+    e << "a,b\n1,2\n1e39,3\n";
+  }
+  const std::string model = (dir / "m.safetensors").string();
+  auto r =
+      run_cli("train --data " + tr + " --epochs 1 --quiet --test-data none --out " + model, dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto p = run_cli("predict --model " + model + " --data " + te + " --output probs", dir);
+  EXPECT_EQ(p.code, 1);
+  EXPECT_NE(p.err.find("te.csv: example 2: feature 'a' is 1e+39, beyond what the model's float32"),
+            std::string::npos)
+      << p.err;
+  EXPECT_EQ(p.out.find("nan"), std::string::npos) << p.out;
+}

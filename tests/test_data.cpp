@@ -467,6 +467,62 @@ TEST_F(DataFiles, CsvNotANumberIsToldFromAnInfinity) {
                {"inf.csv:3", "'-inf' (infinite)"});
 }
 
+TEST_F(DataFiles, CsvNumbersWithStrayTextsAreNotCategories) {
+  // 30 ages with "N/A" and "-" among them: numbers with gaps the file marks its own way.
+  std::string rows = "age,label\n";
+  for (int i = 0; i < 30; ++i)
+    rows += (i == 4   ? std::string("N/A")
+             : i == 9 ? "-"
+                      : std::to_string(20 + i)) +
+            "," + (i % 2 ? "x" : "y") + "\n";
+  const auto p = write("ages.csv", rows);
+  expect_error([&] { fcnet::load_dataset(p, {}); },
+               {p + ":6", "column 'age' holds 28 numbers and 2 cells of text (N/A, -)",
+                "--na-values 'NA,,NaN,nan,null,NULL,?,N/A,-'", "--categorical age"});
+  LoadOptions gaps;
+  gaps.na_values = {"N/A", "-"};
+  const Dataset g = fcnet::load_dataset(p, gaps);
+  EXPECT_EQ(g.schema.feature_names(), (std::vector<std::string>{"age", "age=missing"}));
+  LoadOptions cats;
+  cats.categorical = {"age"};
+  EXPECT_EQ(fcnet::load_dataset(p, cats).schema.columns[0].categories.size(), 30u);
+  // Few distinct numbers beside a text (sizes 1-5 and "XL") stay categories, as before.
+  std::string sizes = "size,label\n";
+  for (int i = 0; i < 30; ++i)
+    sizes += (i % 7 == 6 ? std::string("XL") : std::to_string(1 + i % 5)) + ",x\n";
+  sizes += "1,y\n";
+  const Dataset z = fcnet::load_dataset(write("sizes.csv", sizes), {});
+  EXPECT_EQ(z.schema.columns[0].categories,
+            (std::vector<std::string>{"1", "2", "3", "4", "5", "XL"}));
+}
+
+TEST_F(DataFiles, CsvColumnListsNameColumnsOfTheFile) {
+  const auto p = write("iris.csv", "sl,sw,label\n1,2,a\n3,4,b\n");
+  LoadOptions o;
+  o.categorical = {"SL"};
+  expect_error([&] { fcnet::load_dataset(p, o); },
+               {p + ":1", "no column named 'SL' for --categorical", "sl, sw, label"});
+  LoadOptions num;
+  num.numeric = {"foo"};
+  expect_error([&] { fcnet::load_dataset(p, num); }, {"no column named 'foo' for --numeric"});
+}
+
+TEST_F(DataFiles, CsvFirstColumnOfIdentifiersIsNotTakenForLabels) {
+  std::string rows = "customer_id,income,churned\n";
+  for (int i = 0; i < 40; ++i)
+    rows += std::to_string(1000 + i) + "," + std::to_string(30 + i % 7) + "," +
+            (i % 3 ? "no" : "yes") + "\n";
+  const auto p = write("churn.csv", rows);
+  expect_error([&] { fcnet::load_dataset(p, {}); },
+               {p, "no column is named 'label'", "'customer_id'", "40 distinct values in 40 rows",
+                "--label-col NAME", "churned"});
+  LoadOptions named;
+  named.label_col = "churned";
+  EXPECT_EQ(fcnet::load_dataset(p, named).class_names, (std::vector<std::string>{"no", "yes"}));
+  named.label_col = "customer_id";  // named by the user: taken as it is
+  EXPECT_EQ(fcnet::load_dataset(p, named).num_classes(), 40);
+}
+
 TEST_F(DataFiles, CsvColumnsWithoutAnyValueAreLeftOut) {
   // Every line ends with the delimiter: the last column has no name and no value.
   const auto p = write("trailing.csv", "a,b,label,\n1.5,2.5,cat,\n1.0,,dog,\n1.25,2.0,cat,\n");

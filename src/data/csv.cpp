@@ -284,6 +284,7 @@ Dataset load_csv_impl(InputFile& in, const LoadOptions& opt, bool labels_only) {
   // Roles: the label column, the id column, ignored ones, features.
   const bool labels_from_file = !opt.labels_path.empty() && !labels_only;
   int64_t label = -1, id = -1, weight = -1;
+  bool label_by_default = false;  // the first column, as no column is named "label"
   std::vector<int64_t> feature_cols;
   std::vector<char> taken(static_cast<std::size_t>(ncols), 0);
   if (schema) {
@@ -347,7 +348,10 @@ Dataset load_csv_impl(InputFile& in, const LoadOptions& opt, bool labels_only) {
       if (label >= 0 && labels_from_file)
         fail(path, "the CSV has a 'label' column and --labels gives labels too",
              "one source of labels");
-      if (label < 0 && opt.require_labels && !labels_from_file) label = 0;
+      if (label < 0 && opt.require_labels && !labels_from_file) {
+        label = 0;
+        label_by_default = true;
+      }
     }
     if (!opt.id_col.empty()) id = find_column(opt.id_col, names, header, "--id-col", at(line0));
     if (label >= 0) taken[static_cast<std::size_t>(label)] = 1;
@@ -363,6 +367,11 @@ Dataset load_csv_impl(InputFile& in, const LoadOptions& opt, bool labels_only) {
              "another column");
       taken[static_cast<std::size_t>(weight)] = 1;
     }
+    // Column lists name columns of the file: a misspelt one is an error, not a silent no-op.
+    for (const auto* list : {&opt.categorical, &opt.numeric})
+      for (const auto& c : *list)
+        find_column(c, names, header, list == &opt.numeric ? "--numeric" : "--categorical",
+                    at(line0));
     std::vector<char> ignored(static_cast<std::size_t>(ncols), 0);
     for (const auto& c : opt.ignore_cols)
       ignored[static_cast<std::size_t>(find_column(c, names, header, "--ignore-cols", at(line0)))] =
@@ -508,6 +517,18 @@ Dataset load_csv_impl(InputFile& in, const LoadOptions& opt, bool labels_only) {
     std::vector<std::string> classes = label_cells;
     std::sort(classes.begin(), classes.end());
     classes.erase(std::unique(classes.begin(), classes.end()), classes.end());
+    // The first column taken for the label when none is named: one that gives most rows a class
+    // of their own is an identifier or a feature, and the real label is elsewhere. (A column
+    // named as the label is taken as it is.)
+    if (label_by_default && n >= 20 && static_cast<int64_t>(classes.size()) > n / 2)
+      fail(path,
+           "no column is named 'label', so the first, " +
+               quote(names[static_cast<std::size_t>(label)]) +
+               ", was taken for the labels, and it holds " + std::to_string(classes.size()) +
+               " distinct values in " + std::to_string(n) +
+               " rows: an identifier or a feature, not labels",
+           "--label-col NAME for the label column" +
+               std::string(header ? " (one of " + join_list(names, 8) + ")" : ""));
     if (all_numeric) {
       // Codes of one value ("007", "07") in text order after it, so the order is the same
       // whatever the order of the rows.

@@ -291,6 +291,45 @@ void leave_out_empty_columns(std::vector<RawColumn>& cols, int64_t n, const std:
   cols.erase(std::remove_if(cols.begin(), cols.end(), empty), cols.end());
 }
 
+// A column of numbers with a few texts among them ("N/A", "-", "#N/A") is a column of numbers with
+// gaps the file marks its own way, not categories: read as text, each of its numbers would become
+// a category of its own and the column would train, silently, as dozens of 0/1 features. Refused
+// when numbers outnumber the texts and take more distinct values than category codes would.
+void refuse_stray_texts(const RawColumn& c, const LoadOptions& opt, const RowName& where) {
+  constexpr std::size_t kCodes = 20;
+  int64_t numbers = 0, texts = 0;
+  std::vector<double> distinct;
+  for (double v : c.cells) {
+    if (!std::isnan(v)) {
+      ++numbers;
+      if (distinct.size() <= kCodes) distinct.push_back(v);
+      if (distinct.size() > kCodes) {
+        std::sort(distinct.begin(), distinct.end());
+        distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+      }
+    } else if (payload_of(v) != 0) {
+      ++texts;
+    }
+  }
+  std::sort(distinct.begin(), distinct.end());
+  distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+  if (numbers <= texts || distinct.size() <= kCodes) return;
+  std::vector<std::string> shown;
+  for (const std::string& t : c.texts) shown.push_back(t);
+  std::string markers;
+  for (const std::string& m : opt.na_values) markers += (markers.empty() ? "" : ",") + m;
+  for (const std::string& t : c.texts) markers += "," + t;
+  fail(where(c.first_text_row),
+       "column " + quote(c.name) + " holds " + std::to_string(numbers) + " numbers and " +
+           std::to_string(texts) + " cells of text (" + join_list(shown, 5) +
+           "): a marker of missing numbers?",
+       opt.delimiter == 0
+           ? "NaN (or None) in the gaps, e.g. replace([...], np.nan), or a 'category' column to "
+             "keep it as categories"
+           : "--na-values '" + markers + "' to read them as gaps (or --categorical " + c.name +
+                 " to keep the column as categories)");
+}
+
 void fit_columns(const std::vector<RawColumn>& cols, int64_t n, const LoadOptions& opt,
                  const std::string& source, const RowName& where, TableSchema& out) {
   auto listed = [&](const std::vector<std::string>& list, const std::string& name, int64_t index) {
@@ -307,6 +346,7 @@ void fit_columns(const std::vector<RawColumn>& cols, int64_t n, const LoadOption
       fail(where(c.first_text_row),
            "column " + quote(c.name) + " (--numeric) holds " + quote(c.texts.front()),
            "a number, or a missing-value marker (--na-values)");
+    if (!forced_cat && !forced_num && c.first_text_row >= 0) refuse_stray_texts(c, opt, where);
     if (forced_cat || (c.first_text_row >= 0 && !forced_num)) {
       spec.kind = ColumnSpec::Kind::categorical;
       std::vector<std::string> cats = c.texts;

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <numeric>
 
 #include "data_parallel.hpp"
@@ -13,6 +14,37 @@
 namespace fcnet {
 
 namespace detail {
+
+// Example `row` gave a non-finite output: names the feature whose transformed value x (a row of
+// the gathered batch) is beyond T's range, or the model's arithmetic when every feature is finite.
+template <class T>
+[[noreturn]] void fail_not_finite(const Network<T>& net, const Dataset& data, const T* x,
+                                  int64_t row) {
+  const std::string example = "example " + std::to_string(row + 1);
+  const std::string type = std::is_same_v<T, float> ? "float32" : "float64";
+  for (int64_t j = 0; j < data.d; ++j) {
+    if (std::isfinite(static_cast<double>(x[j]))) continue;
+    const uint8_t* at = data.row_bytes(row) + static_cast<std::size_t>(j) * dtype_size(data.dtype);
+    double v = 0;
+    if (data.dtype == DType::u8) v = *at;
+    if (data.dtype == DType::f32) v = static_cast<double>(*reinterpret_cast<const float*>(at));
+    if (data.dtype == DType::f64) v = *reinterpret_cast<const double*>(at);
+    const std::vector<std::string> names = data.schema.feature_names();
+    const std::string feature = static_cast<int64_t>(names.size()) == data.d
+                                    ? "'" + names[static_cast<std::size_t>(j)] + "'"
+                                    : std::to_string(j);
+    char value[32];
+    std::snprintf(value, sizeof value, "%.6g", v);
+    fail(data.source,
+         example + ": feature " + feature + " is " + value + ", beyond what the model's " + type +
+             " arithmetic holds after its input transform",
+         "values of the training data's magnitude");
+  }
+  fail(data.source,
+       example + ": the " + std::to_string(net.num_layers()) +
+           "-layer model's output is not finite, with every input finite",
+       "inputs of the training data's magnitude");
+}
 
 template <class T>
 EvalResult evaluate_network(const Network<T>& net, const InputTransform& tf, const Dataset& data,
@@ -40,6 +72,8 @@ EvalResult evaluate_network(const Network<T>& net, const InputTransform& tf, con
     total += softmax_xent_forward<T>(p, scores, y, losses.data());
     for (int64_t i = 0; i < b; ++i) {
       const T* row = p.row(i);
+      if (!std::all_of(row, row + c, [](T v) { return std::isfinite(static_cast<double>(v)); }))
+        fail_not_finite(net, data, xb.view().row(i), s + i);
       const int64_t pred = std::max_element(row, row + c) - row;
       if (y) r.confusion[static_cast<std::size_t>(y[i] * c + pred)]++;
       if (out) {

@@ -282,10 +282,14 @@ Command add_train(CLI::App& app) {
         // With ranks train() runs these checks on the whole data set (this rank holds a share).
         if (!ranks.mpi()) check_training(train_data, cfg, resume.get());
 
+        // A table names its label column, which the defaults may have chosen.
+        const std::string label_col = train_data.schema.label.empty()
+                                          ? std::string()
+                                          : " (label column '" + train_data.schema.label + "')";
         if (!quiet)
-          log("training %s on %s: %lld examples x %lld features, %lld epochs, batch %lld, %s, "
+          log("training %s on %s%s: %lld examples x %lld features, %lld epochs, batch %lld, %s, "
               "%d threads%s",
-              join_sizes(cfg.hidden).c_str(), train_data.source.c_str(),
+              join_sizes(cfg.hidden).c_str(), train_data.source.c_str(), label_col.c_str(),
               static_cast<long long>(n_all), static_cast<long long>(train_data.d),
               static_cast<long long>(cfg.epochs), static_cast<long long>(cfg.batch),
               optimizer_name(cfg.optimizer.kind), num_threads(),
