@@ -13,6 +13,16 @@ from ._checks import _fail, as_matrix, check_positive_int, check_real, threads_f
 from ._table import encode_frame, encode_matrix, is_frame
 from .model import Model
 
+
+def pd_na():
+    """pandas.NA when pandas is loaded (a nullable column's missing value), else a value nothing
+    is."""
+    pd = sys.modules.get("pandas")
+    return getattr(pd, "NA", _NOTHING) if pd is not None else _NOTHING
+
+
+_NOTHING = object()
+
 try:  # scikit-learn is optional: with it the estimator plugs into Pipeline, clone, GridSearchCV...
     from sklearn.base import BaseEstimator, ClassifierMixin
     from sklearn.exceptions import ConvergenceWarning, DataConversionWarning, NotFittedError
@@ -455,7 +465,15 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         if Y.ndim != 1 or Y.shape[0] != X.shape[0]:
             _fail("y", f"has shape {Y.shape}", f"({X.shape[0]},), one label per row of X")
         if Y.dtype.kind == "f" and not np.all(np.isfinite(Y)):
-            _fail("y", "has a non-finite label", "finite labels")
+            _fail("y", f"has a non-finite label at row {int(np.argmin(np.isfinite(Y)))}",
+                  "finite labels")
+        if Y.dtype.kind == "O":
+            # None, NaN and pandas' NA are missing labels, which no class can take.
+            gap = next((i for i, v in enumerate(Y.tolist()) if v is None or v is pd_na() or
+                        (isinstance(v, float) and v != v)), None)
+            if gap is not None:
+                _fail("y", f"has a missing label ({Y[gap]!r}) at row {gap}",
+                      "a class label for every row (drop the rows without one)")
         if Y.dtype.kind == "f" and np.any(Y != np.round(Y)):
             # scikit-learn's type_of_target: floats that are not whole numbers are continuous.
             raise ValueError("Unknown label type: continuous. y: holds fractional numbers (a "

@@ -91,6 +91,19 @@ def test_fractional_labels_are_a_regression_target(wine):
         fcnet.MLPClassifier(max_iter=2).fit(X, np.array([-1.5, 0.25, 2.0])[y])
 
 
+@pytest.mark.parametrize("make", [
+    lambda y: np.where(np.arange(len(y)) == 7, None, y.astype(str).astype(object)),
+    lambda y: __import__("pandas").Series(np.where(np.arange(len(y)) == 7, -1, y)).astype(
+        "Int64").mask(np.arange(len(y)) == 7),
+    lambda y: np.where(np.arange(len(y)) == 7, np.nan, y.astype(float)),
+])
+def test_a_missing_label_is_named_with_its_row(wine, make):
+    # They failed as "labels cannot be sorted" (None, pandas.NA) without saying which row.
+    X, y = wine
+    with pytest.raises(ValueError, match="label .*at row 7"):
+        fcnet.MLPClassifier(max_iter=2).fit(X, make(y))
+
+
 @pytest.mark.parametrize("labels", [
     np.array(["class_0", "class_1", "class_2"]),
     np.array([3, 7, 10]),
