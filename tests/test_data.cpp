@@ -460,6 +460,19 @@ TEST_F(DataFiles, CsvHeaderRuleGivenOverridesDetection) {
                {p, "--header no", "finds its columns by name"});
 }
 
+TEST_F(DataFiles, CsvExcelSeparatorLineNamesTheDelimiter) {
+  // "sep=;" as Excel writes it: the delimiter, then the header on line 2; line numbers stay
+  // those of the file.
+  const auto p = write("excel.csv", "sep=;\r\na;b;label\r\n1,5;2;x\r\n2,5;3;y\r\n");
+  LoadOptions o;
+  o.decimal = ',';
+  const Dataset ds = fcnet::load_dataset(p, o);
+  EXPECT_EQ(ds.schema.feature_names(), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(stored<float>(ds), (std::vector<float>{1.5f, 2.0f, 2.5f, 3.0f}));
+  expect_error([&] { fcnet::load_dataset(write("bad.csv", "sep=;\na;label\n1;x\n2;y;z\n"), {}); },
+               {"bad.csv:4", "row has 3 fields"});
+}
+
 TEST_F(DataFiles, CsvNotANumberIsToldFromAnInfinity) {
   expect_error([&] { fcnet::load_dataset(write("nan.csv", "a,label\n1,x\nNAN,y\n"), {}); },
                {"nan.csv:3", "'NAN' (NaN, not a number)", "--na-values: list it there"});

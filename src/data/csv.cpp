@@ -184,10 +184,20 @@ Dataset load_csv_impl(InputFile& in, const LoadOptions& opt, bool labels_only) {
   std::string text = in.read_all();
   std::string_view body(text);
   if (body.substr(0, 3) == "\xEF\xBB\xBF") body.remove_prefix(3);
+  // Excel's first line "sep=;" names the delimiter; the line is blanked (so that every later
+  // line keeps its number) and read as the blank line it then is.
+  char declared = 0;
+  if (body.size() >= 5 && body.substr(0, 4) == "sep=" &&
+      (body.size() == 5 || body[5] == '\n' || body[5] == '\r') && body[4] != '"') {
+    declared = body[4];
+    std::fill_n(text.begin() + (body.data() - text.data()), 5, ' ');
+  }
   const TableSchema* schema = opt.schema != nullptr && !opt.schema->empty() ? opt.schema : nullptr;
   const char decimal = schema ? schema->decimal : opt.decimal;
   const std::vector<std::string>& na = schema ? schema->na_values : opt.na_values;
-  const char delim = opt.delimiter != 0 ? opt.delimiter : detect_delimiter(body);
+  const char delim = opt.delimiter != 0 ? opt.delimiter
+                     : declared != 0    ? declared
+                                        : detect_delimiter(body);
   if (decimal == ',' && delim == ',')
     fail(path, "--decimal ',' with ',' as the delimiter",
          "another delimiter (--delimiter ';') for decimal commas");
