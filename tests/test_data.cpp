@@ -499,6 +499,23 @@ TEST_F(DataFiles, CsvNumbersWithStrayTextsAreNotCategories) {
   LoadOptions cats;
   cats.categorical = {"age"};
   EXPECT_EQ(fcnet::load_dataset(p, cats).schema.columns[0].categories.size(), 30u);
+  // Prices with thousands separators beside plain ones, under either decimal mark; in a ';'
+  // file under the decimal point, "1,500" is a decimal comma (the rule for those says so).
+  expect_error(
+      [&] {
+        fcnet::load_dataset(write("prices.csv", "price,label\n\"1,999.00\",x\n799.00,y\n"), {});
+      },
+      {"prices.csv:2", "column 'price' holds numbers written with thousands separators",
+       "'1,999.00'", "--categorical price"});
+  LoadOptions comma;
+  comma.decimal = ',';
+  expect_error(
+      [&] {
+        fcnet::load_dataset(write("preise.csv", "preis;label\n1.999,00;x\n799,50;y\n"), comma);
+      },
+      {"preise.csv:2", "thousands separators", "'1.999,00'"});
+  expect_error([&] { fcnet::load_dataset(write("semi.csv", "a;label\n\"1,500\";x\n2;y\n"), {}); },
+               {"semi.csv", "numbers with a decimal comma?", "--decimal ,"});
   // Few distinct numbers beside a text (sizes 1-5 and "XL") stay categories, as before.
   std::string sizes = "size,label\n";
   for (int i = 0; i < 30; ++i)

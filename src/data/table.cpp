@@ -295,7 +295,42 @@ void leave_out_empty_columns(std::vector<RawColumn>& cols, int64_t n, const std:
 // gaps the file marks its own way, not categories: read as text, each of its numbers would become
 // a category of its own and the column would train, silently, as dozens of 0/1 features. Refused
 // when numbers outnumber the texts and take more distinct values than category codes would.
+// Whether t is a number with thousands separators: 1,999 or -12,345.5 under a decimal point,
+// 1.999 or 12.345,5 under a decimal comma (groups of three digits after the first one to three).
+bool grouped_number(const std::string& t, char decimal) {
+  const char sep = decimal == ',' ? '.' : ',';
+  std::size_t i = !t.empty() && (t[0] == '-' || t[0] == '+') ? 1 : 0;
+  std::size_t lead = 0;
+  while (i < t.size() && std::isdigit(static_cast<unsigned char>(t[i]))) ++i, ++lead;
+  if (lead < 1 || lead > 3 || i == t.size() || t[i] != sep) return false;
+  while (i < t.size() && t[i] == sep) {
+    std::size_t k = 0;
+    for (++i; i < t.size() && std::isdigit(static_cast<unsigned char>(t[i])); ++i) ++k;
+    if (k != 3) return false;
+  }
+  if (i == t.size()) return true;
+  if (t[i] != decimal || i + 1 == t.size()) return false;
+  for (++i; i < t.size(); ++i)
+    if (!std::isdigit(static_cast<unsigned char>(t[i]))) return false;
+  return true;
+}
+
 void refuse_stray_texts(const RawColumn& c, const LoadOptions& opt, const RowName& where) {
+  // Every text a number with thousands separators ("1,999.00" beside 799.00): numbers, which
+  // as texts would each become a category. (In a ';' file under the decimal point "1,500" is
+  // more likely a decimal comma, which the decimal-comma rule below takes.)
+  if (!(opt.decimal == '.' && opt.delimiter == ';') &&
+      std::all_of(c.texts.begin(), c.texts.end(),
+                  [&](const std::string& t) { return grouped_number(t, opt.decimal); }))
+    fail(where(c.first_text_row),
+         "column " + quote(c.name) + " holds numbers written with thousands separators, such as " +
+             quote(c.texts.front()) + " (fcnet reads numbers without them)",
+         opt.delimiter == 0
+             ? "numbers (pandas: read_csv(..., thousands=',')), or a 'category' column to keep "
+               "them as categories"
+             : "the numbers without separators (as a spreadsheet's General format writes them), "
+               "or --categorical " +
+                   c.name + " to keep them as categories");
   constexpr std::size_t kCodes = 20;
   int64_t numbers = 0, texts = 0;
   std::vector<double> distinct;
