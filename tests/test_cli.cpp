@@ -717,4 +717,16 @@ TEST(Cli, PredictRefusesAValueBeyondTheModelsFloatRange) {
             std::string::npos)
       << p.err;
   EXPECT_EQ(p.out.find("nan"), std::string::npos) << p.out;
+  // In training, such a test example costs the test loss, not the run: the model is written.
+  std::filesystem::remove(model);
+  {
+    std::ofstream e(te);
+    e << "a,b,label\n1,2,x\n1e39,3,y\n";
+  }
+  auto t = run_cli("train --data " + tr + " --test-data " + te + " --epochs 1 --out " + model, dir);
+  EXPECT_EQ(t.code, 0) << t.err;
+  EXPECT_NE(t.err.find("te.csv: the model's output is not finite for some examples"),
+            std::string::npos)
+      << t.err;
+  EXPECT_TRUE(std::filesystem::exists(model));
 }

@@ -516,6 +516,21 @@ TEST_F(DataFiles, CsvNumbersWithStrayTextsAreNotCategories) {
       {"preise.csv:2", "thousands separators", "'1.999,00'"});
   expect_error([&] { fcnet::load_dataset(write("semi.csv", "a;label\n\"1,500\";x\n2;y\n"), {}); },
                {"semi.csv", "numbers with a decimal comma?", "--decimal ,"});
+  // Codes beside numbers (ICD-9: 250.83, 428, V57, E909) are categories, not gaps; and in a ';'
+  // file of whole numbers, 12,5 is a decimal comma.
+  std::string icd = "diag,label\n";
+  for (int i = 0; i < 80; ++i)
+    icd +=
+        (i % 10 == 3 ? std::string(i % 20 == 3 ? "V57" : "E909") : std::to_string(400 + i % 25)) +
+        ",x\n";
+  EXPECT_EQ(fcnet::load_dataset(write("icd.csv", icd + "401,y\n"), {}).schema.columns[0].kind,
+            fcnet::ColumnSpec::Kind::categorical);
+  std::string semi = "a;label\n";
+  for (int i = 0; i < 30; ++i) semi += std::to_string(10 + i) + ";x\n";
+  expect_error([&] { fcnet::load_dataset(write("semi12.csv", semi + "12,5;y\n"), {}); },
+               {"numbers with a decimal comma?", "--decimal ,"});
+  expect_error([&] { fcnet::load_dataset(write("tab.tsv", "a\tlabel\n\"1,500\"\tx\n2\ty\n"), {}); },
+               {"numbers with a decimal comma?"});
   // Few distinct numbers beside a text (sizes 1-5 and "XL") stay categories, as before.
   std::string sizes = "size,label\n";
   for (int i = 0; i < 30; ++i)
@@ -532,6 +547,10 @@ TEST_F(DataFiles, CsvColumnListsNameColumnsOfTheFile) {
   o.categorical = {"SL"};
   expect_error([&] { fcnet::load_dataset(p, o); },
                {p + ":1", "no column named 'SL' for --categorical", "sl, sw, label"});
+  LoadOptions last;
+  last.categorical = {"-2"};  // from the end: sw
+  EXPECT_EQ(fcnet::load_dataset(p, last).schema.columns[1].kind,
+            fcnet::ColumnSpec::Kind::categorical);
   LoadOptions num;
   num.numeric = {"foo"};
   expect_error([&] { fcnet::load_dataset(p, num); }, {"no column named 'foo' for --numeric"});

@@ -236,9 +236,12 @@ struct EvalResult {
 // Evaluates `model` on labelled `data` (the model's input transform applied), in batches.
 // When `probs` is given it also receives the class probabilities (N×C), from the same pass.
 // `precision` is that of a float32 model's GEMMs (bf16 needs AVX512_BF16; an f64 model takes
-// fp32 only).
+// fp32 only). An example whose output is not finite (a value the input transform takes beyond the
+// model's float range) is an error naming it, unless `refuse_non_finite` is false (its loss is
+// then NaN, as `fcnet train` takes the test set's).
 EvalResult evaluate(const Model& model, const Dataset& data, int64_t batch = 1000,
-                    Matrix<double>* probs = nullptr, Precision precision = Precision::fp32);
+                    Matrix<double>* probs = nullptr, Precision precision = Precision::fp32,
+                    bool refuse_non_finite = true);
 
 // Class probabilities (or raw scores when `probs` is false) for every example, N×C.
 Matrix<double> predict(const Model& model, const Dataset& data, bool probs = true,

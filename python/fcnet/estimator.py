@@ -10,7 +10,7 @@ import numpy as np
 
 from . import _fcnet
 from ._checks import _fail, as_matrix, check_positive_int, check_real, threads_for
-from ._table import encode_frame, encode_matrix, is_frame
+from ._table import column_names, encode_frame, encode_matrix, is_frame
 from .model import Model
 
 
@@ -445,10 +445,14 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             _fail("X", "is a DataFrame with data_parallel=True",
                   "a NumPy array (each rank would encode its own table's columns and categories)")
         self._check_names(X, reset=not continuing)
+        if not continuing and hasattr(self, "_table_columns"):
+            del self._table_columns
         if is_frame(X):
             # A DataFrame is a table: text, category and bool columns one-hot encoded, gaps filled,
             # by the library's encoder (the CLI's for CSV files), stored in the model.
             n_columns = X.shape[1]
+            if not continuing:
+                self._table_columns = column_names(X)
             X, schema_json, _ = encode_frame(X, schema_json)
         elif continuing and schema_json:
             n_columns = len(self.feature_names_in_) if hasattr(self, "feature_names_in_") else None
@@ -652,12 +656,11 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         return X
 
     def _columns_in(self):
-        """The names of the columns of the table fit saw, by position: feature_names_in_ where
-        the DataFrame's names were text, else the model's columns (all of them, when none was
-        left out for holding no value)."""
-        names = getattr(self, "feature_names_in_", None)
+        """The names of the columns of the table fit saw, by position (a column left out for
+        holding no value among them), else the model's columns."""
+        names = getattr(self, "_table_columns", None)
         if names is not None:
-            return [str(n) for n in names]
+            return list(names)
         return [c["name"] for c in self._model().columns]
 
     def predict(self, X):

@@ -222,7 +222,8 @@ class CudaEngine final : public StepEngine {
     EvalResult r;
     if (host_too) {
       eng_.download(host_, false);
-      r = detail::evaluate_network(host_, transform_, data, 1000, probs, true);
+      r = detail::evaluate_network(host_, transform_, data, 1000, probs, true, Precision::fp32,
+                                   false);
     }
     if (on_device) {  // the loss and accuracy at the device's precision, whatever the monitor
       const cuda::StepTotals ev = eng_.evaluate(*val_, 1000);

@@ -188,7 +188,8 @@ Dataset load_csv_impl(InputFile& in, const LoadOptions& opt, bool labels_only) {
   // line keeps its number) and read as the blank line it then is.
   char declared = 0;
   if (body.size() >= 5 && body.substr(0, 4) == "sep=" &&
-      (body.size() == 5 || body[5] == '\n' || body[5] == '\r') && body[4] != '"') {
+      (body.size() == 5 || body[5] == '\n' || body[5] == '\r') &&
+      std::string_view(" \"\r\n").find(body[4]) == std::string_view::npos) {
     declared = body[4];
     std::fill_n(text.begin() + (body.data() - text.data()), 5, ' ');
   }
@@ -294,6 +295,7 @@ Dataset load_csv_impl(InputFile& in, const LoadOptions& opt, bool labels_only) {
   // Roles: the label column, the id column, ignored ones, features.
   const bool labels_from_file = !opt.labels_path.empty() && !labels_only;
   int64_t label = -1, id = -1, weight = -1;
+  std::vector<std::string> categorical = opt.categorical, numeric = opt.numeric;
   bool label_by_default = false;  // the first column, as no column is named "label"
   std::vector<int64_t> feature_cols;
   std::vector<char> taken(static_cast<std::size_t>(ncols), 0);
@@ -378,10 +380,12 @@ Dataset load_csv_impl(InputFile& in, const LoadOptions& opt, bool labels_only) {
       taken[static_cast<std::size_t>(weight)] = 1;
     }
     // Column lists name columns of the file: a misspelt one is an error, not a silent no-op.
-    for (const auto* list : {&opt.categorical, &opt.numeric})
-      for (const auto& c : *list)
-        find_column(c, names, header, list == &opt.numeric ? "--numeric" : "--categorical",
-                    at(line0));
+    // Each is taken as the name of the column it finds (an index from the end included).
+    for (auto* list : {&categorical, &numeric})
+      for (auto& c : *list)
+        if (!c.empty())
+          c = names[static_cast<std::size_t>(find_column(
+              c, names, header, list == &numeric ? "--numeric" : "--categorical", at(line0)))];
     std::vector<char> ignored(static_cast<std::size_t>(ncols), 0);
     for (const auto& c : opt.ignore_cols)
       ignored[static_cast<std::size_t>(find_column(c, names, header, "--ignore-cols", at(line0)))] =
@@ -480,6 +484,8 @@ Dataset load_csv_impl(InputFile& in, const LoadOptions& opt, bool labels_only) {
     fitted.decimal = decimal;
     LoadOptions read = opt;  // with the delimiter the file turned out to have
     read.delimiter = delim;
+    read.categorical = categorical;
+    read.numeric = numeric;
     fit_columns(cols, n, read, path, where, fitted);
   }
   ds.n = n;
@@ -530,7 +536,8 @@ Dataset load_csv_impl(InputFile& in, const LoadOptions& opt, bool labels_only) {
     // The first column taken for the label when none is named: one that gives most rows a class
     // of their own is an identifier or a feature, and the real label is elsewhere. (A column
     // named as the label is taken as it is.)
-    if (label_by_default && n >= 20 && static_cast<int64_t>(classes.size()) > n / 2)
+    if (label_by_default && !opt.index_labels && n >= 20 &&
+        static_cast<int64_t>(classes.size()) > n / 2)
       fail(path,
            "no column is named 'label', so the first, " +
                quote(names[static_cast<std::size_t>(label)]) +

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <unordered_set>
 
 #include "data/formats.hpp"
 #include "data/table_cells.hpp"
@@ -297,8 +298,9 @@ void leave_out_empty_columns(std::vector<RawColumn>& cols, int64_t n, const std:
 // when numbers outnumber the texts and take more distinct values than category codes would.
 // Whether t is a number with thousands separators: 1,999 or -12,345.5 under a decimal point,
 // 1.999 or 12.345,5 under a decimal comma (groups of three digits after the first one to three).
-bool grouped_number(const std::string& t, char decimal) {
+bool grouped_number(const std::string& t, char decimal, bool strong) {
   const char sep = decimal == ',' ? '.' : ',';
+  int groups = 0;
   std::size_t i = !t.empty() && (t[0] == '-' || t[0] == '+') ? 1 : 0;
   std::size_t lead = 0;
   while (i < t.size() && std::isdigit(static_cast<unsigned char>(t[i]))) ++i, ++lead;
@@ -307,8 +309,9 @@ bool grouped_number(const std::string& t, char decimal) {
     std::size_t k = 0;
     for (++i; i < t.size() && std::isdigit(static_cast<unsigned char>(t[i])); ++i) ++k;
     if (k != 3) return false;
+    ++groups;
   }
-  if (i == t.size()) return true;
+  if (i == t.size()) return !strong || groups >= 2;
   if (t[i] != decimal || i + 1 == t.size()) return false;
   for (++i; i < t.size(); ++i)
     if (!std::isdigit(static_cast<unsigned char>(t[i]))) return false;
@@ -317,11 +320,12 @@ bool grouped_number(const std::string& t, char decimal) {
 
 void refuse_stray_texts(const RawColumn& c, const LoadOptions& opt, const RowName& where) {
   // Every text a number with thousands separators ("1,999.00" beside 799.00): numbers, which
-  // as texts would each become a category. (In a ';' file under the decimal point "1,500" is
-  // more likely a decimal comma, which the decimal-comma rule below takes.)
-  if (!(opt.decimal == '.' && opt.delimiter == ';') &&
-      std::all_of(c.texts.begin(), c.texts.end(),
-                  [&](const std::string& t) { return grouped_number(t, opt.decimal); }))
+  // as texts would each become a category. Outside a ',' file and under the decimal point a
+  // single group ("1,500") may be a decimal comma, which the decimal-comma rule below takes;
+  // there only two groups or a decimal part ("1,234,567", "1,999.00") say thousands.
+  const bool strong = opt.decimal == '.' && opt.delimiter != ',';
+  if (std::all_of(c.texts.begin(), c.texts.end(),
+                  [&](const std::string& t) { return grouped_number(t, opt.decimal, strong); }))
     fail(where(c.first_text_row),
          "column " + quote(c.name) + " holds numbers written with thousands separators, such as " +
              quote(c.texts.front()) + " (fcnet reads numbers without them)",
@@ -333,21 +337,24 @@ void refuse_stray_texts(const RawColumn& c, const LoadOptions& opt, const RowNam
                    c.name + " to keep them as categories");
   constexpr std::size_t kCodes = 20;
   int64_t numbers = 0, texts = 0;
-  std::vector<double> distinct;
+  // Markers are few and hold no digit ("N/A", "-", "#N/A", "?"): codes such as "V57" or
+  // "PC 17599" beside numbers are categories, as before.
+  constexpr std::size_t kMarkers = 3;
+  if (c.texts.size() > kMarkers ||
+      std::any_of(c.texts.begin(), c.texts.end(), [](const std::string& t) {
+        return std::any_of(t.begin(), t.end(),
+                           [](char ch) { return std::isdigit(static_cast<unsigned char>(ch)); });
+      }))
+    return;
+  std::unordered_set<double> distinct;
   for (double v : c.cells) {
     if (!std::isnan(v)) {
       ++numbers;
-      if (distinct.size() <= kCodes) distinct.push_back(v);
-      if (distinct.size() > kCodes) {
-        std::sort(distinct.begin(), distinct.end());
-        distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
-      }
+      if (distinct.size() <= kCodes) distinct.insert(v);
     } else if (payload_of(v) != 0) {
       ++texts;
     }
   }
-  std::sort(distinct.begin(), distinct.end());
-  distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
   if (numbers <= texts || distinct.size() <= kCodes) return;
   std::vector<std::string> shown;
   for (const std::string& t : c.texts) shown.push_back(t);

@@ -14,11 +14,14 @@ namespace fcnet::detail {
 
 // Evaluates `net` on `data` (transform `tf` applied) in batches of `batch`: the loss, accuracy and
 // confusion of labelled data; `out` (N×C, sized by the caller) receives the probabilities
-// (`probs`) or the raw scores when given. `precision` is that of the float32 GEMMs.
+// (`probs`) or the raw scores when given. `precision` is that of the float32 GEMMs. With
+// `refuse_non_finite` an example whose output is not finite is an error naming the feature the
+// input transform takes out of range; without, its loss is NaN (training's own evaluations, whose
+// run must still end and save).
 template <class T>
 EvalResult evaluate_network(const Network<T>& net, const InputTransform& tf, const Dataset& data,
                             int64_t batch, Matrix<double>* out, bool probs,
-                            Precision precision = Precision::fp32);
+                            Precision precision = Precision::fp32, bool refuse_non_finite = true);
 
 // The dropout seed of a rank: rank 0 draws from the run's stream, the others from their own (so
 // K ranks with dropout do not train the model of one process, but reruns do).

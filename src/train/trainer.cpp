@@ -736,14 +736,14 @@ void check_compatible(const Model& model, const Dataset& data) {
 }
 
 EvalResult evaluate(const Model& model, const Dataset& data, int64_t batch, Matrix<double>* probs,
-                    Precision precision) {
+                    Precision precision, bool refuse_non_finite) {
   check_compatible(model, data);
   if (!data.has_labels()) fail(data.source, "has no labels", "labelled data to evaluate on");
   if (probs) probs->resize(data.n, model.num_classes(), "predictions");
   return model.f64 ? detail::evaluate_network(model.net64, model.transform, data, batch, probs,
-                                              true, precision)
+                                              true, precision, refuse_non_finite)
                    : detail::evaluate_network(model.net32, model.transform, data, batch, probs,
-                                              true, precision);
+                                              true, precision, refuse_non_finite);
 }
 
 Matrix<double> predict(const Model& model, const Dataset& data, bool probs, int64_t batch,

@@ -233,3 +233,21 @@ def test_header_given_reads_a_line_of_numbers_as_names(tmp_path):
     m = fcnet.load(model)
     assert list(m.classes_) == ["cat", "dog"]
     assert [c["name"] for c in m.columns] == ["2019", "2020"]
+
+
+def test_a_left_out_column_keeps_its_place_with_integer_column_names():
+    # pd.DataFrame(array) has integer names, so there is no feature_names_in_; an array at
+    # predict time still has the left-out column in its place.
+    rng = np.random.default_rng(4)
+    A = rng.normal(size=(60, 3))
+    y = (A[:, 0] > 0).astype(int)
+    gappy = pd.DataFrame(np.c_[A[:, :1], np.full(60, np.nan), A[:, 1:]])
+    kw = dict(hidden_layer_sizes=(5,), max_iter=5, random_state=0, n_jobs=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = fcnet.MLPClassifier(**kw).fit(gappy, y)
+        assert not hasattr(got, "feature_names_in_")
+        np.testing.assert_array_equal(got.predict_proba(gappy.to_numpy()), got.predict_proba(gappy))
+        # A later fit on an array forgets the frame's columns.
+        got.fit(A, y)
+        assert got.predict_proba(A).shape == (60, 2)

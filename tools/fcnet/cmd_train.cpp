@@ -343,8 +343,13 @@ Command add_train(CLI::App& app) {
         if (has_test) {
           const auto t0 = std::chrono::steady_clock::now();
           // At the run's GEMM precision on the CPU (a device run's model is evaluated here in f32).
+          // A test example beyond the model's range makes the test loss NaN, not the run lost.
           ev = evaluate(r.model, test_data, 1000, report ? &test_probs : nullptr,
-                        cfg.device == Device::cuda ? Precision::fp32 : cfg.precision);
+                        cfg.device == Device::cuda ? Precision::fp32 : cfg.precision, false);
+          if (!std::isfinite(ev.loss))
+            log("fcnet: %s: the model's output is not finite for some examples (fcnet eval "
+                "names the first)",
+                test_data.source.c_str());
           const double secs =
               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
           out["test_accuracy"] = ev.accuracy;
