@@ -15,14 +15,13 @@ def column_names(X):
     return [str(c) for c in X.columns]
 
 
+def is_missing(v):
+    """Whether a cell or label is a gap: None, NaN, pandas' NA or NaT."""
+    return v is None or (isinstance(v, float) and v != v) or type(v).__name__ in ("NAType", "NaTType")
+
+
 def _text_cells(values):
-    out = []
-    for v in values:
-        if v is None or (isinstance(v, float) and v != v) or type(v).__name__ in ("NAType", "NaTType"):
-            out.append(None)
-        else:
-            out.append(str(v))
-    return out
+    return [None if is_missing(v) else str(v) for v in values]
 
 
 def frame_columns(X):

@@ -10,18 +10,9 @@ import numpy as np
 
 from . import _fcnet
 from ._checks import _fail, as_matrix, check_positive_int, check_real, threads_for
-from ._table import column_names, encode_frame, encode_matrix, is_frame
+from ._table import column_names, encode_frame, encode_matrix, is_frame, is_missing
 from .model import Model
 
-
-def pd_na():
-    """pandas.NA when pandas is loaded (a nullable column's missing value), else a value nothing
-    is."""
-    pd = sys.modules.get("pandas")
-    return getattr(pd, "NA", _NOTHING) if pd is not None else _NOTHING
-
-
-_NOTHING = object()
 
 try:  # scikit-learn is optional: with it the estimator plugs into Pipeline, clone, GridSearchCV...
     from sklearn.base import BaseEstimator, ClassifierMixin
@@ -473,8 +464,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
                   "finite labels")
         if Y.dtype.kind == "O":
             # None, NaN and pandas' NA are missing labels, which no class can take.
-            gap = next((i for i, v in enumerate(Y.tolist()) if v is None or v is pd_na() or
-                        (isinstance(v, float) and v != v)), None)
+            gap = next((i for i, v in enumerate(Y.tolist()) if is_missing(v)), None)
             if gap is not None:
                 _fail("y", f"has a missing label ({Y[gap]!r}) at row {gap}",
                       "a class label for every row (drop the rows without one)")

@@ -292,10 +292,6 @@ void leave_out_empty_columns(std::vector<RawColumn>& cols, int64_t n, const std:
   cols.erase(std::remove_if(cols.begin(), cols.end(), empty), cols.end());
 }
 
-// A column of numbers with a few texts among them ("N/A", "-", "#N/A") is a column of numbers with
-// gaps the file marks its own way, not categories: read as text, each of its numbers would become
-// a category of its own and the column would train, silently, as dozens of 0/1 features. Refused
-// when numbers outnumber the texts and take more distinct values than category codes would.
 // Whether t is a number with thousands separators: 1,999 or -12,345.5 under a decimal point,
 // 1.999 or 12.345,5 under a decimal comma (groups of three digits after the first one to three).
 bool grouped_number(const std::string& t, char decimal, bool strong) {
@@ -318,6 +314,11 @@ bool grouped_number(const std::string& t, char decimal, bool strong) {
   return true;
 }
 
+// A column of numbers with a few texts among them ("N/A", "-", "#N/A") is a column of numbers with
+// gaps the file marks its own way, not categories: read as text, each of its numbers would become
+// a category of its own and the column would train, silently, as dozens of 0/1 features. Refused
+// when numbers outnumber the texts and take more distinct values than category codes would; the
+// same for a column whose texts are all numbers with thousands separators.
 void refuse_stray_texts(const RawColumn& c, const LoadOptions& opt, const RowName& where) {
   // Every text a number with thousands separators ("1,999.00" beside 799.00): numbers, which
   // as texts would each become a category. Outside a ',' file and under the decimal point a
@@ -356,14 +357,12 @@ void refuse_stray_texts(const RawColumn& c, const LoadOptions& opt, const RowNam
     }
   }
   if (numbers <= texts || distinct.size() <= kCodes) return;
-  std::vector<std::string> shown;
-  for (const std::string& t : c.texts) shown.push_back(t);
   std::string markers;
   for (const std::string& m : opt.na_values) markers += (markers.empty() ? "" : ",") + m;
   for (const std::string& t : c.texts) markers += "," + t;
   fail(where(c.first_text_row),
        "column " + quote(c.name) + " holds " + std::to_string(numbers) + " numbers and " +
-           std::to_string(texts) + " cells of text (" + join_list(shown, 5) +
+           std::to_string(texts) + " cells of text (" + join_list(c.texts, 5) +
            "): a marker of missing numbers?",
        opt.delimiter == 0
            ? "NaN (or None) in the gaps, e.g. replace([...], np.nan), or a 'category' column to "
